@@ -1,0 +1,46 @@
+/**
+ * `gemma-lab <command> [options]`. Each command lives in its own module, loaded on demand so
+ * `gemma-lab inspect` does not pay for the notebook kernel or the training stack.
+ */
+import { GemmaLabError } from '../errors.js';
+
+export interface Command {
+  readonly summary: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  // Each entry: name -> lazy import of a module whose default export is a Command.
+};
+
+function usage(): string {
+  const lines = Object.keys(COMMANDS).sort().map((n) => `  ${n}`);
+  return `usage: gemma-lab <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun 'gemma-lab <command> --help' for the command's options.`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h') {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    console.error(`gemma-lab: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  const cmd = await load();
+  return cmd.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    // Our typed errors already name the file/tensor/line: print the message, not a stack.
+    if (err instanceof GemmaLabError) console.error(`gemma-lab: ${err.name}: ${err.message}`);
+    else console.error(err);
+    process.exitCode = 1;
+  },
+);
