@@ -1,0 +1,31 @@
+/**
+ * `npm run bench [-- section ...]`: runs the listed sections (default: all) and prints their
+ * tables. To add a section, add a file exporting a BenchSection and one line to SECTIONS.
+ */
+import { type BenchSection, formatTable, machineLine } from './harness.js';
+
+const SECTIONS: Record<string, () => Promise<{ default: BenchSection }>> = {
+  matmul: () => import('./matmul.js'),
+  model: () => import('./model.js'),
+  glue: () => import('./glue.js'),
+};
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const unknown = wanted.filter((w) => !(w in SECTIONS));
+  if (unknown.length > 0) {
+    console.error(`unknown bench section(s): ${unknown.join(', ')}; available: ${Object.keys(SECTIONS).join(', ')}`);
+    process.exit(2);
+  }
+  const names = wanted.length > 0 ? wanted : Object.keys(SECTIONS);
+  console.log(`# gemma-lab bench (${new Date().toISOString()})\n\nstart: ${machineLine()}\n`);
+  const log = (line: string) => console.error(`[bench] ${line}`);
+  for (const name of names) {
+    const section = (await (SECTIONS[name] as () => Promise<{ default: BenchSection }>)()).default;
+    log(`${name}: ${section.description}`);
+    for (const table of await section.run({ log })) console.log(`${formatTable(table)}\n`);
+  }
+  console.log(`end: ${machineLine()}`);
+}
+
+await main();

@@ -1,0 +1,155 @@
+// N-API surface of the native kernels. Arrays are Float32Array views (JS heap or the wasm heap);
+// napi_get_typedarray_info returns the data pointer with the view's byte offset applied, so the
+// kernels work in place on either. Every extent is bounds-checked here: a bad offset must throw,
+// never scribble over the wasm heap.
+#include <node_api.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "kernels.h"
+
+namespace {
+
+struct Failure {
+  std::string msg;
+};
+
+napi_value undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+std::vector<napi_value> args(napi_env env, napi_callback_info info, size_t want) {
+  size_t argc = want;
+  std::vector<napi_value> argv(want);
+  napi_get_cb_info(env, info, &argc, argv.data(), nullptr, nullptr);
+  if (argc < want) throw Failure{"expected " + std::to_string(want) + " arguments"};
+  return argv;
+}
+
+double number(napi_env env, napi_value v, const char* what) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !std::isfinite(d)) throw Failure{std::string(what) + " must be a number"};
+  return d;
+}
+
+int64_t count(napi_env env, napi_value v, const char* what) {
+  const double d = number(env, v, what);
+  if (d < 0 || d != std::floor(d) || d > 9007199254740991.0) throw Failure{std::string(what) + " must be a non-negative integer"};
+  return static_cast<int64_t>(d);
+}
+
+bool boolean(napi_env env, napi_value v) {
+  bool b = false;
+  napi_get_value_bool(env, v, &b);
+  return b;
+}
+
+template <typename T>
+T* typed(napi_env env, napi_value v, napi_typedarray_type want, int64_t* length, const char* what) {
+  bool is = false;
+  napi_is_typedarray(env, v, &is);
+  napi_typedarray_type type;
+  size_t len;
+  void* data;
+  if (!is || napi_get_typedarray_info(env, v, &type, &len, &data, nullptr, nullptr) != napi_ok || type != want)
+    throw Failure{std::string(what) + (want == napi_float32_array ? " must be a Float32Array" : " must be a Float64Array")};
+  *length = static_cast<int64_t>(len);
+  return static_cast<T*>(data);
+}
+
+template <typename F>
+napi_value guarded(napi_env env, F&& body) {
+  try {
+    return body();
+  } catch (const Failure& f) {
+    napi_throw_range_error(env, "GEMMA_LAB_NATIVE", f.msg.c_str());
+    return nullptr;
+  }
+}
+
+// sgemm(transposeA, transposeB, M, N, K, A, aOffsets, B, bOffsets, C)
+// batch = aOffsets.length; C[b] (M x N, contiguous) = op(A at aOffsets[b]) * op(B at bOffsets[b]).
+napi_value Sgemm(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 10);
+    const bool tA = boolean(env, a[0]), tB = boolean(env, a[1]);
+    const int64_t M = count(env, a[2], "M"), N = count(env, a[3], "N"), K = count(env, a[4], "K");
+    int64_t lenA, lenAo, lenB, lenBo, lenC;
+    const float* A = typed<float>(env, a[5], napi_float32_array, &lenA, "A");
+    const double* aOffD = typed<double>(env, a[6], napi_float64_array, &lenAo, "aOffsets");
+    const float* B = typed<float>(env, a[7], napi_float32_array, &lenB, "B");
+    const double* bOffD = typed<double>(env, a[8], napi_float64_array, &lenBo, "bOffsets");
+    float* C = typed<float>(env, a[9], napi_float32_array, &lenC, "C");
+    if (lenAo != lenBo) throw Failure{"aOffsets and bOffsets differ in length"};
+    const int64_t batch = lenAo;
+    if (lenC < batch * M * N) throw Failure{"C is too small for batch*M*N"};
+    std::vector<int64_t> aOff(batch), bOff(batch);
+    for (int64_t b = 0; b < batch; b++) {
+      const double ao = aOffD[b], bo = bOffD[b];
+      if (!(ao >= 0 && ao == std::floor(ao) && ao + static_cast<double>(M * K) <= lenA))
+        throw Failure{"A offset " + std::to_string(b) + " out of bounds"};
+      if (!(bo >= 0 && bo == std::floor(bo) && bo + static_cast<double>(K * N) <= lenB))
+        throw Failure{"B offset " + std::to_string(b) + " out of bounds"};
+      aOff[b] = static_cast<int64_t>(ao);
+      bOff[b] = static_cast<int64_t>(bo);
+    }
+    gl::sgemm_batched(tA, tB, batch, M, N, K, A, aOff.data(), B, bOff.data(), C);
+    return undefined(env);
+  });
+}
+
+// unary(op, x, y): y = f(x); op indexes gl::Unary.
+napi_value UnaryOp(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 3);
+    const int64_t op = count(env, a[0], "op");
+    if (op > static_cast<int64_t>(gl::Unary::Log)) throw Failure{"unknown unary op"};
+    int64_t nx, ny;
+    const float* x = typed<float>(env, a[1], napi_float32_array, &nx, "x");
+    float* y = typed<float>(env, a[2], napi_float32_array, &ny, "y");
+    if (nx != ny) throw Failure{"x and y differ in length"};
+    gl::unary(static_cast<gl::Unary>(op), x, y, nx);
+    return undefined(env);
+  });
+}
+
+// binary(op, a, b, c): c = a (op) b, all the same length; op indexes gl::Binary.
+napi_value BinaryOp(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 4);
+    const int64_t op = count(env, a[0], "op");
+    if (op > static_cast<int64_t>(gl::Binary::Div)) throw Failure{"unknown binary op"};
+    int64_t na, nb, nc;
+    const float* x = typed<float>(env, a[1], napi_float32_array, &na, "a");
+    const float* y = typed<float>(env, a[2], napi_float32_array, &nb, "b");
+    float* z = typed<float>(env, a[3], napi_float32_array, &nc, "c");
+    if (na != nb || na != nc) throw Failure{"a, b and c differ in length"};
+    gl::binary(static_cast<gl::Binary>(op), x, y, z, na);
+    return undefined(env);
+  });
+}
+
+napi_value Threads(napi_env env, napi_callback_info) {
+  napi_value v;
+  napi_create_int32(env, gl::max_threads(), &v);
+  return v;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  const napi_property_descriptor props[] = {
+      {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"unary", nullptr, UnaryOp, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"binary", nullptr, BinaryOp, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,68 @@
+// Same-shape elementwise kernels. __FAST_MATH__ is defined before <math.h> only so that glibc
+// declares its libmvec SIMD variants (e.g. _ZGVeN16v_expf); the code itself is compiled without
+// -ffast-math, so IEEE semantics of everything else are kept.
+#define __FAST_MATH__ 1
+#include <math.h>
+#undef __FAST_MATH__
+
+#include "kernels.h"
+
+namespace gl {
+namespace {
+constexpr int64_t kParallelMin = 1 << 16;  // below this, a single thread is faster
+}
+
+void unary(Unary op, const float* __restrict x, float* __restrict y, int64_t n) {
+  const bool par = n >= kParallelMin;
+  switch (op) {
+    case Unary::Exp:
+#pragma omp parallel for simd if (par)
+      for (int64_t i = 0; i < n; i++) y[i] = expf(x[i]);
+      break;
+    case Unary::Tanh:
+#pragma omp parallel for simd if (par)
+      for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+      break;
+    case Unary::Log:
+#pragma omp parallel for simd if (par)
+      for (int64_t i = 0; i < n; i++) y[i] = logf(x[i]);
+      break;
+    case Unary::Neg:
+#pragma omp parallel for simd if (par)
+      for (int64_t i = 0; i < n; i++) y[i] = -x[i];
+      break;
+    case Unary::Square:
+#pragma omp parallel for simd if (par)
+      for (int64_t i = 0; i < n; i++) y[i] = x[i] * x[i];
+      break;
+    case Unary::Rsqrt:
+#pragma omp parallel for simd if (par)
+      for (int64_t i = 0; i < n; i++) y[i] = 1.f / sqrtf(x[i]);
+      break;
+  }
+}
+
+void binary(Binary op, const float* a, const float* b, float* c, int64_t n) {
+  // a, b and c may alias (in-place ops on the heap), so no __restrict here.
+  const bool par = n >= kParallelMin;
+  switch (op) {
+    case Binary::Add:
+#pragma omp parallel for simd if (par)
+      for (int64_t i = 0; i < n; i++) c[i] = a[i] + b[i];
+      break;
+    case Binary::Mul:
+#pragma omp parallel for simd if (par)
+      for (int64_t i = 0; i < n; i++) c[i] = a[i] * b[i];
+      break;
+    case Binary::Sub:
+#pragma omp parallel for simd if (par)
+      for (int64_t i = 0; i < n; i++) c[i] = a[i] - b[i];
+      break;
+    case Binary::Div:
+#pragma omp parallel for simd if (par)
+      for (int64_t i = 0; i < n; i++) c[i] = a[i] / b[i];
+      break;
+  }
+}
+
+}  // namespace gl

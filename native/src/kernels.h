@@ -1,0 +1,20 @@
+// Kernels of the gemma-lab native addon (float32, row-major, no system BLAS).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace gl {
+
+// C[b] = op(A + aOff[b]) * op(B + bOff[b]) for b in [0, batch), op = transpose when tA / tB.
+// op(A) is M x K, op(B) is K x N, C[b] is M x N at C + b*M*N. Offsets are in floats.
+void sgemm_batched(bool tA, bool tB, int64_t batch, int64_t M, int64_t N, int64_t K,
+                   const float* A, const int64_t* aOff, const float* B, const int64_t* bOff, float* C);
+
+enum class Unary { Exp, Tanh, Neg, Square, Rsqrt, Log };
+enum class Binary { Add, Mul, Sub, Div };
+void unary(Unary op, const float* x, float* y, int64_t n);
+void binary(Binary op, const float* a, const float* b, float* c, int64_t n);
+
+int max_threads();
+
+}  // namespace gl

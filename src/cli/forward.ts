@@ -1,0 +1,109 @@
+/**
+ * `gemma-lab forward --model DIR|hf://org/repo[@rev] --input FILE.json --mode MODE --out OUT.json`
+ * Input: {"input_ids": [[...]], "attention_mask": [[...]]} (mask optional: all ones).
+ * Output (written atomically): hidden_states [B][T][D], logits [B][T][V] (causal mode), pooled {mean, first,
+ * last_non_pad} [B][D], as nested float arrays (float32 values printed exactly).
+ */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { initEngine } from '../engine/index.js';
+import { DataFileError } from '../errors.js';
+import { writeJsonAtomic } from '../io/atomic.js';
+import type { ForwardOutput } from '../models/gemma.js';
+import { loadGemmaModel } from '../models/load.js';
+import { ATTENTION_MODES, type AttentionMode } from '../nn/masks.js';
+import { POOLING_KINDS } from '../nn/pooling.js';
+import type { Command } from './main.js';
+
+const USAGE = `usage: gemma-lab forward --model DIR --input FILE.json --out OUT.json [--mode MODE]
+  --model   checkpoint directory or hf://org/repo[@rev]
+  --input   JSON {"input_ids": [[...]], "attention_mask": [[...]]} (attention_mask optional)
+  --mode    ${ATTENTION_MODES.join(' | ')} (default: causal)
+  --out     output JSON: hidden_states, logits (causal mode), pooled {${POOLING_KINDS.join(', ')}}`;
+
+/** Reads and validates the input file; errors name the file and what is wrong. */
+export async function readForwardInput(file: string): Promise<{ inputIds: number[][]; attentionMask: number[][] }> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new DataFileError(`cannot read input JSON: ${(err as Error).message}`, file, undefined, { cause: err });
+  }
+  const obj = (typeof json === 'object' && json !== null && !Array.isArray(json) ? json : {}) as Record<string, unknown>;
+  const matrix = (key: string, required: boolean): number[][] | undefined => {
+    const v = obj[key];
+    if (v === undefined && !required) return undefined;
+    if (!Array.isArray(v) || v.length === 0 || !v.every((r) => Array.isArray(r) && r.length > 0 && r.every((x) => Number.isInteger(x))))
+      throw new DataFileError(`'${key}' must be a non-empty list of non-empty lists of integers`, file);
+    const T = (v[0] as number[]).length;
+    const bad = v.findIndex((r) => (r as number[]).length !== T);
+    if (bad >= 0) throw new DataFileError(`'${key}' row ${bad} has length ${(v[bad] as number[]).length}, row 0 has ${T}`, file);
+    return v as number[][];
+  };
+  const inputIds = matrix('input_ids', true) as number[][];
+  const attentionMask = matrix('attention_mask', false) ?? inputIds.map((r) => r.map(() => 1));
+  if (attentionMask.length !== inputIds.length || (attentionMask[0] as number[]).length !== (inputIds[0] as number[]).length)
+    throw new DataFileError(`'attention_mask' is ${attentionMask.length}x${(attentionMask[0] as number[]).length}, 'input_ids' is ${inputIds.length}x${(inputIds[0] as number[]).length}`, file);
+  return { inputIds, attentionMask };
+}
+
+const command: Command = {
+  summary: 'run a checkpoint on token ids; write hidden states, logits and pooled vectors as JSON',
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        model: { type: 'string' },
+        input: { type: 'string' },
+        mode: { type: 'string', default: 'causal' },
+        out: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help || !values.model || !values.input || !values.out) {
+      console.log(USAGE);
+      return values.help ? 0 : 2;
+    }
+    const mode = values.mode as AttentionMode;
+    if (!ATTENTION_MODES.includes(mode)) {
+      console.error(`gemma-lab forward: unknown --mode '${values.mode}'\n${USAGE}`);
+      return 2;
+    }
+    const { inputIds, attentionMask } = await readForwardInput(values.input);
+    await initEngine();
+    const model = await loadGemmaModel(values.model);
+    try {
+      let out: ForwardOutput;
+      try {
+        out = model.forward(inputIds, { attentionMask, mode });
+      } catch (err) {
+        // out-of-range ids or masks: point at the input file
+        if (err instanceof RangeError) throw new DataFileError(err.message, values.input, undefined, { cause: err });
+        throw err;
+      }
+      const pooled: Record<string, number[][]> = {};
+      for (const k of POOLING_KINDS) {
+        const p = model.pool(out.hiddenStates, attentionMask, k);
+        pooled[k] = p.arraySync();
+        p.dispose();
+      }
+      const result = {
+        model: values.model,
+        model_type: model.config.modelType,
+        mode,
+        hidden_states: out.hiddenStates.arraySync(),
+        ...(out.logits ? { logits: out.logits.arraySync() } : {}),
+        pooled,
+      };
+      tf.dispose(out);
+      await writeJsonAtomic(values.out, result);
+      const [B, T] = [inputIds.length, (inputIds[0] as number[]).length];
+      console.log(`wrote ${values.out}: ${model.config.modelType}, mode ${mode}, batch ${B} x ${T} tokens`);
+      return 0;
+    } finally {
+      model.dispose();
+    }
+  },
+};
+export default command;

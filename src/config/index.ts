@@ -1,0 +1,2 @@
+/** Model configs: typed, validated, frozen plain objects parsed from `config.json`. */
+export * from './gemma.js';

@@ -1,0 +1,226 @@
+/**
+ * T5Gemma `config.json` (model_type "t5gemma", sub-configs "t5_gemma_module") -> typed, validated,
+ * frozen plain object (models.md §1.4).
+ *
+ * HF semantics kept on purpose (a config HF loads one way loads the same way here):
+ * - The top-level `vocab_size` (HF default 256000) overrides both sub-configs, as do the top-level
+ *   `dropout_rate` and `attention_dropout` (HF `T5GemmaConfig.__setattr__` pushes them down).
+ * - `decoder.cross_attention_hidden_size` is the encoder's hidden size (HF sets it); a file that says
+ *   otherwise is inconsistent and rejected.
+ * - The output softcap is the decoder sub-config's `final_logit_softcapping`.
+ * - Top-level special ids default to the decoder's.
+ * Each module is a Gemma 2-style stack parsed by the shared `parseGemmaStack`.
+ */
+import { ConfigError } from '../errors.js';
+import { ConfigReader, type GemmaStackConfig, type ParseOptions, parseGemmaStack, readDtype } from './gemma.js';
+
+export interface T5GemmaModuleConfig extends GemmaStackConfig {
+  /** Dropout on embeddings, sub-block outputs, MLP hidden and final output (HF `dropout_rate`). */
+  readonly dropoutRate: number;
+}
+
+export interface T5GemmaDecoderConfig extends T5GemmaModuleConfig {
+  /** Input width of cross-attention k/v projections = encoder hidden size. */
+  readonly crossAttentionHiddenSize: number;
+}
+
+export interface T5GemmaConfig {
+  readonly modelType: 't5gemma';
+  readonly encoder: T5GemmaModuleConfig;
+  readonly decoder: T5GemmaDecoderConfig;
+  /** V (shared by both embedding tables and the LM head). */
+  readonly vocabSize: number;
+  readonly isEncoderDecoder: boolean;
+  readonly dropoutRate: number;
+  readonly attentionDropout: number;
+  /** Dropout before the classification head (HF `classifier_dropout_rate`). */
+  readonly classifierDropoutRate: number;
+  /** LM head = decoder embedding table (`lm_head.out_proj.weight` absent or equal). */
+  readonly tieWordEmbeddings: boolean;
+  readonly padTokenId: number;
+  readonly bosTokenId: number;
+  readonly eosTokenId: number;
+  readonly initializerRange: number;
+  readonly dtype: string | null;
+  readonly sourcePath: string;
+}
+
+const TOP_KEYS = [
+  'model_type',
+  'encoder',
+  'decoder',
+  'vocab_size',
+  'is_encoder_decoder',
+  'dropout_rate',
+  'classifier_dropout_rate',
+  'attention_dropout',
+  'tie_word_embeddings',
+  'pad_token_id',
+  'bos_token_id',
+  'eos_token_id',
+  'initializer_range',
+  'dtype',
+  'torch_dtype',
+];
+
+/** Keys of a t5_gemma_module sub-config that parseGemmaStack reads or this parser checks. */
+const MODULE_KEYS = [
+  'model_type',
+  'vocab_size',
+  'hidden_size',
+  'intermediate_size',
+  'num_hidden_layers',
+  'num_attention_heads',
+  'num_key_value_heads',
+  'head_dim',
+  'rms_norm_eps',
+  'hidden_activation',
+  'hidden_act',
+  'rope_theta',
+  'rope_scaling',
+  'rope_parameters',
+  'attention_bias',
+  'attention_dropout',
+  'initializer_range',
+  'pad_token_id',
+  'bos_token_id',
+  'eos_token_id',
+  'max_position_embeddings',
+  'tie_word_embeddings',
+  'dtype',
+  'torch_dtype',
+  'layer_types',
+  'query_pre_attn_scalar',
+  'attn_logit_softcapping',
+  'final_logit_softcapping',
+  'sliding_window',
+  'sliding_window_size',
+  'is_decoder',
+  'dropout_rate',
+  'cross_attention_hidden_size',
+];
+
+function asObject(v: unknown, file: string, field: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError('must be a JSON object', file, field);
+  return v as Record<string, unknown>;
+}
+
+function parseModule(
+  raw: Record<string, unknown>,
+  side: 'encoder' | 'decoder',
+  top: { vocabSize: number; dropoutRate: number; attentionDropout: number },
+  file: string,
+  opts: ParseOptions,
+): GemmaStackConfig {
+  const r = new ConfigReader(raw, file, `${side}.`);
+  r.rejectUnknown(MODULE_KEYS, opts.ignoreKeys);
+  const mt = r.str('model_type');
+  if (mt !== null && mt !== 't5_gemma_module') r.fail('model_type', `expected 't5_gemma_module', got '${mt}'`);
+  if (r.has('is_decoder') && r.bool('is_decoder', side === 'decoder') !== (side === 'decoder'))
+    r.fail('is_decoder', `must be ${side === 'decoder'} for the ${side}`);
+  if (side === 'encoder' && r.has('cross_attention_hidden_size')) r.fail('cross_attention_hidden_size', 'the encoder has no cross-attention');
+  // HF pushes the top-level values into both modules before anything reads them.
+  const merged = new ConfigReader(
+    { ...raw, vocab_size: top.vocabSize, attention_dropout: top.attentionDropout, dropout_rate: top.dropoutRate },
+    file,
+    `${side}.`,
+  );
+  return parseGemmaStack(merged, 'gemma2_module');
+}
+
+/** Validates a T5Gemma config.json (already JSON-parsed). */
+export function parseT5GemmaConfig(json: unknown, sourcePath: string, opts: ParseOptions = {}): T5GemmaConfig {
+  const obj = asObject(json, sourcePath, '');
+  const r = new ConfigReader(obj, sourcePath);
+  if (r.str('model_type') !== 't5gemma') r.fail('model_type', `expected 't5gemma', got ${JSON.stringify(obj.model_type)}`);
+  r.rejectUnknown(TOP_KEYS, opts.ignoreKeys);
+  const rate = (key: string): number => r.num(key, 0, (x) => x >= 0 && x < 1, 'in [0, 1)');
+  const top = { vocabSize: r.int('vocab_size', 256000), dropoutRate: rate('dropout_rate'), attentionDropout: rate('attention_dropout') };
+  if (!r.has('encoder')) r.fail('encoder', 'is required');
+  const encRaw = asObject(obj.encoder, sourcePath, 'encoder');
+  // HF: a missing decoder is a copy of the encoder config.
+  const decRaw = r.has('decoder') ? asObject(obj.decoder, sourcePath, 'decoder') : { ...encRaw, is_decoder: true };
+  const encoder = parseModule(encRaw, 'encoder', top, sourcePath, opts);
+  const decoderStack = parseModule(decRaw, 'decoder', top, sourcePath, opts);
+  const dr = new ConfigReader(decRaw, sourcePath, 'decoder.');
+  const cross = dr.int('cross_attention_hidden_size', encoder.hiddenSize);
+  if (cross !== encoder.hiddenSize)
+    dr.fail('cross_attention_hidden_size', `must equal encoder.hidden_size (${encoder.hiddenSize}), got ${cross}`);
+  const decoder: T5GemmaDecoderConfig = Object.freeze({ ...decoderStack, dropoutRate: top.dropoutRate, crossAttentionHiddenSize: cross });
+  return Object.freeze({
+    modelType: 't5gemma',
+    encoder: Object.freeze({ ...encoder, dropoutRate: top.dropoutRate }),
+    decoder,
+    vocabSize: top.vocabSize,
+    isEncoderDecoder: r.bool('is_encoder_decoder', true),
+    dropoutRate: top.dropoutRate,
+    attentionDropout: top.attentionDropout,
+    classifierDropoutRate: rate('classifier_dropout_rate'),
+    tieWordEmbeddings: r.bool('tie_word_embeddings', true),
+    padTokenId: r.int('pad_token_id', decoder.padTokenId, 0),
+    bosTokenId: r.int('bos_token_id', decoder.bosTokenId, 0),
+    eosTokenId: r.int('eos_token_id', decoder.eosTokenId, 0),
+    initializerRange: r.num('initializer_range', decoder.initializerRange),
+    dtype: readDtype(r),
+    sourcePath,
+  });
+}
+
+function moduleToJson(m: GemmaStackConfig, c: T5GemmaConfig, isDecoder: boolean): Record<string, unknown> {
+  const rope = m.rope.full_attention;
+  if (rope.linearFactor !== 1 || m.rope.sliding_attention.theta !== rope.theta || m.rope.sliding_attention.linearFactor !== 1)
+    throw new ConfigError('T5Gemma modules use one unscaled RoPE for all layers', c.sourcePath, isDecoder ? 'decoder.rope' : 'encoder.rope');
+  const json: Record<string, unknown> = {
+    attention_bias: false,
+    attention_dropout: c.attentionDropout,
+    attn_logit_softcapping: m.attnLogitSoftcapping,
+    bos_token_id: m.bosTokenId,
+    dropout_rate: c.dropoutRate,
+    eos_token_id: m.eosTokenId,
+    final_logit_softcapping: m.finalLogitSoftcapping,
+    head_dim: m.headDim,
+    hidden_activation: m.hiddenActivation,
+    hidden_size: m.hiddenSize,
+    initializer_range: m.initializerRange,
+    intermediate_size: m.intermediateSize,
+    is_decoder: isDecoder,
+    layer_types: [...m.layerTypes],
+    max_position_embeddings: m.maxPositionEmbeddings,
+    model_type: 't5_gemma_module',
+    num_attention_heads: m.numAttentionHeads,
+    num_hidden_layers: m.numHiddenLayers,
+    num_key_value_heads: m.numKeyValueHeads,
+    pad_token_id: m.padTokenId,
+    query_pre_attn_scalar: m.queryPreAttnScalar,
+    rms_norm_eps: m.rmsNormEps,
+    rope_theta: rope.theta,
+    sliding_window: m.slidingWindow ?? 4096,
+    use_cache: true,
+    vocab_size: c.vocabSize,
+  };
+  if (isDecoder) json.cross_attention_hidden_size = c.decoder.crossAttentionHiddenSize;
+  return Object.fromEntries(Object.entries(json).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** The config as transformers 4.57 writes it; `parseT5GemmaConfig(t5gemmaConfigToJson(c))` gives back `c`. */
+export function t5gemmaConfigToJson(c: T5GemmaConfig, dtype: string | null = c.dtype): Record<string, unknown> {
+  const json: Record<string, unknown> = {
+    architectures: ['T5GemmaForConditionalGeneration'],
+    attention_dropout: c.attentionDropout,
+    bos_token_id: c.bosTokenId,
+    classifier_dropout_rate: c.classifierDropoutRate,
+    decoder: moduleToJson(c.decoder, c, true),
+    dropout_rate: c.dropoutRate,
+    encoder: moduleToJson(c.encoder, c, false),
+    eos_token_id: c.eosTokenId,
+    initializer_range: c.initializerRange,
+    is_encoder_decoder: c.isEncoderDecoder,
+    model_type: 't5gemma',
+    pad_token_id: c.padTokenId,
+    tie_word_embeddings: c.tieWordEmbeddings,
+    use_cache: true,
+    vocab_size: c.vocabSize,
+  };
+  if (dtype !== null) json.dtype = dtype;
+  return Object.fromEntries(Object.entries(json).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}

@@ -1,0 +1,123 @@
+/**
+ * Engine selection. Everything imports `tf` from '@tensorflow/tfjs' and calls `await initEngine()`
+ * once before computing. Default: tfjs' wasm backend with the project's native kernels (packed SGEMM
+ * for BatchMatMul/_FusedMatMul, same-shape elementwise ops) and a JS UnsortedSegmentSum; tfjs-node(-gpu)
+ * when installed. `GEMMA_LAB_BACKEND` = auto | native | wasm | cpu | tensorflow picks one explicitly.
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { registerBroadcastMatMulGradient } from './gradients.js';
+import { loadNativeAddon, type NativeLib } from './native.js';
+import { ensureSegmentSum, installNativeKernels, nativeKernelNames, removeNativeKernels } from './register.js';
+import { type BackendChoice, parseBackendChoice, planEngine, TFJS_NODE_PACKAGES } from './select.js';
+
+export { BACKEND_CHOICES, parseBackendChoice, planEngine } from './select.js';
+export type { Availability, BackendChoice, EnginePlan } from './select.js';
+export type { NativeLib } from './native.js';
+
+export interface EngineInfo {
+  /** tf.getBackend() after init. */
+  readonly backend: string;
+  /** Whether the project's native kernels are registered on that backend. */
+  readonly native: boolean;
+  readonly requested: BackendChoice;
+  /** Lines already printed once (e.g. the fallback to stock wasm). */
+  readonly warnings: readonly string[];
+  /** tfjs kernel names served by the addon on this backend. */
+  readonly nativeKernels: readonly string[];
+  /** OpenMP threads of the native kernels (undefined without them). */
+  readonly threads: number | undefined;
+  /** The tfjs-node package providing the `tensorflow` backend, when that is used. */
+  readonly tensorflowPackage: string | undefined;
+}
+
+export interface EngineOptions {
+  /**
+   * Loads tfjs-node(-gpu) (which registers the `tensorflow` backend) and returns its package name,
+   * or undefined when none is installed. Injectable for tests; default tries TFJS_NODE_PACKAGES.
+   */
+  readonly resolveTensorflow?: () => Promise<string | undefined>;
+  /** Loads the addon, throwing when unavailable. Injectable for tests; default `loadNativeAddon()`. */
+  readonly loadNative?: () => NativeLib;
+  /** Where warning lines go (default console.warn). */
+  readonly warn?: (line: string) => void;
+}
+
+async function importTensorflow(): Promise<string | undefined> {
+  for (const pkg of TFJS_NODE_PACKAGES) {
+    try {
+      await import(pkg);
+      return pkg;
+    } catch {
+      // not installed (or its libtensorflow download failed): try the next one
+    }
+  }
+  return undefined;
+}
+
+let defaultNative: { lib?: NativeLib; error?: string } | undefined;
+function loadDefaultNative(): NativeLib {
+  defaultNative ??= (() => {
+    try {
+      return { lib: loadNativeAddon() };
+    } catch (e) {
+      return { error: e instanceof Error ? e.message.split('\n')[0] : String(e) };
+    }
+  })();
+  if (!defaultNative.lib) throw new Error(defaultNative.error);
+  return defaultNative.lib;
+}
+
+let current: EngineInfo | undefined;
+
+/**
+ * Selects and initialises the backend (idempotent for the same choice without options).
+ * `choice` defaults to `GEMMA_LAB_BACKEND`, else 'auto'.
+ */
+export async function initEngine(choice?: BackendChoice, options: EngineOptions = {}): Promise<EngineInfo> {
+  const requested = choice ?? parseBackendChoice(process.env.GEMMA_LAB_BACKEND);
+  const injected = Object.keys(options).length > 0;
+  if (current && !injected && current.requested === requested && tf.getBackend() === current.backend) return current;
+
+  const wantsTensorflow = requested === 'auto' || requested === 'tensorflow';
+  const tensorflow = wantsTensorflow ? await (options.resolveTensorflow ?? importTensorflow)() : undefined;
+  let lib: NativeLib | undefined;
+  let nativeError: string | undefined;
+  if (requested !== 'wasm' && requested !== 'tensorflow' && !(requested === 'auto' && tensorflow)) {
+    try {
+      lib = (options.loadNative ?? loadDefaultNative)();
+    } catch (e) {
+      nativeError = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    }
+  }
+  const plan = planEngine(requested, { tensorflow, nativeError });
+
+  if (!(await tf.setBackend(plan.backend))) throw new Error(`tfjs backend '${plan.backend}' failed to initialise`);
+  await tf.ready();
+  registerBroadcastMatMulGradient();
+  // The cpu backend greets Node users with "install tfjs-node" on first use; here cpu is a deliberate choice.
+  if (plan.backend === 'cpu') (tf.backend() as { firstUse?: boolean }).firstUse = false;
+  if (plan.backend !== 'tensorflow') {
+    // Overrides go on after the backend is initialised: stock kernels' setup (wasm cwrap) has run.
+    ensureSegmentSum(plan.backend);
+    removeNativeKernels(plan.backend);
+    if (plan.native && lib) installNativeKernels(plan.backend, lib);
+  }
+  const warn = options.warn ?? ((line: string) => console.warn(line));
+  for (const line of plan.warnings) warn(line);
+  current = {
+    backend: tf.getBackend(),
+    native: plan.native,
+    requested,
+    warnings: plan.warnings,
+    nativeKernels: nativeKernelNames(plan.backend),
+    threads: plan.native && lib ? lib.threads() : undefined,
+    tensorflowPackage: plan.backend === 'tensorflow' ? tensorflow : undefined,
+  };
+  return current;
+}
+
+/** The engine initEngine() set up last, if any. */
+export function engineInfo(): EngineInfo | undefined {
+  return current;
+}

@@ -1,0 +1,54 @@
+/**
+ * Loader for the project's N-API addon (native/, built by `npm install` through node-gyp).
+ * The addon works in place on Float32Array views: the JS heap (cpu backend) or the wasm heap.
+ */
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../io/paths.js';
+
+/** Order matches `gl::Unary` in native/src/kernels.h. */
+export const UNARY_OPS = ['Exp', 'Tanh', 'Neg', 'Square', 'Rsqrt', 'Log'] as const;
+export type UnaryOp = (typeof UNARY_OPS)[number];
+/** Order matches `gl::Binary` in native/src/kernels.h. */
+export const BINARY_OPS = ['Add', 'Mul', 'Sub', 'Div'] as const;
+export type BinaryOp = (typeof BINARY_OPS)[number];
+
+export interface NativeLib {
+  /**
+   * C[b] (M x N, contiguous) = op(A at aOffsets[b]) * op(B at bOffsets[b]) for b < aOffsets.length;
+   * op(A) is M x K, op(B) is K x N, offsets count floats. Throws RangeError on out-of-bounds extents.
+   */
+  sgemm(
+    transposeA: boolean,
+    transposeB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    A: Float32Array,
+    aOffsets: Float64Array,
+    B: Float32Array,
+    bOffsets: Float64Array,
+    C: Float32Array,
+  ): void;
+  /** y = f(x) elementwise; `op` indexes UNARY_OPS. */
+  unary(op: number, x: Float32Array, y: Float32Array): void;
+  /** c = a (op) b elementwise on equal lengths; `op` indexes BINARY_OPS. */
+  binary(op: number, a: Float32Array, b: Float32Array, c: Float32Array): void;
+  /** OpenMP threads the kernels use. */
+  threads(): number;
+}
+
+export const NATIVE_ADDON_PATH = join(REPO_ROOT, 'native', 'build', 'Release', 'gemma_lab_native.node');
+
+/** Loads the addon; throws (with the loader's reason) when it is missing or unloadable. */
+export function loadNativeAddon(path: string = NATIVE_ADDON_PATH): NativeLib {
+  // Idle OpenMP workers must sleep, not spin: a spinning worker steals the core that node's own
+  // threads (and everyone else on a shared box) need, which made small GEMMs up to 20x slower.
+  // libgomp reads this when the addon loads it, so it must be set first.
+  process.env.OMP_WAIT_POLICY ??= 'passive';
+  const lib = createRequire(import.meta.url)(path) as Partial<NativeLib>;
+  for (const fn of ['sgemm', 'unary', 'binary', 'threads'] as const) {
+    if (typeof lib[fn] !== 'function') throw new Error(`${path}: addon lacks '${fn}' (stale build? run npm install)`);
+  }
+  return lib as NativeLib;
+}

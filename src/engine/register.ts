@@ -1,0 +1,71 @@
+/**
+ * Installs and removes our kernel overrides. The stock kernel of each name is kept: the overrides
+ * delegate to it for the cases they do not cover, and it comes back when the overrides are removed
+ * (stock wasm and native wasm are compared in one bench run).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { makeBinary, makeUnary, NATIVE_BINARY_KERNELS, NATIVE_UNARY_KERNELS } from './elementwise.js';
+import { makeBatchMatMul, makeFusedMatMul } from './matmul.js';
+import type { NativeLib } from './native.js';
+import { makeSegmentSum } from './segment_sum.js';
+import { type BackendName, storageFor } from './storage.js';
+
+const stockKernels = new Map<string, tf.KernelConfig | undefined>();
+const key = (kernel: string, backend: string) => `${kernel}\u0000${backend}`;
+
+function override(kernelName: string, backendName: string, make: (stock: tf.KernelFunc | undefined) => tf.KernelFunc): void {
+  const k = key(kernelName, backendName);
+  if (stockKernels.has(k)) return;
+  const stock = tf.getKernel(kernelName, backendName);
+  stockKernels.set(k, stock);
+  if (stock) tf.unregisterKernel(kernelName, backendName);
+  tf.registerKernel({ kernelName, backendName, kernelFunc: make(stock?.kernelFunc) });
+}
+
+/**
+ * The JS segment-sum: registered where missing (wasm) or replacing the pathological stock one (cpu).
+ * Not part of the native set, so it stays when native kernels are removed.
+ */
+export function ensureSegmentSum(backendName: BackendName): void {
+  const existing = tf.getKernel('UnsortedSegmentSum', backendName);
+  if (existing && existing.kernelFunc.name === 'gemmaLabSegmentSum') return;
+  if (existing) tf.unregisterKernel('UnsortedSegmentSum', backendName);
+  const fn = makeSegmentSum(backendName);
+  Object.defineProperty(fn, 'name', { value: 'gemmaLabSegmentSum' });
+  tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName, kernelFunc: fn });
+}
+
+/** Registers the addon's kernels on an initialised backend; returns the kernel names now native. */
+export function installNativeKernels(backendName: BackendName, lib: NativeLib): string[] {
+  const storage = storageFor(backendName);
+  override('BatchMatMul', backendName, (stock) => makeBatchMatMul(lib, storage, stock));
+  override('_FusedMatMul', backendName, (stock) => makeFusedMatMul(lib, storage, stock));
+  const names = ['BatchMatMul', '_FusedMatMul'];
+  for (const [kernel, op] of Object.entries(NATIVE_UNARY_KERNELS)) {
+    if (!tf.getKernel(kernel, backendName)) continue; // only wrap what has a stock fallback
+    override(kernel, backendName, (s) => makeUnary(lib, storage, op, s as tf.KernelFunc));
+    names.push(kernel);
+  }
+  for (const [kernel, op] of Object.entries(NATIVE_BINARY_KERNELS)) {
+    if (!tf.getKernel(kernel, backendName)) continue;
+    override(kernel, backendName, (s) => makeBinary(lib, storage, op, s as tf.KernelFunc));
+    names.push(kernel);
+  }
+  return names;
+}
+
+/** Puts the stock kernels back on `backendName`. */
+export function removeNativeKernels(backendName: BackendName): void {
+  for (const [k, stock] of [...stockKernels]) {
+    const [kernelName, backend] = k.split('\u0000') as [string, string];
+    if (backend !== backendName) continue;
+    tf.unregisterKernel(kernelName, backend);
+    if (stock) tf.registerKernel(stock);
+    stockKernels.delete(k);
+  }
+}
+
+/** Kernel names currently overridden natively on `backendName`. */
+export function nativeKernelNames(backendName: string): string[] {
+  return [...stockKernels.keys()].map((k) => k.split('\u0000')).filter(([, b]) => b === backendName).map(([n]) => n as string);
+}

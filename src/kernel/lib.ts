@@ -1,0 +1,15 @@
+/**
+ * The library as notebooks see it: `const gl = await $nb.lib()`. Loaded on demand, not by the
+ * prelude, so a kernel starts (and shows a proper error) even while a model module fails to load.
+ */
+export { GLUE_TASKS, GLUE_TASK_IDS, loadGlue, type GlueTaskId } from '../tasks/glue.js';
+export { labelsOf, type Example, type LoadedSplit } from '../tasks/types.js';
+export { loadModel, loadGemmaModel, type LoadedModel } from '../models/load.js';
+export { GemmaModel } from '../models/gemma.js';
+export { toEncoder, GemmaEncoder, type EncoderOptions } from '../encoder/encoder.js';
+export { evaluateGlue, finetuneGlue, glueFile, type ExampleTokenizer, type GlueFinetuneResult } from '../encoder/glue.js';
+export { scoreGlueTask } from '../eval/glue.js';
+export { accuracy, mcc } from '../eval/metrics.js';
+export { Rng } from '../rng/index.js';
+export { throwIfAborted } from '../progress/index.js';
+export * as errors from '../errors.js';

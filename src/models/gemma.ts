@@ -1,0 +1,320 @@
+/**
+ * Gemma 1 / 2 / 3 (text) decoder stack, HF transformers 4.57 semantics (modeling_gemma.py,
+ * modular_gemma2.py, modular_gemma3.py), computed in float32. The exact rules are in
+ * ../shared/fixtures/CONVENTIONS.md; the parity tests hold this file to them.
+ *
+ * Parameter names are the checkpoint's tensor names verbatim, so loading is a lookup.
+ * Variants are values of the config (sandwichNorms, qkNorm, softcaps, layerTypes, rope per layer
+ * type), and attention modes are mask predicates (nn/masks.ts), not forks of this code.
+ *
+ * Embedding scale: HF multiplies by sqrt(D) cast to the activation dtype (bf16 rounds it, e.g.
+ * sqrt(2304)=48 exactly but sqrt(1152)=33.94 -> 34.0; transformers#38702). We compute in float32 and
+ * use float32 sqrt(D), as CONVENTIONS.md (and HF run in float32) does; bf16-run HF logits of large
+ * checkpoints therefore differ slightly from ours by design.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { GemmaConfig, LayerType } from '../config/gemma.js';
+import { gemmaConfigToJson } from '../config/gemma.js';
+import { CheckpointError } from '../errors.js';
+import { fromFloat32, saveCheckpoint, type HostTensor } from '../checkpoint/index.js';
+import { Rng } from '../rng/index.js';
+import { attention, softcap, type AttentionSpec } from '../nn/attention.js';
+import { linear } from '../nn/linear.js';
+import { andMasks, layerMask, maskBias, padding, type AttentionMode } from '../nn/masks.js';
+import { gegluMlp } from '../nn/mlp.js';
+import { rmsNorm } from '../nn/norm.js';
+import { pool as poolStates, type PoolingKind } from '../nn/pooling.js';
+import { ropeTables, type RopeTables } from '../nn/rope.js';
+
+export type { AttentionMode } from '../nn/masks.js';
+export type { PoolingKind } from '../nn/pooling.js';
+
+/** Ties declared as data: the tensor that stands in for an absent one (HF `_tied_weights_keys`). */
+export const GEMMA_TIED_WEIGHTS: Readonly<Record<string, string>> = Object.freeze({
+  'lm_head.weight': 'model.embed_tokens.weight',
+});
+
+export interface DropoutRates {
+  /** After the scaled embedding. */
+  readonly embedding?: number;
+  /** On attention probabilities. Default: config.attentionDropout. */
+  readonly attention?: number;
+  /** On each sub-block output (after its post-norm), before the residual add. */
+  readonly residual?: number;
+}
+
+export interface ForwardOptions {
+  /** [B, T], 1 = real token, 0 = pad. Default: all ones. */
+  readonly attentionMask?: tf.Tensor2D | number[][];
+  /** Default: 'causal' (or 'bidirectional_sliding_gemma3_hf' when the config sets use_bidirectional_attention). */
+  readonly mode?: AttentionMode;
+  /** Compute logits. Default: true in causal mode only. */
+  readonly logits?: boolean;
+  /** Enables dropout (rates from `dropout`). Default: false. */
+  readonly training?: boolean;
+  readonly dropout?: DropoutRates;
+  /** Seed for the dropout masks of this call; default: the model's own stream. */
+  readonly seed?: number;
+}
+
+/** A type alias (not an interface) so it is a tf.TensorContainer: `tf.dispose(out)` works. */
+export type ForwardOutput = {
+  /** Final-norm output [B, T, D]. */
+  readonly hiddenStates: tf.Tensor3D;
+  /** [B, T, V], final softcap applied. */
+  readonly logits?: tf.Tensor3D;
+};
+
+/** Expected parameters and shapes for a config (HF names). */
+export function gemmaParameterShapes(c: GemmaConfig): Map<string, number[]> {
+  const { hiddenSize: D, intermediateSize: F, numAttentionHeads: H, numKeyValueHeads: G, headDim: K } = c;
+  const shapes = new Map<string, number[]>([['model.embed_tokens.weight', [c.vocabSize, D]]]);
+  for (let i = 0; i < c.numHiddenLayers; i++) {
+    const p = `model.layers.${i}.`;
+    shapes.set(`${p}self_attn.q_proj.weight`, [H * K, D]);
+    shapes.set(`${p}self_attn.k_proj.weight`, [G * K, D]);
+    shapes.set(`${p}self_attn.v_proj.weight`, [G * K, D]);
+    shapes.set(`${p}self_attn.o_proj.weight`, [D, H * K]);
+    if (c.qkNorm) {
+      shapes.set(`${p}self_attn.q_norm.weight`, [K]);
+      shapes.set(`${p}self_attn.k_norm.weight`, [K]);
+    }
+    shapes.set(`${p}mlp.gate_proj.weight`, [F, D]);
+    shapes.set(`${p}mlp.up_proj.weight`, [F, D]);
+    shapes.set(`${p}mlp.down_proj.weight`, [D, F]);
+    shapes.set(`${p}input_layernorm.weight`, [D]);
+    shapes.set(`${p}post_attention_layernorm.weight`, [D]);
+    if (c.sandwichNorms) {
+      shapes.set(`${p}pre_feedforward_layernorm.weight`, [D]);
+      shapes.set(`${p}post_feedforward_layernorm.weight`, [D]);
+    }
+  }
+  shapes.set('model.norm.weight', [D]);
+  if (!c.tieWordEmbeddings) shapes.set('lm_head.weight', [c.vocabSize, D]);
+  return shapes;
+}
+
+/** number[][] from a tensor or nested array, checked to be [B, T] (or the given shape). */
+function toRows(x: tf.Tensor2D | number[][], what: string, shape?: readonly [number, number]): number[][] {
+  const rows = Array.isArray(x) ? x : (x.arraySync() as number[][]);
+  if (rows.length === 0) throw new RangeError(`${what}: empty batch`);
+  const T = shape ? shape[1] : (rows[0] as number[]).length;
+  if (T === 0) throw new RangeError(`${what}: empty sequence`);
+  if (shape && rows.length !== shape[0]) throw new RangeError(`${what}: ${rows.length} rows, expected ${shape[0]}`);
+  rows.forEach((r, b) => {
+    if (!Array.isArray(r) || r.length !== T) throw new RangeError(`${what}: row ${b} has length ${Array.isArray(r) ? r.length : '?'}, expected ${T}`);
+  });
+  return rows;
+}
+
+export class GemmaModel {
+  /** Dropout seeds for calls without an explicit seed. */
+  private readonly rng: Rng;
+
+  /** `params`: HF tensor name -> trainable variable, exactly the set `gemmaParameterShapes(config)` lists. */
+  constructor(
+    readonly config: GemmaConfig,
+    readonly params: Map<string, tf.Variable>,
+    seed = 0,
+  ) {
+    const want = gemmaParameterShapes(config);
+    for (const [name, shape] of want) {
+      const v = params.get(name);
+      if (!v) throw new CheckpointError('missing parameter', config.sourcePath, name);
+      if (v.shape.join(',') !== shape.join(','))
+        throw new CheckpointError(`expected shape [${shape.join(', ')}], got [${v.shape.join(', ')}]`, config.sourcePath, name);
+    }
+    for (const name of params.keys()) if (!want.has(name)) throw new CheckpointError('unexpected parameter', config.sourcePath, name);
+    this.rng = new Rng(seed);
+  }
+
+  /** Builds a model from float32 host data keyed by HF name (copies into variables). */
+  static fromFloat32(config: GemmaConfig, tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>): GemmaModel {
+    const params = new Map<string, tf.Variable>();
+    for (const [name, t] of tensors) params.set(name, tf.variable(tf.tensor(t.data, [...t.shape], 'float32'), true)); // unnamed: tfjs variable names are global
+    return new GemmaModel(config, params);
+  }
+
+  /**
+   * HF-like random init (`_init_weights`): linear and embedding weights ~ N(0, initializer_range),
+   * the padding row of the embedding zero, RMSNorm offsets zero (so the norm scale is 1).
+   */
+  static random(config: GemmaConfig, seed: number): GemmaModel {
+    const rng = new Rng(seed);
+    const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const [name, shape] of gemmaParameterShapes(config)) {
+      const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+      if (!name.endsWith('norm.weight')) {
+        const r = rng.fork(name);
+        for (let i = 0; i < data.length; i++) data[i] = r.normal() * config.initializerRange;
+      }
+      if (name === 'model.embed_tokens.weight') data.fill(0, config.padTokenId * config.hiddenSize, (config.padTokenId + 1) * config.hiddenSize);
+      tensors.set(name, { shape, data });
+    }
+    return GemmaModel.fromFloat32(config, tensors);
+  }
+
+  /** Total number of parameter values. */
+  get parameterCount(): number {
+    let n = 0;
+    for (const v of this.params.values()) n += v.size;
+    return n;
+  }
+
+  private w2(name: string): tf.Tensor2D {
+    return this.params.get(name) as tf.Tensor2D;
+  }
+
+  private w1(name: string): tf.Tensor1D {
+    return this.params.get(name) as tf.Tensor1D;
+  }
+
+  /** The attention mode used when `forward` is given none. */
+  get defaultMode(): AttentionMode {
+    return this.config.useBidirectionalAttention ? 'bidirectional_sliding_gemma3_hf' : 'causal';
+  }
+
+  /**
+   * inputIds [B, T] -> final hidden states [B, T, D] (+ logits [B, T, V]). Positions are 0..T-1 in
+   * every row (padding goes on the right). The caller owns (and disposes) the returned tensors.
+   */
+  forward(inputIds: tf.Tensor2D | number[][], opts: ForwardOptions = {}): ForwardOutput {
+    const c = this.config;
+    const ids = toRows(inputIds, 'inputIds');
+    const B = ids.length;
+    const T = (ids[0] as number[]).length;
+    ids.forEach((row, b) =>
+      row.forEach((id, t) => {
+        if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new RangeError(`inputIds[${b}][${t}] = ${id} is not a token id in [0, ${c.vocabSize})`);
+      }),
+    );
+    const mask = opts.attentionMask === undefined ? null : toRows(opts.attentionMask, 'attentionMask', [B, T]);
+    mask?.forEach((row, b) =>
+      row.forEach((m, t) => {
+        if (m !== 0 && m !== 1) throw new RangeError(`attentionMask[${b}][${t}] = ${m}, expected 0 or 1`);
+      }),
+    );
+    const mode = opts.mode ?? this.defaultMode;
+    const wantLogits = opts.logits ?? mode === 'causal';
+    const training = opts.training ?? false;
+    const rates = {
+      embedding: training ? (opts.dropout?.embedding ?? 0) : 0,
+      attention: training ? (opts.dropout?.attention ?? c.attentionDropout) : 0,
+      residual: training ? (opts.dropout?.residual ?? 0) : 0,
+    };
+    const dropRng = new Rng(opts.seed ?? this.rng.seed());
+    const drop = <T extends tf.Tensor>(x: T, rate: number): T => (rate > 0 ? (tf.dropout(x, rate, undefined, dropRng.seed()) as T) : x);
+
+    return tf.tidy(() => {
+      const positions = Array.from({ length: T }, (_, t) => t);
+      // One mask bias and one RoPE table per layer type, shared by the layers of that type.
+      const perType = new Map<LayerType, { bias: tf.Tensor4D; rope: RopeTables }>();
+      const forType = (lt: LayerType) => {
+        let e = perType.get(lt);
+        if (!e) {
+          const rule = layerMask(mode, lt, c.slidingWindow);
+          e = {
+            bias: maskBias(mask ? andMasks(rule, padding(mask)) : rule, B, T, T),
+            rope: ropeTables(positions, c.headDim, c.rope[lt]),
+          };
+          perType.set(lt, e);
+        }
+        return e;
+      };
+      const spec: AttentionSpec = {
+        numHeads: c.numAttentionHeads,
+        numKvHeads: c.numKeyValueHeads,
+        headDim: c.headDim,
+        scale: 1 / Math.sqrt(c.queryPreAttnScalar),
+        softcap: c.attnLogitSoftcapping,
+        normEps: c.rmsNormEps,
+      };
+      const eps = c.rmsNormEps;
+      const probDropout = rates.attention > 0 ? (p: tf.Tensor4D) => drop(p, rates.attention) : undefined;
+
+      // 1. embed and scale by sqrt(D)
+      const idsT = tf.tensor2d(ids, [B, T], 'int32');
+      let x = tf.mul(tf.gather(this.w2('model.embed_tokens.weight'), idsT), Math.sqrt(c.hiddenSize)) as tf.Tensor3D; // [B, T, D]
+      x = drop(x, rates.embedding);
+
+      // 2. decoder layers
+      for (let i = 0; i < c.numHiddenLayers; i++) {
+        const p = `model.layers.${i}.`;
+        const { bias, rope } = forType(c.layerTypes[i] as LayerType);
+        const hIn = rmsNorm(x, this.w1(`${p}input_layernorm.weight`), eps);
+        let a = attention(
+          hIn,
+          hIn,
+          {
+            qProj: this.w2(`${p}self_attn.q_proj.weight`),
+            kProj: this.w2(`${p}self_attn.k_proj.weight`),
+            vProj: this.w2(`${p}self_attn.v_proj.weight`),
+            oProj: this.w2(`${p}self_attn.o_proj.weight`),
+            ...(c.qkNorm ? { qNorm: this.w1(`${p}self_attn.q_norm.weight`), kNorm: this.w1(`${p}self_attn.k_norm.weight`) } : {}),
+          },
+          spec,
+          { rope: { q: rope, k: rope }, bias, ...(probDropout ? { probDropout } : {}) },
+        );
+        const mlpW = {
+          gateProj: this.w2(`${p}mlp.gate_proj.weight`),
+          upProj: this.w2(`${p}mlp.up_proj.weight`),
+          downProj: this.w2(`${p}mlp.down_proj.weight`),
+        };
+        if (c.sandwichNorms) {
+          // Gemma 2/3: x += post_attn(attn(in(x))); x += post_ff(mlp(pre_ff(x)))
+          a = rmsNorm(a, this.w1(`${p}post_attention_layernorm.weight`), eps);
+          x = tf.add(x, drop(a, rates.residual));
+          let m = gegluMlp(rmsNorm(x, this.w1(`${p}pre_feedforward_layernorm.weight`), eps), mlpW);
+          m = rmsNorm(m, this.w1(`${p}post_feedforward_layernorm.weight`), eps);
+          x = tf.add(x, drop(m, rates.residual));
+        } else {
+          // Gemma 1: x += attn(in(x)); x += mlp(post_attention_layernorm(x)) (that norm is the pre-MLP norm)
+          x = tf.add(x, drop(a, rates.residual));
+          const m = gegluMlp(rmsNorm(x, this.w1(`${p}post_attention_layernorm.weight`), eps), mlpW);
+          x = tf.add(x, drop(m, rates.residual));
+        }
+      }
+
+      // 3. final norm, 4. tied (or separate) output projection with the final softcap
+      const hiddenStates = rmsNorm(x, this.w1('model.norm.weight'), eps);
+      if (!wantLogits) return { hiddenStates };
+      const head = this.w2(c.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
+      let logits = linear(hiddenStates, head); // [B, T, V]
+      if (c.finalLogitSoftcapping !== null) logits = softcap(logits, c.finalLogitSoftcapping);
+      return { hiddenStates, logits };
+    });
+  }
+
+  /** hiddenStates [B, T, D], attentionMask [B, T] -> [B, D] (mean / first / last_non_pad). */
+  pool(hiddenStates: tf.Tensor3D, attentionMask: tf.Tensor2D | number[][], kind: PoolingKind): tf.Tensor2D {
+    const [B, T] = hiddenStates.shape;
+    if (Array.isArray(attentionMask)) {
+      const rows = toRows(attentionMask, 'attentionMask', [B, T]);
+      return tf.tidy(() => poolStates(hiddenStates, tf.tensor2d(rows, [B, T], 'float32'), kind));
+    }
+    if (attentionMask.shape[0] !== B || attentionMask.shape[1] !== T)
+      throw new RangeError(`attentionMask: shape [${attentionMask.shape.join(', ')}], expected [${B}, ${T}]`);
+    return poolStates(hiddenStates, attentionMask, kind);
+  }
+
+  /** The parameters as host tensors (F32 by default), keyed by HF name, sorted. */
+  toHostTensors(dtype: 'F32' | 'F16' | 'BF16' = 'F32'): Map<string, HostTensor> {
+    const out = new Map<string, HostTensor>();
+    for (const name of [...this.params.keys()].sort()) {
+      const v = this.params.get(name) as tf.Variable;
+      out.set(name, fromFloat32(v.dataSync() as Float32Array, v.shape, dtype));
+    }
+    return out;
+  }
+
+  /** Writes config.json + safetensors that HF transformers (and `loadModel`) can read back. */
+  async save(dir: string, dtype: 'F32' | 'F16' | 'BF16' = 'F32'): Promise<void> {
+    const hfDtype = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype];
+    await saveCheckpoint(dir, { config: gemmaConfigToJson(this.config, hfDtype), tensors: this.toHostTensors(dtype) });
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.params.clear();
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * `loadModel(source)`: a checkpoint directory or `hf://org/repo[@rev]` -> the model class registered
+ * for its config's `model_type` (registry.ts), loaded strictly (strict.ts).
+ */
+import { openCheckpoint } from '../checkpoint/index.js';
+import { ConfigError, HubError } from '../errors.js';
+import { GemmaModel } from './gemma.js';
+import { MODEL_REGISTRY, type LoadedModel, type LoadOptions } from './registry.js';
+
+export type { LoadOptions, LoadedModel } from './registry.js';
+
+/** Resolves `hf://org/repo[@rev]` to a local snapshot directory; other sources are paths. */
+async function resolveSource(source: string): Promise<string> {
+  if (!source.startsWith('hf://')) return source;
+  // TODO(hub): call resolveModelSource from ../checkpoint/hub.js once it lands.
+  throw new HubError('hf:// sources are not available yet', source);
+}
+
+/** Opens the checkpoint and builds the model its `model_type` names. */
+export async function loadModel(source: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const ckpt = await openCheckpoint(await resolveSource(source));
+  const modelType = ckpt.config.model_type;
+  if (typeof modelType !== 'string' || !Object.hasOwn(MODEL_REGISTRY, modelType)) {
+    throw new ConfigError(
+      `unsupported model_type ${JSON.stringify(modelType)} (supported: ${Object.keys(MODEL_REGISTRY).join(', ')})`,
+      ckpt.configPath,
+      'model_type',
+    );
+  }
+  return MODEL_REGISTRY[modelType as keyof typeof MODEL_REGISTRY](ckpt, opts);
+}
+
+/** `loadModel` for callers that need a decoder-only Gemma (typed result). */
+export async function loadGemmaModel(source: string, opts: LoadOptions = {}): Promise<GemmaModel> {
+  const m: { readonly config: { readonly modelType: string }; dispose(): void } = await loadModel(source, opts);
+  if (m instanceof GemmaModel) return m;
+  m.dispose();
+  throw new ConfigError(`expected a Gemma decoder checkpoint, got model_type '${m.config.modelType}'`, source, 'model_type');
+}

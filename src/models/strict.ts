@@ -1,0 +1,48 @@
+/**
+ * Strict parameter loading shared by every model family (style "What to absorb" 2): every expected
+ * tensor must be stored with the expected shape, nothing unexpected may be stored, and the only
+ * optional tensors are declared ties (e.g. `lm_head.weight` -> `model.embed_tokens.weight`).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Checkpoint } from '../checkpoint/index.js';
+import { CheckpointError } from '../errors.js';
+
+/**
+ * Reads exactly the `expected` tensors (HF name -> shape) as trainable float32 variables.
+ * `tied`: optional tensor -> the tensor it duplicates; a stored copy is accepted (shape-checked) and
+ * not loaded. All names and shapes are checked before any data is read.
+ */
+export async function loadStrictParams(
+  ckpt: Checkpoint,
+  expected: ReadonlyMap<string, readonly number[]>,
+  tied: Readonly<Record<string, string>> = {},
+): Promise<Map<string, tf.Variable>> {
+  for (const name of ckpt.tensorNames) {
+    if (!expected.has(name) && !Object.hasOwn(tied, name))
+      throw new CheckpointError('unexpected tensor (not a parameter of this model)', ckpt.info(name).file, name);
+  }
+  for (const [name, target] of Object.entries(tied)) {
+    if (expected.has(name) || !ckpt.has(name)) continue;
+    const want = expected.get(target) as readonly number[];
+    const got = ckpt.info(name).shape;
+    if (got.join(',') !== want.join(','))
+      throw new CheckpointError(`tied to '${target}': expected shape [${want.join(', ')}], got [${got.join(', ')}]`, ckpt.info(name).file, name);
+  }
+  for (const [name, shape] of expected) {
+    if (!ckpt.has(name)) throw new CheckpointError('missing tensor', ckpt.dir, name);
+    const got = ckpt.info(name).shape;
+    if (got.join(',') !== shape.join(','))
+      throw new CheckpointError(`expected shape [${shape.join(', ')}], got [${got.join(', ')}]`, ckpt.info(name).file, name);
+  }
+  const params = new Map<string, tf.Variable>();
+  try {
+    for (const [name, shape] of expected) {
+      const t = await ckpt.loadFloat32(name);
+      params.set(name, tf.variable(tf.tensor(t.data, [...shape], 'float32'), true));
+    }
+  } catch (err) {
+    for (const v of params.values()) v.dispose();
+    throw err;
+  }
+  return params;
+}

@@ -1,0 +1,385 @@
+/**
+ * T5Gemma encoder-decoder (HF transformers 4.57 `modeling_t5gemma.py` semantics; rules in
+ * ../shared/fixtures/CONVENTIONS.md), computed in float32.
+ *
+ * It differs from the Gemma decoder (gemma.ts) only by wiring and masks; the math is the shared
+ * nn/ code (attention, GeGLU MLP, RMSNorm, RoPE, mask predicates):
+ * - encoder = Gemma 2 blocks, `bidirectional_sliding` masks (full layers: padding only; sliding
+ *   layers: |i-j| < W), own embedding table (scaled by sqrt(D_enc)) and final norm, no head;
+ * - decoder = causal (sliding-window on sliding layers) self-attention, then cross-attention over the
+ *   encoder output (no RoPE, encoder padding mask, same scale/softcap; k/v input width = D_enc), then
+ *   the MLP, each sub-block sandwiched by pre/post RMSNorms; own embedding (scaled by sqrt(D_dec));
+ * - logits = decoder states @ lm_head (tied to the decoder embedding), softcapped with the decoder
+ *   sub-config's final_logit_softcapping.
+ * Parameter names are HF's (`model.encoder.*`, `model.decoder.*`, `lm_head.out_proj.weight`).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Checkpoint } from '../checkpoint/index.js';
+import { fromFloat32, saveCheckpoint, type HostTensor } from '../checkpoint/index.js';
+import type { LayerType } from '../config/gemma.js';
+import { type T5GemmaConfig, type T5GemmaModuleConfig, parseT5GemmaConfig, t5gemmaConfigToJson } from '../config/t5gemma.js';
+import { CheckpointError } from '../errors.js';
+import { attention, softcap, type AttentionSpec, type AttentionWeights } from '../nn/attention.js';
+import { linear } from '../nn/linear.js';
+import { andMasks, layerMask, maskBias, padding, type MaskPredicate } from '../nn/masks.js';
+import { gegluMlp, type MlpWeights } from '../nn/mlp.js';
+import { rmsNorm } from '../nn/norm.js';
+import { ropeTables } from '../nn/rope.js';
+import { Rng } from '../rng/index.js';
+import type { LoadOptions } from './registry.js';
+import { loadStrictParams } from './strict.js';
+
+/** The LM head is the decoder embedding unless stored separately (HF `_tied_weights_keys`). */
+export const T5GEMMA_TIED_WEIGHTS: Readonly<Record<string, string>> = Object.freeze({
+  'lm_head.out_proj.weight': 'model.decoder.embed_tokens.weight',
+});
+
+export interface T5GemmaRunOptions {
+  /** Enables dropout at the config's rates (dropout_rate, attention_dropout). Default false. */
+  readonly training?: boolean;
+  /** Seed of this call's dropout masks; default: the model's own stream. */
+  readonly seed?: number;
+}
+
+export interface T5GemmaOutput {
+  /** [B, S, D_enc] after model.encoder.norm */
+  readonly encoderHiddenStates: tf.Tensor3D;
+  /** [B, T, D_dec] after model.decoder.norm */
+  readonly decoderHiddenStates: tf.Tensor3D;
+  /** [B, T, V], final softcap applied */
+  readonly logits: tf.Tensor3D;
+}
+
+function moduleShapes(c: T5GemmaModuleConfig, side: 'encoder' | 'decoder', V: number, crossIn: number): Map<string, number[]> {
+  const { hiddenSize: D, intermediateSize: F, numAttentionHeads: H, numKeyValueHeads: G, headDim: K } = c;
+  const shapes = new Map<string, number[]>([[`model.${side}.embed_tokens.weight`, [V, D]]]);
+  const blocks: [string, string, number][] = [['self_attn', 'self', D]];
+  if (side === 'decoder') blocks.push(['cross_attn', 'cross', crossIn]);
+  for (let i = 0; i < c.numHiddenLayers; i++) {
+    const p = `model.${side}.layers.${i}.`;
+    for (const [attn, norm, kvIn] of blocks) {
+      shapes.set(`${p}${attn}.q_proj.weight`, [H * K, D]);
+      shapes.set(`${p}${attn}.k_proj.weight`, [G * K, kvIn]);
+      shapes.set(`${p}${attn}.v_proj.weight`, [G * K, kvIn]);
+      shapes.set(`${p}${attn}.o_proj.weight`, [D, H * K]);
+      shapes.set(`${p}pre_${norm}_attn_layernorm.weight`, [D]);
+      shapes.set(`${p}post_${norm}_attn_layernorm.weight`, [D]);
+    }
+    shapes.set(`${p}mlp.gate_proj.weight`, [F, D]);
+    shapes.set(`${p}mlp.up_proj.weight`, [F, D]);
+    shapes.set(`${p}mlp.down_proj.weight`, [D, F]);
+    shapes.set(`${p}pre_feedforward_layernorm.weight`, [D]);
+    shapes.set(`${p}post_feedforward_layernorm.weight`, [D]);
+  }
+  shapes.set(`model.${side}.norm.weight`, [D]);
+  return shapes;
+}
+
+/** Expected parameters and shapes (HF names). */
+export function t5gemmaParameterShapes(c: T5GemmaConfig): Map<string, number[]> {
+  const shapes = new Map([
+    ...moduleShapes(c.encoder, 'encoder', c.vocabSize, 0),
+    ...moduleShapes(c.decoder, 'decoder', c.vocabSize, c.decoder.crossAttentionHiddenSize),
+  ]);
+  if (!c.tieWordEmbeddings) shapes.set('lm_head.out_proj.weight', [c.vocabSize, c.decoder.hiddenSize]);
+  return shapes;
+}
+
+/** Parameters of the decoder's cross-attention sub-blocks (trained alone in the unbalanced warm-up). */
+export function isCrossAttentionParam(name: string): boolean {
+  return /^model\.decoder\.layers\.\d+\.(cross_attn\.|(pre|post)_cross_attn_layernorm\.)/.test(name);
+}
+
+function toRows(x: tf.Tensor2D | readonly (readonly number[])[], what: string, B?: number, T?: number): number[][] {
+  const rows = (Array.isArray(x) ? x : (x as tf.Tensor2D).arraySync()) as number[][];
+  if (rows.length === 0 || (B !== undefined && rows.length !== B)) throw new RangeError(`${what}: ${rows.length} rows, expected ${B ?? '>= 1'}`);
+  const width = T ?? (rows[0] as number[]).length;
+  if (width === 0) throw new RangeError(`${what}: empty sequence`);
+  rows.forEach((r, b) => {
+    if (r.length !== width) throw new RangeError(`${what}: row ${b} has length ${r.length}, expected ${width}`);
+  });
+  return rows;
+}
+
+function checkIds(rows: number[][], V: number, what: string): void {
+  rows.forEach((row, b) =>
+    row.forEach((id, t) => {
+      if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`${what}[${b}][${t}] = ${id} is not a token id in [0, ${V})`);
+    }),
+  );
+}
+
+function attentionSpec(c: T5GemmaModuleConfig): AttentionSpec {
+  return {
+    numHeads: c.numAttentionHeads,
+    numKvHeads: c.numKeyValueHeads,
+    headDim: c.headDim,
+    scale: 1 / Math.sqrt(c.queryPreAttnScalar),
+    softcap: c.attnLogitSoftcapping,
+    normEps: c.rmsNormEps,
+  };
+}
+
+export class T5GemmaModel {
+  private readonly rng: Rng;
+
+  /** `params`: HF name -> variable, exactly the set `t5gemmaParameterShapes(config)` lists. */
+  constructor(
+    readonly config: T5GemmaConfig,
+    readonly params: Map<string, tf.Variable>,
+    seed = 0,
+  ) {
+    const want = t5gemmaParameterShapes(config);
+    for (const [name, shape] of want) {
+      const v = params.get(name);
+      if (!v) throw new CheckpointError('missing parameter', config.sourcePath, name);
+      if (v.shape.join(',') !== shape.join(','))
+        throw new CheckpointError(`expected shape [${shape.join(', ')}], got [${v.shape.join(', ')}]`, config.sourcePath, name);
+    }
+    for (const name of params.keys()) if (!want.has(name)) throw new CheckpointError('unexpected parameter', config.sourcePath, name);
+    this.rng = new Rng(seed);
+  }
+
+  /** Builds a model from float32 host data keyed by HF name (copies into variables). */
+  static fromFloat32(config: T5GemmaConfig, tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>): T5GemmaModel {
+    const params = new Map<string, tf.Variable>();
+    for (const [name, t] of tensors) params.set(name, tf.variable(tf.tensor(t.data, [...t.shape], 'float32'), true));
+    return new T5GemmaModel(config, params);
+  }
+
+  /** HF-like random init: N(0, initializer_range) for matrices, embedding pad row 0, norm offsets 0. */
+  static random(config: T5GemmaConfig, seed: number): T5GemmaModel {
+    return T5GemmaModel.fromFloat32(config, randomT5GemmaTensors(config, t5gemmaParameterShapes(config), seed));
+  }
+
+  get parameterCount(): number {
+    let n = 0;
+    for (const v of this.params.values()) n += v.size;
+    return n;
+  }
+
+  private w2(name: string): tf.Tensor2D {
+    return this.params.get(name) as tf.Variable as unknown as tf.Tensor2D;
+  }
+
+  private w1(name: string): tf.Tensor1D {
+    return this.params.get(name) as tf.Variable as unknown as tf.Tensor1D;
+  }
+
+  private attnWeights(prefix: string): AttentionWeights {
+    return {
+      qProj: this.w2(`${prefix}q_proj.weight`),
+      kProj: this.w2(`${prefix}k_proj.weight`),
+      vProj: this.w2(`${prefix}v_proj.weight`),
+      oProj: this.w2(`${prefix}o_proj.weight`),
+    };
+  }
+
+  private mlpWeights(prefix: string): MlpWeights {
+    return { gateProj: this.w2(`${prefix}gate_proj.weight`), upProj: this.w2(`${prefix}up_proj.weight`), downProj: this.w2(`${prefix}down_proj.weight`) };
+  }
+
+  /** Dropout closures for one call: identity unless training with non-zero rates. */
+  private dropouts(o: T5GemmaRunOptions) {
+    const on = o.training ?? false;
+    const rng = new Rng(o.seed ?? this.rng.seed());
+    const make = (rate: number) =>
+      on && rate > 0 ? <T extends tf.Tensor>(x: T): T => tf.dropout(x, rate, undefined, rng.seed()) as T : <T extends tf.Tensor>(x: T): T => x;
+    return { hidden: make(this.config.dropoutRate), attention: make(this.config.attentionDropout), active: on };
+  }
+
+  /**
+   * One sandwich sub-block: x + post(f(pre(x))). Residual dropout sits after the post-norm (HF T5Gemma).
+   */
+  private subBlock(x: tf.Tensor3D, pre: string, post: string, eps: number, drop: <T extends tf.Tensor>(t: T) => T, f: (h: tf.Tensor3D) => tf.Tensor3D): tf.Tensor3D {
+    const out = rmsNorm(f(rmsNorm(x, this.w1(pre), eps)), this.w1(post), eps);
+    return tf.add(x, drop(out));
+  }
+
+  /** inputIds [B, S] (+ attentionMask [B, S], right padding) -> encoder states [B, S, D_enc]. */
+  encode(inputIds: tf.Tensor2D | readonly (readonly number[])[], attentionMask?: tf.Tensor2D | readonly (readonly number[])[], o: T5GemmaRunOptions = {}): tf.Tensor3D {
+    const c = this.config.encoder;
+    const ids = toRows(inputIds, 'inputIds');
+    checkIds(ids, this.config.vocabSize, 'inputIds');
+    const B = ids.length;
+    const S = (ids[0] as number[]).length;
+    const mask = attentionMask === undefined ? null : toRows(attentionMask, 'attentionMask', B, S);
+    const d = this.dropouts(o);
+    return tf.tidy(() => {
+      const positions = Array.from({ length: S }, (_, t) => t);
+      const perType = new Map<LayerType, { bias: tf.Tensor4D; rope: ReturnType<typeof ropeTables> }>();
+      const forType = (lt: LayerType) => {
+        let e = perType.get(lt);
+        if (!e) {
+          const rule = layerMask('bidirectional_sliding', lt, c.slidingWindow);
+          e = { bias: maskBias(mask ? andMasks(rule, padding(mask)) : rule, B, S, S), rope: ropeTables(positions, c.headDim, c.rope[lt]) };
+          perType.set(lt, e);
+        }
+        return e;
+      };
+      const spec = attentionSpec(c);
+      const probDropout = d.active && this.config.attentionDropout > 0 ? (p: tf.Tensor4D) => d.attention(p) : undefined;
+      let x = tf.mul(tf.gather(this.w2('model.encoder.embed_tokens.weight'), tf.tensor2d(ids, [B, S], 'int32')), Math.sqrt(c.hiddenSize)) as tf.Tensor3D;
+      x = d.hidden(x);
+      for (let i = 0; i < c.numHiddenLayers; i++) {
+        const p = `model.encoder.layers.${i}.`;
+        const { bias, rope } = forType(c.layerTypes[i] as LayerType);
+        x = this.subBlock(x, `${p}pre_self_attn_layernorm.weight`, `${p}post_self_attn_layernorm.weight`, c.rmsNormEps, d.hidden, (h) =>
+          attention(h, h, this.attnWeights(`${p}self_attn.`), spec, { rope: { q: rope, k: rope }, bias, ...(probDropout ? { probDropout } : {}) }),
+        );
+        x = this.subBlock(x, `${p}pre_feedforward_layernorm.weight`, `${p}post_feedforward_layernorm.weight`, c.rmsNormEps, d.hidden, (h) =>
+          gegluMlp(h, this.mlpWeights(`${p}mlp.`), d.hidden),
+        );
+      }
+      return d.hidden(rmsNorm(x, this.w1('model.encoder.norm.weight'), c.rmsNormEps));
+    });
+  }
+
+  /**
+   * decoderInputIds [B, T] (start with bos), encoder states [B, S, D_enc] and the encoder's
+   * attentionMask [B, S] -> decoder states [B, T, D_dec] and logits [B, T, V].
+   * `decoderAttentionMask` (right padding) only hides pad keys from pad queries' perspective of
+   * training batches; causal attention already keeps real queries off right-padded keys.
+   */
+  decode(
+    decoderInputIds: tf.Tensor2D | readonly (readonly number[])[],
+    encoderHiddenStates: tf.Tensor3D,
+    attentionMask?: tf.Tensor2D | readonly (readonly number[])[],
+    o: T5GemmaRunOptions & { decoderAttentionMask?: readonly (readonly number[])[]; logits?: boolean } = {},
+  ): { hiddenStates: tf.Tensor3D; logits?: tf.Tensor3D } {
+    const c = this.config.decoder;
+    const ids = toRows(decoderInputIds, 'decoderInputIds');
+    checkIds(ids, this.config.vocabSize, 'decoderInputIds');
+    const B = ids.length;
+    const T = (ids[0] as number[]).length;
+    const [eB, S, eD] = encoderHiddenStates.shape;
+    if (eB !== B || eD !== c.crossAttentionHiddenSize)
+      throw new RangeError(`encoderHiddenStates: shape [${encoderHiddenStates.shape.join(', ')}], expected [${B}, S, ${c.crossAttentionHiddenSize}]`);
+    const encMask = attentionMask === undefined ? null : toRows(attentionMask, 'attentionMask', B, S);
+    const decMask = o.decoderAttentionMask === undefined ? null : toRows(o.decoderAttentionMask, 'decoderAttentionMask', B, T);
+    const d = this.dropouts(o);
+    return tf.tidy(() => {
+      const positions = Array.from({ length: T }, (_, t) => t);
+      const perType = new Map<LayerType, { bias: tf.Tensor4D; rope: ReturnType<typeof ropeTables> }>();
+      const forType = (lt: LayerType) => {
+        let e = perType.get(lt);
+        if (!e) {
+          const rule = layerMask('causal', lt, c.slidingWindow);
+          e = { bias: maskBias(decMask ? andMasks(rule, padding(decMask)) : rule, B, T, T), rope: ropeTables(positions, c.headDim, c.rope[lt]) };
+          perType.set(lt, e);
+        }
+        return e;
+      };
+      const everyKey: MaskPredicate = () => true;
+      const crossBias = maskBias(encMask ? padding(encMask) : everyKey, B, T, S);
+      const spec = attentionSpec(c);
+      const probDropout = d.active && this.config.attentionDropout > 0 ? (p: tf.Tensor4D) => d.attention(p) : undefined;
+      const pd = probDropout ? { probDropout } : {};
+      let x = tf.mul(tf.gather(this.w2('model.decoder.embed_tokens.weight'), tf.tensor2d(ids, [B, T], 'int32')), Math.sqrt(c.hiddenSize)) as tf.Tensor3D;
+      x = d.hidden(x);
+      for (let i = 0; i < c.numHiddenLayers; i++) {
+        const p = `model.decoder.layers.${i}.`;
+        const { bias, rope } = forType(c.layerTypes[i] as LayerType);
+        x = this.subBlock(x, `${p}pre_self_attn_layernorm.weight`, `${p}post_self_attn_layernorm.weight`, c.rmsNormEps, d.hidden, (h) =>
+          attention(h, h, this.attnWeights(`${p}self_attn.`), spec, { rope: { q: rope, k: rope }, bias, ...pd }),
+        );
+        x = this.subBlock(x, `${p}pre_cross_attn_layernorm.weight`, `${p}post_cross_attn_layernorm.weight`, c.rmsNormEps, d.hidden, (h) =>
+          attention(h, encoderHiddenStates, this.attnWeights(`${p}cross_attn.`), spec, { rope: null, bias: crossBias, ...pd }),
+        );
+        x = this.subBlock(x, `${p}pre_feedforward_layernorm.weight`, `${p}post_feedforward_layernorm.weight`, c.rmsNormEps, d.hidden, (h) =>
+          gegluMlp(h, this.mlpWeights(`${p}mlp.`), d.hidden),
+        );
+      }
+      const hiddenStates = d.hidden(rmsNorm(x, this.w1('model.decoder.norm.weight'), c.rmsNormEps));
+      if (o.logits === false) return { hiddenStates };
+      let logits = linear(hiddenStates, this.w2(this.config.tieWordEmbeddings ? 'model.decoder.embed_tokens.weight' : 'lm_head.out_proj.weight'));
+      if (c.finalLogitSoftcapping !== null) logits = softcap(logits, c.finalLogitSoftcapping);
+      return { hiddenStates, logits };
+    });
+  }
+
+  /** Encoder + decoder in one call (teacher forcing). The caller disposes the outputs. */
+  forward(
+    inputIds: tf.Tensor2D | readonly (readonly number[])[],
+    decoderInputIds: tf.Tensor2D | readonly (readonly number[])[],
+    o: T5GemmaRunOptions & { attentionMask?: readonly (readonly number[])[]; decoderAttentionMask?: readonly (readonly number[])[] } = {},
+  ): T5GemmaOutput {
+    const run: T5GemmaRunOptions = { ...(o.training !== undefined ? { training: o.training } : {}), seed: o.seed ?? this.rng.seed() };
+    const encoderHiddenStates = this.encode(inputIds, o.attentionMask, run);
+    const dec = this.decode(decoderInputIds, encoderHiddenStates, o.attentionMask, {
+      ...run,
+      seed: (run.seed as number) + 1,
+      ...(o.decoderAttentionMask ? { decoderAttentionMask: o.decoderAttentionMask } : {}),
+    });
+    return { encoderHiddenStates, decoderHiddenStates: dec.hiddenStates, logits: dec.logits as tf.Tensor3D };
+  }
+
+  /** The parameters as host tensors keyed by HF name, sorted (the tied LM head is not stored). */
+  toHostTensors(dtype: 'F32' | 'F16' | 'BF16' = 'F32'): Map<string, HostTensor> {
+    const out = new Map<string, HostTensor>();
+    for (const name of [...this.params.keys()].sort()) {
+      const v = this.params.get(name) as tf.Variable;
+      out.set(name, fromFloat32(v.dataSync() as Float32Array, v.shape, dtype));
+    }
+    return out;
+  }
+
+  /** Writes config.json + safetensors in HF's T5Gemma layout (readable by `loadModel` and transformers). */
+  async save(dir: string, dtype: 'F32' | 'F16' | 'BF16' = 'F32'): Promise<void> {
+    const hfDtype = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype];
+    await saveCheckpoint(dir, { config: t5gemmaConfigToJson(this.config, hfDtype), tensors: this.toHostTensors(dtype) });
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.params.clear();
+  }
+}
+
+/** Random float32 tensors for the given names (HF `_init_weights` style), each from its own named stream. */
+export function randomT5GemmaTensors(
+  config: T5GemmaConfig,
+  shapes: ReadonlyMap<string, readonly number[]>,
+  seed: number,
+): Map<string, { shape: number[]; data: Float32Array }> {
+  const rng = new Rng(seed);
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [name, shape] of shapes) {
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    if (!name.endsWith('norm.weight')) {
+      const r = rng.fork(name);
+      for (let i = 0; i < data.length; i++) data[i] = r.normal() * config.initializerRange;
+    }
+    if (name.endsWith('embed_tokens.weight')) {
+      const D = shape[1] as number;
+      data.fill(0, config.padTokenId * D, (config.padTokenId + 1) * D);
+    }
+    out.set(name, { shape: [...shape], data });
+  }
+  return out;
+}
+
+/**
+ * Checkpoints name tensors `model.encoder.*` (HF ForConditionalGeneration) or `encoder.*` (keras-hub,
+ * bare T5GemmaModel exports): match by suffix by viewing the latter under the `model.` prefix.
+ */
+function withModelPrefix(ckpt: Checkpoint): Checkpoint {
+  if (ckpt.tensorNames.some((n) => n.startsWith('model.'))) return ckpt;
+  const stored = (name: string): string => (name.startsWith('model.') ? name.slice('model.'.length) : `\u0000${name}`);
+  return {
+    ...ckpt,
+    tensorNames: ckpt.tensorNames.map((n) => (n.startsWith('lm_head.') ? n : `model.${n}`)).sort(),
+    has: (name) => (name.startsWith('lm_head.') ? ckpt.has(name) : ckpt.has(stored(name))),
+    info: (name) => ckpt.info(name.startsWith('lm_head.') ? name : stored(name)),
+    loadTensor: (name) => ckpt.loadTensor(name.startsWith('lm_head.') ? name : stored(name)),
+    loadFloat32: (name) => ckpt.loadFloat32(name.startsWith('lm_head.') ? name : stored(name)),
+  };
+}
+
+/** Registry loader for model_type "t5gemma". */
+export async function loadT5Gemma(ckpt: Checkpoint, opts: LoadOptions): Promise<T5GemmaModel> {
+  const config = parseT5GemmaConfig(ckpt.config, ckpt.configPath, opts.ignoreKeys ? { ignoreKeys: opts.ignoreKeys } : {});
+  const view = withModelPrefix(ckpt);
+  const params = await loadStrictParams(view, t5gemmaParameterShapes(config), config.tieWordEmbeddings ? T5GEMMA_TIED_WEIGHTS : {});
+  return new T5GemmaModel(config, params);
+}

@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initEngine } from '../../src/engine/index.js';
+import { parseGemmaConfig } from '../../src/config/gemma.js';
+import { GemmaModel } from '../../src/models/gemma.js';
+import { toEncoder } from '../../src/encoder/encoder.js';
+import { evaluateGlue, exampleTokenizer, finetuneGlue, glueFile } from '../../src/encoder/glue.js';
+import { accuracy } from '../../src/eval/metrics.js';
+import { loadGlue } from '../../src/tasks/glue.js';
+import { tokenizerFromJson } from '../../src/tokenize/index.js';
+import { readTokenizerFiles, trimTokenizer } from '../../src/tokenize/trim.js';
+import { ConfigError } from '../../src/errors.js';
+
+await initEngine();
+
+// Real SST-2 rows, a tiny model, a vocabulary trimmed to the 256 training rows used here.
+const train = await loadGlue('sst2', glueFile('sst2', 'train'));
+const rows = train.examples.slice(0, 256);
+const trimmed = trimTokenizer(readTokenizerFiles(), rows.map((e) => e.texts[0]));
+const tok = tokenizerFromJson(trimmed.tokenizerJson, trimmed.config, { eos: ['<eos>'] }, 'trimmed');
+const config = parseGemmaConfig(
+  {
+    model_type: 'gemma2', vocab_size: tok.vocabSize, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1,
+    num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16, query_pre_attn_scalar: 16, sliding_window: 16,
+    layer_types: ['full_attention'], attn_logit_softcapping: 50, final_logit_softcapping: 30, rms_norm_eps: 1e-6,
+    rope_theta: 10000, pad_token_id: tok.padId, bos_token_id: tok.bosId, eos_token_id: tok.eosId, initializer_range: 0.02,
+    hidden_activation: 'gelu_pytorch_tanh', max_position_embeddings: 128,
+  },
+  'test-config',
+);
+
+test('finetuneGlue on real SST-2 rows: per-step logs, loss decreases, dev metric = accuracy of the returned predictions', async () => {
+  const model = GemmaModel.random(config, 0);
+  const enc = toEncoder(model, { attention: 'bidirectional_global', pooling: 'mean', head: { kind: 'classification', numClasses: 2 } });
+  try {
+    const r = await finetuneGlue('sst2', enc, {
+      tokenizer: exampleTokenizer(tok, 32),
+      maxLength: 32,
+      seed: 1,
+      trainLimit: 256,
+      devLimit: 64,
+      trainBatchSize: 16,
+      maxSteps: 30,
+      evalEvery: 15,
+      schedule: { lr: 3e-3, warmupSteps: 3 },
+      files: { train: glueFile('sst2', 'train') },
+    });
+    assert.equal(r.logs.length, 30);
+    assert.deepEqual(r.logs.map((l) => l.step), Array.from({ length: 30 }, (_, i) => i + 1));
+    const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+    const first = mean(r.logs.slice(0, 5).map((l) => l.loss));
+    const last = mean(r.logs.slice(-5).map((l) => l.loss));
+    assert.ok(last < first - 0.05, `loss should decrease: first5 ${first.toFixed(4)} -> last5 ${last.toFixed(4)}`);
+    assert.deepEqual(r.evals.map((e) => e.step), [15, 30]);
+    const dev = (await loadGlue('sst2', glueFile('sst2', 'dev'))).examples.slice(0, 64);
+    assert.equal(r.dev.examples, 64);
+    assert.equal(r.dev.metrics.accuracy, accuracy(dev.map((e) => e.label as number), r.dev.predictions));
+    assert.equal(r.dev.score, Math.max(...r.evals.map((e) => e.metric)), 'best dev weights are restored');
+    // evaluateGlue reads the same dev rows and gives the same number for the same weights.
+    const again = await evaluateGlue('sst2', enc, { tokenizer: exampleTokenizer(tok, 32), maxLength: 32, devLimit: 64 });
+    assert.deepEqual(again.predictions, r.dev.predictions);
+  } finally {
+    enc.dispose();
+    model.dispose();
+  }
+});
+
+test('finetuneGlue rejects a head that does not fit the task', async () => {
+  const model = GemmaModel.random(config, 0);
+  const enc = toEncoder(model, { attention: 'causal', pooling: 'last', head: { kind: 'regression' } });
+  try {
+    await assert.rejects(finetuneGlue('sst2', enc, { tokenizer: exampleTokenizer(tok), maxSteps: 1 }), ConfigError);
+  } finally {
+    enc.dispose();
+    model.dispose();
+  }
+});

@@ -1,0 +1,140 @@
+/**
+ * Engine selection (pure plan + initEngine with injected resolvers), the fallback without the
+ * addon (one warning line, stock kernels, still correct), and the JS UnsortedSegmentSum that
+ * embedding gradients need on wasm and cpu.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '../../src/errors.js';
+import { initEngine, parseBackendChoice, planEngine } from '../../src/engine/index.js';
+import { Rng } from '../../src/rng/index.js';
+import { assertAllClose } from '../helpers/close.js';
+
+const rng = new Rng('engine-selection');
+
+describe('planEngine', () => {
+  const tfNode = { tensorflow: '@tensorflow/tfjs-node' };
+  const noNative = { nativeError: 'cannot open shared object file' };
+  it('auto prefers tfjs-node, then native, then stock wasm with one warning', () => {
+    assert.deepEqual(planEngine('auto', tfNode), { backend: 'tensorflow', native: false, warnings: [] });
+    assert.deepEqual(planEngine('auto', {}), { backend: 'wasm', native: true, warnings: [] });
+    const fallback = planEngine('auto', noNative);
+    assert.equal(fallback.backend, 'wasm');
+    assert.equal(fallback.native, false);
+    assert.equal(fallback.warnings.length, 1);
+    assert.match(fallback.warnings[0] as string, /cannot open shared object file/);
+    assert.doesNotMatch(fallback.warnings[0] as string, /\n/);
+  });
+  it('explicit choices', () => {
+    assert.deepEqual(planEngine('wasm', {}), { backend: 'wasm', native: false, warnings: [] });
+    assert.deepEqual(planEngine('native', {}), { backend: 'wasm', native: true, warnings: [] });
+    assert.deepEqual(planEngine('cpu', {}), { backend: 'cpu', native: true, warnings: [] });
+    assert.equal(planEngine('cpu', noNative).native, false);
+    assert.equal(planEngine('cpu', noNative).warnings.length, 1);
+    assert.deepEqual(planEngine('tensorflow', tfNode), { backend: 'tensorflow', native: false, warnings: [] });
+  });
+  it('unsatisfiable explicit choices throw a ConfigError naming GEMMA_LAB_BACKEND', () => {
+    assert.throws(() => planEngine('tensorflow', {}), (e: unknown) => e instanceof ConfigError && /GEMMA_LAB_BACKEND.*tfjs-node/.test(e.message));
+    assert.throws(() => planEngine('native', noNative), (e: unknown) => e instanceof ConfigError && /native addon unavailable/.test(e.message));
+  });
+  it('parses GEMMA_LAB_BACKEND', () => {
+    assert.equal(parseBackendChoice(undefined), 'auto');
+    assert.equal(parseBackendChoice(''), 'auto');
+    for (const c of ['auto', 'native', 'wasm', 'cpu', 'tensorflow']) assert.equal(parseBackendChoice(c), c);
+    assert.throws(() => parseBackendChoice('gpu'), (e: unknown) => e instanceof ConfigError && /GEMMA_LAB_BACKEND.*'gpu'/.test(e.message));
+  });
+});
+
+/** gather rows of E, weight them, sum: d/dE[v] = sum over positions with id v of w[pos]. */
+function checkEmbeddingGrad(what: string): void {
+  const V = 37;
+  const D = 9;
+  const ids = Int32Array.from({ length: 3 * 11 }, () => rng.int(V));
+  const E = Float32Array.from({ length: V * D }, () => rng.normal());
+  const w = Float32Array.from({ length: ids.length * D }, () => rng.normal());
+  const want = new Float64Array(V * D);
+  for (let p = 0; p < ids.length; p++) for (let d = 0; d < D; d++) want[(ids[p] as number) * D + d] += w[p * D + d] as number;
+  const g = tf.tidy(() =>
+    tf
+      .grad((e: tf.Tensor) => tf.sum(tf.mul(tf.gather(e, tf.tensor(ids, [3, 11], 'int32')), tf.tensor(w, [3, 11, D]))))(tf.tensor(E, [V, D]))
+      .dataSync(),
+  );
+  assertAllClose(g, want, 1e-5, what);
+}
+
+describe('UnsortedSegmentSum (JS kernel)', () => {
+  for (const choice of ['wasm', 'native', 'cpu'] as const) {
+    it(`embedding gradient on ${choice}`, async () => {
+      await initEngine(choice);
+      checkEmbeddingGrad(`gather grad on ${choice}`);
+    });
+    it(`direct call incl. out-of-range ids and int32 data on ${choice}`, async () => {
+      await initEngine(choice);
+      const x = tf.tensor([1, 2, 3, 4, 5, 6, 7, 8], [4, 2]);
+      const got = tf.tidy(() => tf.unsortedSegmentSum(x, tf.tensor1d([2, 0, 2, 5], 'int32'), 3).arraySync());
+      assert.deepEqual(got, [[3, 4], [0, 0], [6, 8]]);
+      const xi = tf.tensor([1, 2, 3], [3], 'int32');
+      const gi = tf.tidy(() => tf.unsortedSegmentSum(xi, tf.tensor1d([1, 1, 0], 'int32'), 2));
+      assert.equal(gi.dtype, 'int32');
+      assert.deepEqual(Array.from(gi.dataSync()), [3, 3]);
+      tf.dispose([x, xi, gi]);
+    });
+  }
+});
+
+describe('initEngine', () => {
+  it('falls back to stock wasm with exactly one warning line when the addon is missing', async () => {
+    const lines: string[] = [];
+    const info = await initEngine('auto', {
+      loadNative: () => {
+        throw new Error('native/build/Release/gemma_lab_native.node: cannot open shared object file');
+      },
+      resolveTensorflow: async () => undefined,
+      warn: (l) => lines.push(l),
+    });
+    assert.equal(info.backend, 'wasm');
+    assert.equal(info.native, false);
+    assert.deepEqual(info.nativeKernels, []);
+    assert.equal(lines.length, 1);
+    assert.match(lines[0] as string, /^gemma-lab: native addon unavailable \(.*cannot open shared object file\)/);
+    // Stock kernels are back and correct, including the segment-sum the embedding gradient needs.
+    const a = tf.tensor([1, 2, 3, 4, 5, 6], [1, 2, 3]);
+    const b = tf.tensor([1, 0, 0, 1, 1, 1], [1, 3, 2]);
+    assert.deepEqual(tf.matMul(a, b).arraySync(), [[[4, 5], [10, 11]]]);
+    checkEmbeddingGrad('gather grad, fallback');
+    tf.dispose([a, b]);
+  });
+
+  it('auto uses the tensorflow backend when the tfjs-node resolver provides it', async () => {
+    const cpuFactory = tf.findBackendFactory('cpu');
+    assert.ok(cpuFactory);
+    try {
+      const info = await initEngine('auto', {
+        // Stands in for `import('@tensorflow/tfjs-node')`, which registers the 'tensorflow' backend.
+        resolveTensorflow: async () => {
+          tf.registerBackend('tensorflow', cpuFactory);
+          return '@tensorflow/tfjs-node';
+        },
+        warn: () => assert.fail('no warning expected'),
+      });
+      assert.equal(info.backend, 'tensorflow');
+      assert.equal(info.tensorflowPackage, '@tensorflow/tfjs-node');
+      assert.equal(info.native, false);
+    } finally {
+      tf.removeBackend('tensorflow');
+    }
+    await assert.rejects(initEngine('tensorflow', { resolveTensorflow: async () => undefined }), ConfigError);
+  });
+
+  it('switches stock wasm <-> native in one process and caches the default', async () => {
+    const native = await initEngine('native');
+    assert.equal(native.native, true);
+    assert.equal(native.backend, 'wasm');
+    assert.ok(native.nativeKernels.length >= 12);
+    assert.ok((native.threads ?? 0) >= 1);
+    const stock = await initEngine('wasm');
+    assert.deepEqual(stock.nativeKernels, []);
+    assert.equal(await initEngine('native'), await initEngine('native'));
+  });
+});

@@ -1,0 +1,284 @@
+"""Real Jupyter clients against the gemma-lab kernel (run by test/kernel/jupyter.test.ts).
+
+1. Debian's jupyter_kernel_test suite (message schemas of every reply and iopub message).
+2. Our own protocol checks: execute_input/execute_result/error, stop_on_error, magics,
+   interrupts of sync and async (training-loop) cells, and Session security (K1-K4 in
+   ../shared/specs/reliability.md §5.5).
+
+Needs JUPYTER_PATH pointing at a folder holding kernels/gemma-lab/kernel.json.
+"""
+import os
+import time
+import unittest
+from queue import Empty
+
+import jupyter_kernel_test
+from jupyter_client.manager import start_new_kernel
+from jupyter_client.session import Session
+
+TIMEOUT = 60
+KERNEL = os.environ.get("GEMMA_LAB_KERNEL_NAME", "gemma-lab")
+
+
+class GemmaLabKernelTests(jupyter_kernel_test.KernelTests):
+    kernel_name = KERNEL
+    language_name = "typescript"
+    file_extension = ".ts"
+    code_hello_world = 'console.log("hello, world")'
+    code_stderr = 'console.error("oops")'
+    completion_samples = [{"text": "Math.ab", "matches": {"abs"}}]
+    complete_code_samples = ["1", "const x = 1;", "%seed 1", "%%time\nconst y = 2"]
+    incomplete_code_samples = ["function f() {", "if (true) {"]
+    code_generate_error = 'throw new RangeError("boom")'
+    code_execute_result = [
+        {"code": "6 * 7", "result": "42"},
+        {"code": "aq.table({ a: [1, 2] })", "mime": "text/html"},
+    ]
+    code_display_data = [
+        {"code": '$nb.html("<b>hi</b>")', "mime": "text/html"},
+        {"code": 'await $nb.chart(plots.barChart([{ k: "a", n: 1 }], "k", "n"))', "mime": "application/vnd.vegalite.v5+json"},
+        {"code": 'await $nb.chart(plots.barChart([{ k: "a", n: 1 }], "k", "n"))', "mime": "image/png"},
+    ]
+    code_inspect_sample = "Math.max"
+
+
+class Client:
+    """A started kernel plus helpers that collect the iopub messages of one request."""
+
+    def __init__(self):
+        self.km, self.kc = start_new_kernel(kernel_name=KERNEL, startup_timeout=TIMEOUT)
+
+    def close(self):
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=False)
+
+    def collect(self, msg_id):
+        msgs = []
+        while True:
+            m = self.kc.get_iopub_msg(timeout=TIMEOUT)
+            if m["parent_header"].get("msg_id") != msg_id:
+                continue
+            if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
+                return msgs
+            if m["msg_type"] != "status":
+                msgs.append(m)
+
+    def reply(self, msg_id):
+        while True:
+            r = self.kc.get_shell_msg(timeout=TIMEOUT)
+            if r["parent_header"].get("msg_id") == msg_id:
+                return r
+
+    def run(self, code, **kw):
+        msg_id = self.kc.execute(code, **kw)
+        return self.reply(msg_id)["content"], self.collect(msg_id)
+
+
+def stdout_of(msgs):
+    return "".join(m["content"]["text"] for m in msgs if m["msg_type"] == "stream" and m["content"]["name"] == "stdout")
+
+
+def of_type(msgs, t):
+    return [m for m in msgs if m["msg_type"] == t]
+
+
+class GemmaLabProtocol(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.c = Client()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.close()
+
+    def test_kernel_info_reply(self):
+        self.c.kc.kernel_info()
+        r = self.c.kc.get_shell_msg(timeout=TIMEOUT)
+        self.assertEqual(r["content"]["status"], "ok")
+        self.assertEqual(r["content"]["implementation"], "gemma-lab")
+        self.assertEqual(r["content"]["language_info"]["version"], "5.0.4")
+
+    def test_execute_input_result_counts(self):
+        reply, msgs = self.c.run("const answer = 40 + 2;\nanswer")
+        self.assertEqual(reply["status"], "ok")
+        [inp] = of_type(msgs, "execute_input")
+        [res] = of_type(msgs, "execute_result")
+        self.assertEqual(inp["content"]["execution_count"], reply["execution_count"])
+        self.assertEqual(res["content"]["execution_count"], reply["execution_count"])
+        self.assertEqual(res["content"]["data"]["text/plain"], "42")
+        reply2, _ = self.c.run("answer + 1")
+        self.assertEqual(reply2["execution_count"], reply["execution_count"] + 1)
+
+    def test_runtime_and_type_errors(self):
+        reply, msgs = self.c.run('const kept = 5;\nthrow new RangeError("bad value")')
+        self.assertEqual((reply["status"], reply["ename"], reply["evalue"]), ("error", "RangeError", "bad value"))
+        [err] = of_type(msgs, "error")
+        self.assertEqual(err["content"]["ename"], "RangeError")
+        self.assertTrue(any("RangeError: bad value" in line for line in err["content"]["traceback"]))
+        reply, msgs = self.c.run("const s: string = 1")
+        self.assertEqual(reply["ename"], "TSError")
+        self.assertIn("not assignable to type 'string'", reply["evalue"])
+        # A rejected promise is an error too, and the kernel stays usable.
+        reply, _ = self.c.run('await Promise.reject(new TypeError("async bad"))')
+        self.assertEqual((reply["ename"], reply["evalue"]), ("TypeError", "async bad"))
+        reply, msgs = self.c.run("1 + 1")
+        self.assertEqual(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"], "2")
+
+    def test_stop_on_error(self):
+        kc = self.c.kc
+        # Queued behind a failing cell: aborted with stop_on_error (default), run without it.
+        ids = [kc.execute('throw new Error("first")'), kc.execute("const afterError = 1"), kc.execute("2")]
+        statuses = [self.c.reply(i)["content"]["status"] for i in ids]
+        for i in ids:
+            self.c.collect(i)
+        self.assertEqual(statuses, ["error", "aborted" if False else "abort", "abort"])
+        ids = [kc.execute('throw new Error("first")', stop_on_error=False), kc.execute("3"), kc.execute("4")]
+        statuses = [self.c.reply(i)["content"]["status"] for i in ids]
+        for i in ids:
+            self.c.collect(i)
+        self.assertEqual(statuses, ["error", "ok", "ok"])
+
+    def test_magics(self):
+        reply, msgs = self.c.run("%lsmagic")
+        out = stdout_of(msgs)
+        for name in ("%time", "%backend", "%seed", "%load_model", "%lsmagic", "%%time"):
+            self.assertIn(name, out)
+        reply, msgs = self.c.run("%%time\nconst timed = 21 * 2;")
+        self.assertEqual(reply["status"], "ok")
+        self.assertRegex(stdout_of(msgs), r"Wall time: [\d.]+ (ms|s)")
+        reply, msgs = self.c.run("timed")  # declarations inside %%time persist
+        self.assertEqual(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"], "42")
+        reply, msgs = self.c.run("%time const t2 = timed + 1\nt2")
+        self.assertRegex(stdout_of(msgs), r"Wall time")
+        self.assertEqual(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"], "43")
+        draws = []
+        for _ in range(2):
+            _, msgs = self.c.run("%seed 7\n[$nb.rng.next(), Math.random()]")
+            draws.append(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"])
+        self.assertEqual(draws[0], draws[1])
+        _, msgs = self.c.run("%seed 8\n[$nb.rng.next(), Math.random()]")
+        self.assertNotEqual(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"], draws[0])
+        reply, msgs = self.c.run("%backend cpu\ntf.getBackend()")
+        self.assertIn("backend: cpu", stdout_of(msgs))
+        self.assertEqual(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"], "'cpu'")
+        reply, _ = self.c.run("%%nosuch\n1")
+        self.assertEqual((reply["ename"], reply["evalue"]), ("UsageError", "Cell magic %%nosuch not found (%lsmagic lists them)"))
+        reply, _ = self.c.run("%seed abc")
+        self.assertEqual(reply["ename"], "UsageError")
+        reply, _ = self.c.run("%nosuch")  # not a registered magic: stays TypeScript (a syntax error)
+        self.assertEqual(reply["ename"], "TSError")
+        reply, msgs = self.c.run("const m3 = 7;\nconst r3 = 10\n% m3\nr3")  # '%' continuing a line is modulo
+        self.assertEqual(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"], "3")
+
+    def test_load_model_magic(self):
+        fixture = os.path.join(os.environ["GEMMA_LAB_SHARED_DIR"], "fixtures", "gemma2-tiny")
+        if not os.path.isdir(fixture):
+            self.skipTest(f"{fixture} missing")
+        reply, msgs = self.c.run(f"%load_model tiny {fixture}\ntiny.config.modelType")
+        self.assertEqual(reply["status"], "ok", reply)
+        self.assertIn("loaded gemma2", stdout_of(msgs))
+        self.assertEqual(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"], "'gemma2'")
+        reply, _ = self.c.run("%load_model bad /nonexistent/checkpoint")
+        self.assertEqual(reply["ename"], "CheckpointError")
+        self.assertIn("/nonexistent/checkpoint", reply["evalue"])
+
+    def test_comm_info_reply(self):
+        msg = self.c.kc.session.msg("comm_info_request", {})
+        self.c.kc.shell_channel.send(msg)
+        r = self.c.reply(msg["header"]["msg_id"])
+        self.assertEqual(r["msg_type"], "comm_info_reply")
+
+
+class GemmaLabInterrupts(unittest.TestCase):
+    def setUp(self):
+        self.c = Client()
+
+    def tearDown(self):
+        self.c.close()
+
+    def test_interrupt_sync_loop(self):
+        self.c.run("const before = 1;")
+        msg_id = self.c.kc.execute("while (true) {}")
+        time.sleep(1.5)
+        self.c.km.interrupt_kernel()
+        reply = self.c.reply(msg_id)["content"]
+        self.c.collect(msg_id)
+        self.assertEqual(reply["status"], "error")
+        self.assertIn("interrupted", reply["evalue"].lower())
+        reply, msgs = self.c.run("before + 1")
+        self.assertEqual(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"], "2")
+
+    def test_interrupt_stops_async_training_loop(self):
+        # A loop in the style of our trainers: one step per tick, checks $nb.signal between steps.
+        self.c.run("const state = { steps: 0, stopped: '' };")
+        msg_id = self.c.kc.execute(
+            "await (async () => {\n"
+            "  try {\n"
+            "    for (;;) { $nb.throwIfAborted(state.steps); await new Promise((r) => setTimeout(r, 10)); state.steps++; }\n"
+            "  } catch (e) { state.stopped = (e as Error).name; throw e; }\n"
+            "})();"
+        )
+        time.sleep(1.5)
+        self.c.km.interrupt_kernel()
+        reply = self.c.reply(msg_id)["content"]
+        self.c.collect(msg_id)
+        self.assertEqual(reply["status"], "error")
+        _, msgs = self.c.run("await new Promise((r) => setTimeout(r, 100)); [state.steps, state.stopped]")
+        first = of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"]
+        _, msgs = self.c.run("await new Promise((r) => setTimeout(r, 300)); [state.steps, state.stopped]")
+        second = of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"]
+        self.assertEqual(first, second, "the loop kept stepping after the interrupt")
+        self.assertIn("'AbortedError'", first)
+        # A fresh signal for later cells: new work is not born aborted.
+        _, msgs = self.c.run("$nb.signal.aborted")
+        self.assertEqual(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"], "false")
+
+
+class GemmaLabSecurity(unittest.TestCase):
+    """Unsigned, wrongly signed, replayed and malformed frames are dropped; valid traffic still works."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.c = Client()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.close()
+
+    def assert_no_reply(self, msg_id):
+        deadline = time.time() + 1.5
+        while time.time() < deadline:
+            try:
+                r = self.c.kc.get_shell_msg(timeout=0.2)
+            except Empty:
+                continue
+            self.assertNotEqual(r["parent_header"].get("msg_id"), msg_id, "kernel answered a bad message")
+
+    def test_bad_messages_are_dropped(self):
+        kc = self.c.kc
+        sock = kc.shell_channel.socket
+        self.c.run("const counter = { n: 0 };")
+        code = {"code": "counter.n++", "silent": False, "store_history": True, "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}
+        for key in (b"", b"wrong key"):
+            bad = Session(key=key, username=kc.session.username)
+            msg = bad.msg("execute_request", code)
+            bad.send(sock, msg)
+            self.assert_no_reply(msg["header"]["msg_id"])
+        sock.send_multipart([b"<IDS|MSG>", b"00", b"{not json", b"{}", b"{}", b"{}"])
+        sock.send_multipart([b"no delimiter at all"])
+        # A correctly signed frame set that is not JSON is dropped without killing the kernel.
+        frames = [b"{not json", b"{}", b"{}", b"{}"]
+        sock.send_multipart([b"<IDS|MSG>", kc.session.sign(frames)] + frames)
+        # Replay: the same signed frames twice run once.
+        msg = kc.session.msg("execute_request", code)
+        to_send = kc.session.serialize(msg)
+        sock.send_multipart(to_send)
+        self.c.reply(msg["header"]["msg_id"])
+        sock.send_multipart(to_send)
+        self.assert_no_reply(msg["header"]["msg_id"])
+        _, msgs = self.c.run("counter.n")
+        self.assertEqual(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"], "1")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,72 @@
+/**
+ * Checks a model against a fixture's golden.json (format: ../shared/fixtures/CONVENTIONS.md):
+ * every case, every recorded mode, hidden states at non-pad positions, causal logits at non-pad
+ * positions, and every pooling in full. Returns the max abs error per quantity for reporting.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { assertAllClose, TOL } from '../helpers/close.js';
+import type { GemmaModel } from '../../src/models/gemma.js';
+import { ATTENTION_MODES, type AttentionMode } from '../../src/nn/masks.js';
+import { POOLING_KINDS } from '../../src/nn/pooling.js';
+
+export interface GoldenOutputs {
+  hidden_states: number[][][];
+  logits?: number[][][];
+  pooled: Record<string, number[][]>;
+}
+export interface GoldenCase {
+  name: string;
+  input_ids: number[][];
+  attention_mask: number[][];
+  lengths: number[];
+  outputs: Record<string, GoldenOutputs>;
+}
+export interface Golden {
+  fixture: string;
+  model_type: string;
+  cases: GoldenCase[];
+}
+
+export function readGolden(dir: string): Golden {
+  return JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8')) as Golden;
+}
+
+/** Keeps positions t < lengths[b] of a [B][T][X] array. */
+export function nonPad(x: number[][][], lengths: number[]): number[][][] {
+  return x.map((row, b) => row.slice(0, lengths[b]));
+}
+
+/** Max abs error per (mode, quantity) over all cases; asserts each against TOL.parityF32. */
+export function checkGolden(model: GemmaModel, golden: Golden): Map<string, number> {
+  const maxErr = new Map<string, number>();
+  const note = (key: string, err: number) => maxErr.set(key, Math.max(maxErr.get(key) ?? 0, err));
+  for (const c of golden.cases) {
+    for (const [modeKey, want] of Object.entries(c.outputs)) {
+      if (!(ATTENTION_MODES as readonly string[]).includes(modeKey)) throw new Error(`golden mode ${modeKey} unknown`);
+      const mode = modeKey as AttentionMode;
+      const before = tf.memory().numTensors;
+      const out = model.forward(c.input_ids, { attentionMask: c.attention_mask, mode });
+      const what = `${golden.fixture}/${c.name}/${mode}`;
+      note(`${mode}.hidden_states`, assertAllClose(nonPad(out.hiddenStates.arraySync(), c.lengths), nonPad(want.hidden_states, c.lengths), TOL.parityF32, `${what} hidden_states`));
+      if (want.logits) {
+        if (!out.logits) throw new Error(`${what}: no logits computed`);
+        note(`${mode}.logits`, assertAllClose(nonPad(out.logits.arraySync(), c.lengths), nonPad(want.logits, c.lengths), TOL.parityF32, `${what} logits`));
+      } else if (out.logits) throw new Error(`${what}: logits computed in a non-causal mode by default`);
+      for (const kind of POOLING_KINDS) {
+        const pooled = model.pool(out.hiddenStates, c.attention_mask, kind);
+        note(`${mode}.pooled.${kind}`, assertAllClose(pooled.arraySync(), want.pooled[kind] as number[][], TOL.parityF32, `${what} pooled.${kind}`));
+        pooled.dispose();
+      }
+      tf.dispose(out);
+      if (tf.memory().numTensors !== before) throw new Error(`${what}: leaked ${tf.memory().numTensors - before} tensors`);
+    }
+  }
+  return maxErr;
+}
+
+export function report(label: string, errs: Map<string, number>): void {
+  const worst = Math.max(...errs.values());
+  console.log(`${label}: max |err| = ${worst.toExponential(2)} (${[...errs].map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')})`);
+}
