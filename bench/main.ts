@@ -8,6 +8,7 @@ const SECTIONS: Record<string, () => Promise<{ default: BenchSection }>> = {
   matmul: () => import('./matmul.js'),
   model: () => import('./model.js'),
   glue: () => import('./glue.js'),
+  rank: () => import('./rank.js'),
 };
 
 async function main(): Promise<void> {
@@ -21,7 +22,14 @@ async function main(): Promise<void> {
   console.log(`# gemma-lab bench (${new Date().toISOString()})\n\nstart: ${machineLine()}\n`);
   const log = (line: string) => console.error(`[bench] ${line}`);
   for (const name of names) {
-    const section = (await (SECTIONS[name] as () => Promise<{ default: BenchSection }>)()).default;
+    let section: BenchSection;
+    try {
+      section = (await (SECTIONS[name] as () => Promise<{ default: BenchSection }>)()).default;
+    } catch (e) {
+      // A section whose module does not load yet (e.g. a model file being written) must not sink the others.
+      console.log(`### ${name}\n\nskipped: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}\n`);
+      continue;
+    }
     log(`${name}: ${section.description}`);
     for (const table of await section.run({ log })) console.log(`${formatTable(table)}\n`);
   }

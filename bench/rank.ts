@@ -1,12 +1,15 @@
 /**
- * Reranking throughput: query-passage pairs/s of a fixed tiny random Gemma 2 cross-encoder on real
- * TREC DL19 BM25 candidates (byte-level token ids, maxLength 128).
- * - `rerank` = the whole pipeline (tokenize, pad, forward, sort) at batch 32 and at batch 1;
- * - baseline = `encoder.logits` alone on the same pre-built batch-32 inputs; the ratio (< 1) is the
- *   share of the model's speed the pipeline keeps, measured in the same run.
- * Run alone: `node --import tsx bench/rank.ts`.
+ * MS MARCO / TREC DL reranking throughput: query-passage pairs/s of a fixed tiny random Gemma 2
+ * cross-encoder (D64 L2, mean pooling, ranking head) on real DL19 BM25 candidates, tokenized with the
+ * Gemma 3 tokenizer trimmed to these texts, maxLength 128.
+ * Baseline (same run): `encoder.logits` alone on the same pre-tokenized batch-32 inputs, so the ratio
+ * is the share of the model's speed the whole pipeline (tokenize, pad, forward, read back, sort) keeps.
+ * Second table: collection.tsv streaming MB/s against a bare read stream of the same bytes.
  */
-import { pathToFileURL } from 'node:url';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseGemmaConfig } from '../src/config/gemma.js';
 import { toEncoder } from '../src/encoder/encoder.js';
 import { initEngine } from '../src/engine/index.js';
@@ -14,95 +17,122 @@ import { sharedDataPath } from '../src/io/paths.js';
 import { GemmaModel } from '../src/models/gemma.js';
 import { EncoderPairScorer, rankingBatch, type RankTextOptions } from '../src/rank/encoder.js';
 import { rerank, rerankQueriesFromTrecDl, type RerankQuery } from '../src/rank/rerank.js';
-import { loadTrecDlJsonl } from '../src/tasks/msmarco.js';
-import type { Tokenizer } from '../src/tokenize/index.js';
+import { loadTrecDlJsonl, streamCollection } from '../src/tasks/msmarco.js';
+import { tokenizerFromJson } from '../src/tokenize/index.js';
+import { readTokenizerFiles, trimTokenizer } from '../src/tokenize/trim.js';
 import type { PaddedBatch } from '../src/train/batching.js';
+import { type BenchContext, type BenchSection, fmt, ratio, type Table, timeIt } from './harness.js';
 
-export interface BenchRow {
-  readonly name: string;
-  readonly value: number;
-  readonly unit: string;
-}
+const QUERIES = 2; // x 100 BM25 candidates each
+const OPTS: RankTextOptions = { maxLength: 128, addEos: true };
 
-const CONFIG = parseGemmaConfig(
-  {
-    model_type: 'gemma2', vocab_size: 259, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2,
-    num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16, query_pre_attn_scalar: 16, sliding_window: 64,
-    layer_types: ['sliding_attention', 'full_attention'], attn_logit_softcapping: 50, final_logit_softcapping: 30,
-    rms_norm_eps: 1e-6, rope_theta: 10000, pad_token_id: 0, bos_token_id: 2, eos_token_id: 1, initializer_range: 0.02,
-    hidden_activation: 'gelu_pytorch_tanh', max_position_embeddings: 512,
-  },
-  'bench-rank-config',
-);
-
-/** UTF-8 bytes as ids 3..258, so real text runs through a 259-token model. */
-const BYTES: Tokenizer = {
-  encode: (text, opts) => [...(opts?.addBos === false ? [] : [2]), ...[...Buffer.from(text, 'utf8')].map((b) => b + 3), ...(opts?.addEos ? [1] : [])],
-  decode: (ids) => Buffer.from(ids.filter((i) => i >= 3).map((i) => i - 3)).toString('utf8'),
-  vocabSize: 259,
-  padId: 0,
-  bosId: 2,
-  eosId: 1,
-  tokenToId: () => undefined,
-  idToToken: () => undefined,
-};
-
-/**
- * Best time of each function over `reps` rounds after one warm-up each; the functions alternate within
- * a round so background load on a shared box hits them alike, and the minimum is the least disturbed.
- */
-async function bestSeconds(fns: readonly (() => Promise<unknown>)[], reps = 5): Promise<number[]> {
-  for (const f of fns) await f();
-  const best = fns.map(() => Infinity);
-  for (let r = 0; r < reps; r++) {
-    for (const [i, f] of fns.entries()) {
-      const t0 = performance.now();
-      await f();
-      best[i] = Math.min(best[i] as number, (performance.now() - t0) / 1000);
-    }
-  }
-  return best;
-}
-
-/** `queryCount` DL19 queries x their 100 BM25 candidates. */
-export async function rankBench(queryCount = 2): Promise<BenchRow[]> {
-  await initEngine();
-  const all = rerankQueriesFromTrecDl(await loadTrecDlJsonl(sharedDataPath('msmarco', 'trec-dl-2019', 'bm25_dl19_top100.jsonl')));
-  const queries = all.slice(0, queryCount);
+async function rerankTable(ctx: BenchContext): Promise<Table> {
+  const engine = await initEngine();
+  const queries = rerankQueriesFromTrecDl(await loadTrecDlJsonl(sharedDataPath('msmarco', 'trec-dl-2019', 'bm25_dl19_top100.jsonl'))).slice(0, QUERIES);
   const pairs = queries.flatMap((q) => q.candidates.map((c) => [q.query, c.text] as const));
-  const model = GemmaModel.random(CONFIG, 0);
+  ctx.log('rank: trimming the Gemma 3 vocabulary to the DL19 texts');
+  const trimmed = trimTokenizer(readTokenizerFiles(), pairs.flat());
+  const tok = tokenizerFromJson(trimmed.tokenizerJson, trimmed.config, { eos: ['<eos>'] }, 'trimmed');
+  const config = parseGemmaConfig(
+    {
+      model_type: 'gemma2', vocab_size: tok.vocabSize, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2,
+      num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16, query_pre_attn_scalar: 16, sliding_window: 64,
+      layer_types: ['sliding_attention', 'full_attention'], attn_logit_softcapping: 50, final_logit_softcapping: 30,
+      rms_norm_eps: 1e-6, rope_theta: 10000, pad_token_id: tok.padId, bos_token_id: tok.bosId, eos_token_id: tok.eosId,
+      initializer_range: 0.02, hidden_activation: 'gelu_pytorch_tanh', max_position_embeddings: 512,
+    },
+    'bench/rank.ts',
+  );
+  const model = GemmaModel.random(config, 0);
   const enc = toEncoder(model, { attention: 'bidirectional_global', pooling: 'mean', head: { kind: 'ranking', loss: 'pointwise' }, seed: 0 });
-  const opts: RankTextOptions = { maxLength: 128, addEos: true };
-  const scorer = new EncoderPairScorer(enc, BYTES, opts);
+  const scorer = new EncoderPairScorer(enc, tok, OPTS);
   try {
     const batches: PaddedBatch[] = [];
-    for (let s = 0; s < pairs.length; s += 32) batches.push(rankingBatch(BYTES, pairs.slice(s, s + 32), opts));
-    const first32 = [{ ...(queries[0] as RerankQuery), candidates: queries[0]?.candidates.slice(0, 32) ?? [] }];
-    const [raw, pipeline, single] = (await bestSeconds([
-      async () => {
-        for (const b of batches) {
-          const out = enc.logits(b);
-          await out.data();
-          out.dispose();
-        }
-      },
-      () => rerank(queries, scorer, { batchSize: 32 }),
-      () => rerank(first32, scorer, { batchSize: 1 }),
-    ])) as [number, number, number];
-    return [
-      { name: `rerank pairs/s (tiny gemma2 D64 L2, T<=128, batch 32, ${pairs.length} DL19 pairs)`, value: pairs.length / pipeline, unit: 'pairs/s' },
-      { name: 'rerank pairs/s (batch 1)', value: 32 / single, unit: 'pairs/s' },
-      { name: 'baseline: encoder.logits alone, batch 32, pre-tokenized', value: pairs.length / raw, unit: 'pairs/s' },
-      { name: 'rerank / baseline throughput', value: raw / pipeline, unit: 'x' },
+    for (let s = 0; s < pairs.length; s += 32) batches.push(rankingBatch(tok, pairs.slice(s, s + 32), OPTS));
+    const meanLen = batches.reduce((n, b) => n + b.mask.reduce((a, m) => a + m, 0), 0) / pairs.length;
+    // Deterministic side of the length sort: token slots computed (batch x padded length) per order.
+    const slots = (ps: readonly (readonly [string, string])[]): number => {
+      let n = 0;
+      for (let s = 0; s < ps.length; s += 32) {
+        const b = rankingBatch(tok, ps.slice(s, s + 32), OPTS);
+        n += b.batch * b.length;
+      }
+      return n;
+    };
+    const byLength = [...pairs].sort((a, b) => b[0].length + b[1].length - (a[0].length + a[1].length));
+    const first32: RerankQuery[] = [{ ...(queries[0] as RerankQuery), candidates: (queries[0] as RerankQuery).candidates.slice(0, 32) }];
+    const raw = await timeIt(async () => {
+      for (const b of batches) {
+        const out = enc.logits(b);
+        await out.data();
+        out.dispose();
+      }
+    });
+    const pipeline = await timeIt(() => rerank(queries, scorer, { batchSize: 32 }));
+    const unsorted = await timeIt(() => rerank(queries, scorer, { batchSize: 32, sortByLength: false }));
+    const single = await timeIt(() => rerank(first32, scorer, { batchSize: 1 }));
+    const base = pairs.length / raw.median;
+    const rows: (string | number)[][] = [
+      ['baseline: encoder.logits, batch 32, pre-tokenized', fmt(base), '1.0x'],
+      ['rerank (tokenize + forward + sort), batch 32, length-sorted', fmt(pairs.length / pipeline.median), ratio(pairs.length / pipeline.median, base)],
+      ['rerank, batch 32, input order', fmt(pairs.length / unsorted.median), ratio(pairs.length / unsorted.median, base)],
+      ['rerank, batch 1 (32 pairs)', fmt(32 / single.median), ratio(32 / single.median, base)],
     ];
+    return {
+      title: `Reranking pairs/s, tiny Gemma 2 cross-encoder (V${tok.vocabSize} D64 L2, ${engine.backend}${engine.native ? ' + native' : ''})`,
+      columns: ['', 'pairs/s', 'vs baseline'],
+      rows,
+      notes: [
+        `${pairs.length} DL19 (query, BM25 candidate) pairs, mean ${fmt(meanLen)} tokens (maxLength ${OPTS.maxLength}); median of >= 3 runs after a warm-up.`,
+        `Token slots computed at batch 32 (real + padding): length-sorted ${slots(byLength)}, input order ${slots(pairs)}, real ${fmt(meanLen * pairs.length, 0)}.`,
+      ],
+    };
   } finally {
     enc.dispose();
     model.dispose();
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const info = await initEngine();
-  console.log(`backend ${info.backend}${info.native ? ' (native kernels)' : ''}`);
-  for (const r of await rankBench()) console.log(`${r.name.padEnd(72)} ${r.value.toFixed(r.unit === 'x' ? 3 : 1)} ${r.unit}`);
+async function collectionTable(megabytes = 64): Promise<Table> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-collection-'));
+  try {
+    const file = join(dir, 'collection.tsv');
+    const words = ['the', 'passage', 'ranking', 'don\u00e2\u0080\u0099t', 'caf\u00e9', 'retrieval', 'x'.repeat(12)];
+    const lines: string[] = [];
+    let bytes = 0;
+    for (let pid = 0; bytes < megabytes * 1e6; pid++) {
+      const line = `${pid}\t${Array.from({ length: 60 }, (_, i) => words[(pid * 7 + i * 3) % words.length]).join(' ')}\n`;
+      lines.push(line);
+      bytes += Buffer.byteLength(line);
+    }
+    await writeFile(file, lines.join(''));
+    const raw = await timeIt(async () => {
+      for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) void chunk;
+    });
+    const parsed = await timeIt(async () => {
+      for await (const p of streamCollection(file)) void p;
+    });
+    const mb = bytes / 1e6;
+    return {
+      title: 'collection.tsv streaming (strict UTF-8, tab split, per-line)',
+      columns: ['', 'MB/s', 'vs baseline'],
+      rows: [
+        ['baseline: bare fs read stream', fmt(mb / raw.median), '1.0x'],
+        [`streamCollection (${fmt(mb)} MB, ${lines.length} passages)`, fmt(mb / parsed.median), `${(raw.median / parsed.median).toFixed(3)}x`],
+      ],
+      notes: [`At this rate the real 2.9 GB collection.tsv streams in ~${fmt(2900 / (mb / parsed.median))} s with memory bounded by the longest line.`],
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
+
+const section: BenchSection = {
+  name: 'rank',
+  description: 'MS MARCO reranking pairs/s (tiny cross-encoder, DL19 pairs) and collection streaming MB/s',
+  async run(ctx) {
+    return [await rerankTable(ctx), await collectionTable()];
+  },
+};
+
+export default section;

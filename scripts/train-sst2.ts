@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import { parseGemmaConfig } from '../src/config/gemma.js';
 import { toEncoder, type EncoderAttention } from '../src/encoder/encoder.js';
-import { exampleTokenizer, finetuneGlue, glueFile } from '../src/encoder/glue.js';
+import { exampleTokenizer, finetuneGlue, glueFile, trainSubset } from '../src/encoder/glue.js';
 import type { EncoderPooling } from '../src/encoder/pooling.js';
 import { initEngine } from '../src/engine/index.js';
 import { writeJsonAtomic } from '../src/io/atomic.js';
@@ -37,10 +37,11 @@ const num = (k: keyof typeof a) => Number(a[k]);
 const t0 = performance.now();
 const engine = await initEngine();
 
-// The Gemma 3 vocabulary trimmed to the tokens of the training texts keeps the embedding small
-// (other text falls back to smaller kept pieces or bytes, never unk). finetuneGlue draws the same subset.
+// The Gemma 3 vocabulary trimmed to the tokens of the training rows keeps the embedding small (other text
+// falls back to smaller kept pieces or bytes, never unk). trainSubset is the subset finetuneGlue draws.
 const trainSplit = await loadGlue('sst2', glueFile('sst2', 'train'));
-const trimmed = trimTokenizer(readTokenizerFiles(), trainSplit.examples.map((e) => e.texts[0]));
+const trainRows = trainSubset(trainSplit.examples, num('train-limit'), num('seed'));
+const trimmed = trimTokenizer(readTokenizerFiles(), trainRows.map((e) => e.texts[0]));
 const tokenizer = tokenizerFromJson(trimmed.tokenizerJson, trimmed.config, { eos: ['<eos>'] }, 'trimmed Gemma 3 tokenizer');
 
 const D = num('hidden');

@@ -133,6 +133,30 @@ napi_value BinaryOp(napi_env env, napi_callback_info info) {
   });
 }
 
+// binaryStrided(op, a, aRow, aCol, b, bRow, bCol, c, rows, inner): see gl::binary_strided.
+napi_value BinaryStrided(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 10);
+    const int64_t op = count(env, a[0], "op");
+    if (op > static_cast<int64_t>(gl::Binary::Div)) throw Failure{"unknown binary op"};
+    int64_t na, nb, nc;
+    const float* x = typed<float>(env, a[1], napi_float32_array, &na, "a");
+    const int64_t aRow = count(env, a[2], "aRow"), aCol = count(env, a[3], "aCol");
+    const float* y = typed<float>(env, a[4], napi_float32_array, &nb, "b");
+    const int64_t bRow = count(env, a[5], "bRow"), bCol = count(env, a[6], "bCol");
+    float* z = typed<float>(env, a[7], napi_float32_array, &nc, "c");
+    const int64_t rows = count(env, a[8], "rows"), inner = count(env, a[9], "inner");
+    if (aCol > 1 || bCol > 1) throw Failure{"column strides must be 0 or 1"};
+    if (nc < rows * inner) throw Failure{"c is too small for rows*inner"};
+    if (rows > 0 && inner > 0) {
+      if ((rows - 1) * aRow + (inner - 1) * aCol >= na) throw Failure{"a is too small for its strides"};
+      if ((rows - 1) * bRow + (inner - 1) * bCol >= nb) throw Failure{"b is too small for its strides"};
+      gl::binary_strided(static_cast<gl::Binary>(op), x, aRow, aCol, y, bRow, bCol, z, rows, inner);
+    }
+    return undefined(env);
+  });
+}
+
 napi_value Threads(napi_env env, napi_callback_info) {
   napi_value v;
   napi_create_int32(env, gl::max_threads(), &v);
@@ -144,6 +168,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"unary", nullptr, UnaryOp, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"binary", nullptr, BinaryOp, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"binaryStrided", nullptr, BinaryStrided, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

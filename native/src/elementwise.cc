@@ -65,4 +65,53 @@ void binary(Binary op, const float* a, const float* b, float* c, int64_t n) {
   }
 }
 
+namespace {
+
+template <typename F>
+void strided(F f, const float* a, int64_t aRow, int64_t aCol, const float* b, int64_t bRow, int64_t bCol, float* c,
+             int64_t rows, int64_t inner) {
+  // Column strides are 0 or 1: four loop bodies, so each inner loop is a plain vectorisable one.
+#pragma omp parallel for if (rows * inner >= kParallelMin)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* pa = a + r * aRow;
+    const float* pb = b + r * bRow;
+    float* pc = c + r * inner;
+    if (aCol && bCol) {
+#pragma omp simd
+      for (int64_t j = 0; j < inner; j++) pc[j] = f(pa[j], pb[j]);
+    } else if (aCol) {
+      const float y = pb[0];
+#pragma omp simd
+      for (int64_t j = 0; j < inner; j++) pc[j] = f(pa[j], y);
+    } else if (bCol) {
+      const float x = pa[0];
+#pragma omp simd
+      for (int64_t j = 0; j < inner; j++) pc[j] = f(x, pb[j]);
+    } else {
+      const float v = f(pa[0], pb[0]);
+      for (int64_t j = 0; j < inner; j++) pc[j] = v;
+    }
+  }
+}
+
+}  // namespace
+
+void binary_strided(Binary op, const float* a, int64_t aRow, int64_t aCol, const float* b, int64_t bRow, int64_t bCol,
+                    float* c, int64_t rows, int64_t inner) {
+  switch (op) {
+    case Binary::Add:
+      strided([](float x, float y) { return x + y; }, a, aRow, aCol, b, bRow, bCol, c, rows, inner);
+      break;
+    case Binary::Mul:
+      strided([](float x, float y) { return x * y; }, a, aRow, aCol, b, bRow, bCol, c, rows, inner);
+      break;
+    case Binary::Sub:
+      strided([](float x, float y) { return x - y; }, a, aRow, aCol, b, bRow, bCol, c, rows, inner);
+      break;
+    case Binary::Div:
+      strided([](float x, float y) { return x / y; }, a, aRow, aCol, b, bRow, bCol, c, rows, inner);
+      break;
+  }
+}
+
 }  // namespace gl

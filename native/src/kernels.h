@@ -14,6 +14,10 @@ enum class Unary { Exp, Tanh, Neg, Square, Rsqrt, Log };
 enum class Binary { Add, Mul, Sub, Div };
 void unary(Unary op, const float* x, float* y, int64_t n);
 void binary(Binary op, const float* a, const float* b, float* c, int64_t n);
+// c[r, j] = a[r*aRow + j*aCol] (op) b[r*bRow + j*bCol] for r < rows, j < inner; strides are element
+// counts, each column stride 0 or 1. Covers scalar, trailing-vector and [..., 1]-column broadcasts.
+void binary_strided(Binary op, const float* a, int64_t aRow, int64_t aCol, const float* b, int64_t bRow, int64_t bCol,
+                    float* c, int64_t rows, int64_t inner);
 
 int max_threads();
 

@@ -3,9 +3,9 @@
  * from config.json and the safetensors headers only (no tensor data is loaded).
  */
 import { parseArgs } from 'node:util';
+import { resolveModelSource } from '../checkpoint/hub.js';
 import { openCheckpoint, numElements } from '../checkpoint/index.js';
 import { GEMMA_MODEL_TYPES, parseGemmaConfig, type GemmaConfig } from '../config/gemma.js';
-import { HubError } from '../errors.js';
 import type { Command } from './main.js';
 
 export interface InspectReport {
@@ -44,8 +44,7 @@ function gemmaSizes(c: GemmaConfig): Record<string, unknown> {
 }
 
 export async function inspectCheckpoint(source: string): Promise<InspectReport> {
-  if (source.startsWith('hf://')) throw new HubError('hf:// sources are not available yet', source); // TODO(hub)
-  const ck = await openCheckpoint(source);
+  const ck = await openCheckpoint(await resolveModelSource(source));
   const tensorDtypes: Record<string, number> = {};
   let parameters = 0;
   for (const n of ck.tensorNames) {

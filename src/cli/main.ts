@@ -16,7 +16,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   kernel: async () => (await import('./kernel.js')).default,
   'install-kernel': async () => (await import('./install-kernel.js')).default,
   run: async () => (await import('./run.js')).default,
+  'rank-eval': async () => (await import('../rank/cli.js')).default,
   start: async () => (await import('./start.js')).default,
+  'to-encoder-decoder': async () => (await import('../t5gemma/cli.js')).default,
 };
 
 function usage(): string {

@@ -38,7 +38,7 @@ const command: Command = {
       const out = values['in-place'] ? nb : join(outDir, `${name}.ipynb`);
       const html = join(outDir, `${name}.html`);
       const t0 = Date.now();
-      const res = await runNotebook(nb, { output: out, html, onCell: (i, n) => log(`${name}: cell ${i + 1}/${n}\r`) });
+      const res = await runNotebook(nb, { output: out, html, onCell: (i, n) => process.stderr.isTTY && log(`${name}: cell ${i + 1}/${n}\r`) });
       const secs = ((Date.now() - t0) / 1000).toFixed(1);
       if (res.ok) log(`${name}: ok in ${secs} s (backend ${res.run.backend}) -> ${out}, ${html}\n`);
       else {

@@ -491,15 +491,6 @@ function readRopeV4(r: ConfigReader, family: string): Readonly<Record<LayerType,
   return Object.freeze({ full_attention: full, sliding_attention: full });
 }
 
-/** Parameter count of a Gemma decoder (tied output embedding counted once). */
-export function gemmaParameterCount(c: GemmaConfig): number {
-  const { hiddenSize: D, intermediateSize: F, numAttentionHeads: H, numKeyValueHeads: G, headDim: K } = c;
-  const attn = D * H * K * 2 + D * G * K * 2 + (c.qkNorm ? 2 * K : 0);
-  const mlp = 3 * D * F;
-  const norms = (c.sandwichNorms ? 4 : 2) * D;
-  return c.vocabSize * D * (c.tieWordEmbeddings ? 1 : 2) + c.numHiddenLayers * (attn + mlp + norms) + D;
-}
-
 /**
  * The config as transformers 4.57 writes it (v4 rope keys, `dtype`), for saving checkpoints HF can load;
  * `parseGemmaConfig(gemmaConfigToJson(c))` gives back `c`.

@@ -1,2 +1,3 @@
 /** Model configs: typed, validated, frozen plain objects parsed from `config.json`. */
 export * from './gemma.js';
+export * from './t5gemma.js';

@@ -98,6 +98,8 @@ const MODULE_KEYS = [
   'is_decoder',
   'dropout_rate',
   'cross_attention_hidden_size',
+  // HF copies the top-level head dropout into saved sub-configs; only the top-level value is used.
+  'classifier_dropout_rate',
 ];
 
 function asObject(v: unknown, file: string, field: string): Record<string, unknown> {
@@ -126,6 +128,16 @@ function parseModule(
     `${side}.`,
   );
   return parseGemmaStack(merged, 'gemma2_module');
+}
+
+/** Instruction-tuned configs list several eos ids ([1, 107]); the first is the primary one. */
+function topEos(r: ConfigReader, dflt: number): number {
+  const v = r.json.eos_token_id;
+  if (Array.isArray(v)) {
+    if (v.length === 0 || !v.every((x) => Number.isInteger(x) && x >= 0)) r.fail('eos_token_id', 'must be a non-negative integer or a non-empty list of them');
+    return v[0] as number;
+  }
+  return r.int('eos_token_id', dflt, 0);
 }
 
 /** Validates a T5Gemma config.json (already JSON-parsed). */
@@ -159,7 +171,7 @@ export function parseT5GemmaConfig(json: unknown, sourcePath: string, opts: Pars
     tieWordEmbeddings: r.bool('tie_word_embeddings', true),
     padTokenId: r.int('pad_token_id', decoder.padTokenId, 0),
     bosTokenId: r.int('bos_token_id', decoder.bosTokenId, 0),
-    eosTokenId: r.int('eos_token_id', decoder.eosTokenId, 0),
+    eosTokenId: topEos(r, decoder.eosTokenId),
     initializerRange: r.num('initializer_range', decoder.initializerRange),
     dtype: readDtype(r),
     sourcePath,

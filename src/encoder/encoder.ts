@@ -133,23 +133,32 @@ export class GemmaEncoder {
         training,
         ...(training ? { dropout: this.backboneDropout, seed: seeds.seed() } : {}),
       });
-      const attn =
-        this.options.pooling === 'attention'
-          ? { weights: Object.fromEntries(this.headParams) as unknown as AttentionPoolWeights, heads: this.options.attentionPoolingHeads ?? 4 }
-          : undefined;
-      let pooled = poolTokens(hiddenStates, mask, this.options.pooling, attn);
+      let pooled = poolTokens(hiddenStates, mask, this.options.pooling, this.attentionPooling());
       if (training && this.headDropout > 0) pooled = tf.dropout(pooled, this.headDropout, undefined, seeds.seed()) as tf.Tensor2D;
       return pooled;
     });
+  }
+
+  private attentionPooling(): { weights: AttentionPoolWeights; heads: number } | undefined {
+    if (this.options.pooling !== 'attention') return undefined;
+    const p = (name: string) => this.headParams.get(name) as tf.Variable;
+    return {
+      weights: {
+        'pooler.query': p('pooler.query') as tf.Tensor as tf.Tensor1D,
+        'pooler.k_proj.weight': p('pooler.k_proj.weight') as tf.Tensor as tf.Tensor2D,
+        'pooler.v_proj.weight': p('pooler.v_proj.weight') as tf.Tensor as tf.Tensor2D,
+      },
+      heads: this.options.attentionPoolingHeads ?? 4,
+    };
   }
 
   /** Head outputs [B, n]. */
   logits(batch: PaddedBatch, opts: { training?: boolean; seed?: number } = {}): tf.Tensor2D {
     return tf.tidy(() => {
       const pooled = this.embed(batch, opts);
-      return linear(pooled, this.headParams.get('score.weight') as tf.Variable as tf.Tensor2D).add(
-        this.headParams.get('score.bias') as tf.Variable,
-      ) as tf.Tensor2D;
+      const w = this.headParams.get('score.weight') as tf.Tensor as tf.Tensor2D; // [n, D]
+      const b = this.headParams.get('score.bias') as tf.Tensor as tf.Tensor1D; // [n]
+      return tf.add(linear(pooled, w), b) as tf.Tensor2D;
     });
   }
 

@@ -99,6 +99,13 @@ export function glueFile(task: GlueTaskId, split: 'train' | 'dev'): string {
   return sharedDataPath('glue', task, `${split}.tsv`);
 }
 
+/** The training rows finetuneGlue uses: a seeded random subset of `limit` rows (file order kept), or all. */
+export function trainSubset<E>(examples: readonly E[], limit: number | undefined, seed: number): readonly E[] {
+  if (limit === undefined || limit >= examples.length) return examples;
+  const rows = new Rng(`${seed}/subset`).shuffle(examples.map((_, i) => i)).slice(0, limit);
+  return rows.sort((a, b) => a - b).map((i) => examples[i] as E);
+}
+
 interface Tokenized {
   readonly ids: readonly (readonly number[])[];
   readonly labels: readonly number[];
@@ -159,9 +166,7 @@ export async function finetuneGlue(task: GlueTaskId, encoder: GemmaEncoder, o: G
   const devFile = o.files?.dev ?? glueFile(task, 'dev');
   const trainSplit = await loadGlue(task, trainFile);
   const devSplit = await loadGlue(task, devFile);
-  const trainRows = o.trainLimit !== undefined && o.trainLimit < trainSplit.examples.length
-    ? new Rng(`${seed}/subset`).shuffle(trainSplit.examples.map((_, i) => i)).slice(0, o.trainLimit).sort((a, b) => a - b).map((i) => trainSplit.examples[i] as Example)
-    : trainSplit.examples;
+  const trainRows = trainSubset(trainSplit.examples, o.trainLimit, seed);
   const devRows = devSplit.examples.slice(0, o.devLimit ?? devSplit.examples.length);
 
   // 2. tokenize

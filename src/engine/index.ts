@@ -39,7 +39,7 @@ export interface EngineOptions {
   readonly resolveTensorflow?: () => Promise<string | undefined>;
   /** Loads the addon, throwing when unavailable. Injectable for tests; default `loadNativeAddon()`. */
   readonly loadNative?: () => NativeLib;
-  /** Where warning lines go (default console.warn). */
+  /** Where warning lines go (default: console.warn, each distinct line once per process). */
   readonly warn?: (line: string) => void;
 }
 
@@ -47,7 +47,8 @@ async function importTensorflow(): Promise<string | undefined> {
   for (const pkg of TFJS_NODE_PACKAGES) {
     try {
       await import(pkg);
-      return pkg;
+      // A copy with its own tfjs-core registers the backend elsewhere: then it is of no use to us.
+      if (tf.findBackendFactory('tensorflow')) return pkg;
     } catch {
       // not installed (or its libtensorflow download failed): try the next one
     }
@@ -69,6 +70,7 @@ function loadDefaultNative(): NativeLib {
 }
 
 let current: EngineInfo | undefined;
+const printed = new Set<string>();
 
 /**
  * Selects and initialises the backend (idempotent for the same choice without options).
@@ -103,8 +105,13 @@ export async function initEngine(choice?: BackendChoice, options: EngineOptions 
     removeNativeKernels(plan.backend);
     if (plan.native && lib) installNativeKernels(plan.backend, lib);
   }
-  const warn = options.warn ?? ((line: string) => console.warn(line));
-  for (const line of plan.warnings) warn(line);
+  for (const line of plan.warnings) {
+    if (options.warn) options.warn(line);
+    else if (!printed.has(line)) {
+      printed.add(line); // once per process, however often the engine is re-selected
+      console.warn(line);
+    }
+  }
   current = {
     backend: tf.getBackend(),
     native: plan.native,

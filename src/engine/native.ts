@@ -34,6 +34,22 @@ export interface NativeLib {
   unary(op: number, x: Float32Array, y: Float32Array): void;
   /** c = a (op) b elementwise on equal lengths; `op` indexes BINARY_OPS. */
   binary(op: number, a: Float32Array, b: Float32Array, c: Float32Array): void;
+  /**
+   * c[r, j] = a[r*aRow + j*aCol] (op) b[r*bRow + j*bCol] for r < rows, j < inner (column strides 0 or 1):
+   * binary ops where one side broadcasts as a scalar, a trailing block or a [..., 1] column.
+   */
+  binaryStrided(
+    op: number,
+    a: Float32Array,
+    aRow: number,
+    aCol: number,
+    b: Float32Array,
+    bRow: number,
+    bCol: number,
+    c: Float32Array,
+    rows: number,
+    inner: number,
+  ): void;
   /** OpenMP threads the kernels use. */
   threads(): number;
 }
@@ -47,7 +63,7 @@ export function loadNativeAddon(path: string = NATIVE_ADDON_PATH): NativeLib {
   // libgomp reads this when the addon loads it, so it must be set first.
   process.env.OMP_WAIT_POLICY ??= 'passive';
   const lib = createRequire(import.meta.url)(path) as Partial<NativeLib>;
-  for (const fn of ['sgemm', 'unary', 'binary', 'threads'] as const) {
+  for (const fn of ['sgemm', 'unary', 'binary', 'binaryStrided', 'threads'] as const) {
     if (typeof lib[fn] !== 'function') throw new Error(`${path}: addon lacks '${fn}' (stale build? run npm install)`);
   }
   return lib as NativeLib;

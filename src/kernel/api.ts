@@ -78,7 +78,7 @@ let magics: MagicRegistry | undefined;
 let engine: Promise<EngineInfo> | undefined;
 
 /** The engine chosen by `%backend`, else the default one: model code needs an initialised tfjs. */
-function ensureEngine(): Promise<EngineInfo> {
+export function ensureEngine(): Promise<EngineInfo> {
   engine ??= initEngine();
   return engine;
 }

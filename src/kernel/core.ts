@@ -12,12 +12,11 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { createConverter, isCompleteCode, type Converter } from 'tslab/dist/converter.js';
 import { createExecutor, type Executor } from 'tslab/dist/executor.js';
-import { TaskCanceledError, TaskQueue } from 'tslab/dist/util.js';
 import { REPO_ROOT } from '../io/paths.js';
-import { bundleOf, createNotebookApi, useMagicRegistry, type NotebookApi } from './api.js';
-import { interruptAll } from './interrupt.js';
+import { bundleOf, createNotebookApi, ensureEngine, useMagicRegistry, type NotebookApi } from './api.js';
+import { interruptAll, withCellSignal } from './interrupt.js';
 import { blankMagics, defaultMagics, MagicUsageError, parseCell, type MagicRegistry } from './magics.js';
-import { setOutputSink, type ErrorContent, type OutputSink } from './output.js';
+import { routeProcessStreams, withOutputSink, type ErrorContent, type OutputSink } from './output.js';
 
 export interface ExecuteRequest {
   readonly code: string;
@@ -44,18 +43,16 @@ function prelude(): string {
   // typed names. The value comes from globalThis because the kernel loaded these modules as ESM.
   const typed = existsSync(API_TYPES);
   const dist = (name: string) => JSON.stringify(join(REPO_ROOT, 'dist', 'kernel', name));
+  const pkg = (name: string) => JSON.stringify(join(REPO_ROOT, 'node_modules', name));
   return [
     ...(typed ? [`import type * as lib from ${dist('lib.js')};`] : []),
     `const $nb: ${typed ? `import(${dist('api.js')}).NotebookApi` : 'any /* run `npm run build` for typed helpers */'} = (globalThis as any).$nb;`,
-    'const tf = $nb.tf;',
-    'const aq = $nb.aq;',
+    // Absolute paths: the notebook's folder (tslab's rootDir) may have no node_modules of its own.
+    `const tf: typeof import(${pkg('@tensorflow/tfjs')}) = $nb.tf;`,
+    `const aq: typeof import(${pkg('arquero')}) = $nb.aq;`,
     'const plots = $nb.plots;',
     'const sharedDataPath = $nb.paths.sharedDataPath;',
   ].join('\n');
-}
-
-class StopOnError {
-  constructor(readonly reply: ExecuteReply) {}
 }
 
 interface CellState {
@@ -69,15 +66,18 @@ export class NotebookKernel {
   executionCount = 0;
   private readonly converter: Converter;
   private readonly executor: Executor;
-  private readonly queue = new TaskQueue();
+  private queue: Promise<unknown> = Promise.resolve();
+  private failures = 0;
   private cell: CellState = { pending: [] };
   private sink: OutputSink | undefined;
+  private readonly restoreStreams: () => void;
 
   constructor(opts: { cwd?: string; magics?: MagicRegistry } = {}) {
     this.magics = opts.magics ?? defaultMagics();
     this.api = createNotebookApi();
     useMagicRegistry(this.magics);
     (globalThis as { $nb?: NotebookApi }).$nb = this.api;
+    this.restoreStreams = routeProcessStreams();
     this.converter = createConverter({ isJS: false, isBrowser: false });
     const converter = this.converter;
     const convs = {
@@ -97,6 +97,8 @@ export class NotebookKernel {
 
   /** Runs the prelude. Output before the first cell goes to the kernel's own stderr. */
   async init(): Promise<void> {
+    // `tf` works in the first cell without `%backend` (the default engine; `%backend` switches).
+    await ensureEngine();
     const ok = await this.executor.execute(prelude());
     if (!ok) throw new Error(`gemma-lab kernel prelude failed: ${this.cell.error?.evalue ?? 'unknown error'}`);
     this.cell = { pending: [] };
@@ -111,27 +113,21 @@ export class NotebookKernel {
   }
 
   /**
-   * Queues a request. With `stop_on_error` (the default) a failing cell aborts requests queued
-   * behind it, like IPython; `stop_on_error: false` (nbconvert --allow-errors) runs them all.
+   * Queues a request. With `stop_on_error` (the default) a failing cell aborts the requests that
+   * were already queued behind it, like IPython; `stop_on_error: false` (nbconvert --allow-errors)
+   * lets them run. Requests arriving after the failure run normally (tslab instead aborted
+   * everything for 200 ms after an error).
    */
-  async submit(req: ExecuteRequest, sink: OutputSink): Promise<ExecuteReply> {
-    try {
-      return await this.queue.add(async () => {
-        const reply = await this.execute(req, sink);
-        // A rejected task is what makes TaskQueue cancel the requests queued behind it.
-        if (reply.status === 'error' && req.stop_on_error !== false) throw new StopOnError(reply);
-        return reply;
-      });
-    } catch (e) {
-      if (e instanceof StopOnError) {
-        // Requests already sent before the error are aborted; the queue accepts new ones shortly
-        // after (tslab's 200 ms: the pending ZMQ messages arrive within that window).
-        this.queue.reset(200);
-        return e.reply;
-      }
-      if (e instanceof TaskCanceledError) return { status: 'abort' };
-      throw e;
-    }
+  submit(req: ExecuteRequest, sink: OutputSink): Promise<ExecuteReply> {
+    const failuresBefore = this.failures;
+    const task = this.queue.then(async (): Promise<ExecuteReply> => {
+      if (this.failures !== failuresBefore) return { status: 'abort' };
+      const reply = await this.execute(req, sink);
+      if (reply.status === 'error' && req.stop_on_error !== false) this.failures++;
+      return reply;
+    });
+    this.queue = task.catch(() => undefined);
+    return task;
   }
 
   /** Executes one cell now (the caller serialises). */
@@ -139,15 +135,11 @@ export class NotebookKernel {
     const silent = req.silent === true;
     const count = silent ? this.executionCount : ++this.executionCount;
     this.sink = sink;
-    setOutputSink(sink);
-    // Route console output of this cell (and late async output, as IPython does) to its sink.
-    process.stdout.write = streamWriter(sink, 'stdout');
-    process.stderr.write = streamWriter(sink, 'stderr');
     if (!silent) sink.send({ type: 'execute_input', content: { code: req.code, execution_count: count } });
     this.cell = { pending: [] };
     let ok: boolean;
     try {
-      ok = await this.run(req.code);
+      ok = await withOutputSink(sink, () => withCellSignal(() => this.run(req.code)));
       await this.settle();
     } catch (e) {
       this.cell.error ??= errorContent(e);
@@ -227,18 +219,9 @@ export class NotebookKernel {
   }
 
   close(): void {
+    this.restoreStreams();
     this.executor.close();
   }
-}
-
-function streamWriter(sink: OutputSink, name: 'stdout' | 'stderr'): typeof process.stdout.write {
-  const decoder = new TextDecoder();
-  return ((chunk: string | Uint8Array, encodingOrCb?: unknown, cb?: unknown) => {
-    sink.stream(name, typeof chunk === 'string' ? chunk : decoder.decode(chunk));
-    const done = typeof encodingOrCb === 'function' ? encodingOrCb : cb;
-    if (typeof done === 'function') (done as () => void)();
-    return true;
-  }) as typeof process.stdout.write;
 }
 
 export function errorContent(e: unknown): ErrorContent {

@@ -55,6 +55,8 @@ export interface ForwardOptions {
   readonly dropout?: DropoutRates;
   /** Seed for the dropout masks of this call; default: the model's own stream. */
   readonly seed?: number;
+  /** Also return the residual stream after the embedding and after each layer (for debugging parity). */
+  readonly layerStates?: boolean;
 }
 
 /** A type alias (not an interface) so it is a tf.TensorContainer: `tf.dispose(out)` works. */
@@ -63,6 +65,8 @@ export type ForwardOutput = {
   readonly hiddenStates: tf.Tensor3D;
   /** [B, T, V], final softcap applied. */
   readonly logits?: tf.Tensor3D;
+  /** With `layerStates`: [scaled embedding, after layer 0, ..., after layer L-1], each [B, T, D], before the final norm. */
+  readonly layerStates?: tf.Tensor3D[];
 };
 
 /** Expected parameters and shapes for a config (HF names). */
@@ -236,6 +240,7 @@ export class GemmaModel {
       const idsT = tf.tensor2d(ids, [B, T], 'int32');
       let x = tf.mul(tf.gather(this.w2('model.embed_tokens.weight'), idsT), Math.sqrt(c.hiddenSize)) as tf.Tensor3D; // [B, T, D]
       x = drop(x, rates.embedding);
+      const layerStates = opts.layerStates ? [x] : undefined;
 
       // 2. decoder layers
       for (let i = 0; i < c.numHiddenLayers; i++) {
@@ -273,15 +278,17 @@ export class GemmaModel {
           const m = gegluMlp(rmsNorm(x, this.w1(`${p}post_attention_layernorm.weight`), eps), mlpW);
           x = tf.add(x, drop(m, rates.residual));
         }
+        layerStates?.push(x);
       }
 
       // 3. final norm, 4. tied (or separate) output projection with the final softcap
       const hiddenStates = rmsNorm(x, this.w1('model.norm.weight'), eps);
-      if (!wantLogits) return { hiddenStates };
+      const extra = layerStates ? { layerStates } : {};
+      if (!wantLogits) return { hiddenStates, ...extra };
       const head = this.w2(c.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
       let logits = linear(hiddenStates, head); // [B, T, V]
       if (c.finalLogitSoftcapping !== null) logits = softcap(logits, c.finalLogitSoftcapping);
-      return { hiddenStates, logits };
+      return { hiddenStates, logits, ...extra };
     });
   }
 

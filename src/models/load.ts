@@ -1,24 +1,19 @@
 /**
- * `loadModel(source)`: a checkpoint directory or `hf://org/repo[@rev]` -> the model class registered
- * for its config's `model_type` (registry.ts), loaded strictly (strict.ts).
+ * `loadModel(source)`: a checkpoint directory or `hf://org/repo[@rev]` (downloaded into / found in the
+ * huggingface_hub-style cache by checkpoint/hub.ts) -> the model class registered for its config's
+ * `model_type` (registry.ts), loaded strictly (strict.ts).
  */
 import { openCheckpoint } from '../checkpoint/index.js';
-import { ConfigError, HubError } from '../errors.js';
+import { resolveModelSource } from '../checkpoint/hub.js';
+import { ConfigError } from '../errors.js';
 import { GemmaModel } from './gemma.js';
 import { MODEL_REGISTRY, type LoadedModel, type LoadOptions } from './registry.js';
 
 export type { LoadOptions, LoadedModel } from './registry.js';
 
-/** Resolves `hf://org/repo[@rev]` to a local snapshot directory; other sources are paths. */
-async function resolveSource(source: string): Promise<string> {
-  if (!source.startsWith('hf://')) return source;
-  // TODO(hub): call resolveModelSource from ../checkpoint/hub.js once it lands.
-  throw new HubError('hf:// sources are not available yet', source);
-}
-
 /** Opens the checkpoint and builds the model its `model_type` names. */
 export async function loadModel(source: string, opts: LoadOptions = {}): Promise<LoadedModel> {
-  const ckpt = await openCheckpoint(await resolveSource(source));
+  const ckpt = await openCheckpoint(await resolveModelSource(source, opts.hub));
   const modelType = ckpt.config.model_type;
   if (typeof modelType !== 'string' || !Object.hasOwn(MODEL_REGISTRY, modelType)) {
     throw new ConfigError(

@@ -101,6 +101,20 @@ function toRows(x: tf.Tensor2D | readonly (readonly number[])[], what: string, B
   return rows;
 }
 
+/** HF `make_default_2d_attention_mask`: 1 where the id is not the pad id. */
+function defaultMask(ids: readonly (readonly number[])[], pad: number): number[][] {
+  return ids.map((row) => row.map((id) => (id === pad ? 0 : 1)));
+}
+
+function checkMask(rows: number[][], what: string): number[][] {
+  rows.forEach((row, b) =>
+    row.forEach((m, t) => {
+      if (m !== 0 && m !== 1) throw new RangeError(`${what}[${b}][${t}] = ${m}, expected 0 or 1`);
+    }),
+  );
+  return rows;
+}
+
 function checkIds(rows: number[][], V: number, what: string): void {
   rows.forEach((row, b) =>
     row.forEach((id, t) => {
@@ -196,14 +210,18 @@ export class T5GemmaModel {
     return tf.add(x, drop(out));
   }
 
-  /** inputIds [B, S] (+ attentionMask [B, S], right padding) -> encoder states [B, S, D_enc]. */
+  /**
+   * inputIds [B, S] (+ attentionMask [B, S], right padding; default: ids != pad_token_id, as HF)
+   * -> encoder states [B, S, D_enc].
+   */
   encode(inputIds: tf.Tensor2D | readonly (readonly number[])[], attentionMask?: tf.Tensor2D | readonly (readonly number[])[], o: T5GemmaRunOptions = {}): tf.Tensor3D {
     const c = this.config.encoder;
     const ids = toRows(inputIds, 'inputIds');
     checkIds(ids, this.config.vocabSize, 'inputIds');
     const B = ids.length;
     const S = (ids[0] as number[]).length;
-    const mask = attentionMask === undefined ? null : toRows(attentionMask, 'attentionMask', B, S);
+    // HF default: without a mask, pad-id tokens are the padding.
+    const mask = attentionMask === undefined ? defaultMask(ids, this.config.padTokenId) : checkMask(toRows(attentionMask, 'attentionMask', B, S), 'attentionMask');
     const d = this.dropouts(o);
     return tf.tidy(() => {
       const positions = Array.from({ length: S }, (_, t) => t);
@@ -212,7 +230,7 @@ export class T5GemmaModel {
         let e = perType.get(lt);
         if (!e) {
           const rule = layerMask('bidirectional_sliding', lt, c.slidingWindow);
-          e = { bias: maskBias(mask ? andMasks(rule, padding(mask)) : rule, B, S, S), rope: ropeTables(positions, c.headDim, c.rope[lt]) };
+          e = { bias: maskBias(andMasks(rule, padding(mask)), B, S, S), rope: ropeTables(positions, c.headDim, c.rope[lt]) };
           perType.set(lt, e);
         }
         return e;
@@ -238,8 +256,8 @@ export class T5GemmaModel {
   /**
    * decoderInputIds [B, T] (start with bos), encoder states [B, S, D_enc] and the encoder's
    * attentionMask [B, S] -> decoder states [B, T, D_dec] and logits [B, T, V].
-   * `decoderAttentionMask` (right padding) only hides pad keys from pad queries' perspective of
-   * training batches; causal attention already keeps real queries off right-padded keys.
+   * `decoderAttentionMask` marks right padding of training batches; it is and-ed into the causal
+   * mask (real queries never see right pads anyway, so real positions do not depend on it).
    */
   decode(
     decoderInputIds: tf.Tensor2D | readonly (readonly number[])[],
@@ -255,8 +273,8 @@ export class T5GemmaModel {
     const [eB, S, eD] = encoderHiddenStates.shape;
     if (eB !== B || eD !== c.crossAttentionHiddenSize)
       throw new RangeError(`encoderHiddenStates: shape [${encoderHiddenStates.shape.join(', ')}], expected [${B}, S, ${c.crossAttentionHiddenSize}]`);
-    const encMask = attentionMask === undefined ? null : toRows(attentionMask, 'attentionMask', B, S);
-    const decMask = o.decoderAttentionMask === undefined ? null : toRows(o.decoderAttentionMask, 'decoderAttentionMask', B, T);
+    const encMask = attentionMask === undefined ? null : checkMask(toRows(attentionMask, 'attentionMask', B, S), 'attentionMask');
+    const decMask = o.decoderAttentionMask === undefined ? null : checkMask(toRows(o.decoderAttentionMask, 'decoderAttentionMask', B, T), 'decoderAttentionMask');
     const d = this.dropouts(o);
     return tf.tidy(() => {
       const positions = Array.from({ length: T }, (_, t) => t);
@@ -298,15 +316,16 @@ export class T5GemmaModel {
     });
   }
 
-  /** Encoder + decoder in one call (teacher forcing). The caller disposes the outputs. */
+  /** Encoder + decoder in one call (teacher forcing; encoder mask default as in `encode`). The caller disposes the outputs. */
   forward(
     inputIds: tf.Tensor2D | readonly (readonly number[])[],
     decoderInputIds: tf.Tensor2D | readonly (readonly number[])[],
     o: T5GemmaRunOptions & { attentionMask?: readonly (readonly number[])[]; decoderAttentionMask?: readonly (readonly number[])[] } = {},
   ): T5GemmaOutput {
     const run: T5GemmaRunOptions = { ...(o.training !== undefined ? { training: o.training } : {}), seed: o.seed ?? this.rng.seed() };
-    const encoderHiddenStates = this.encode(inputIds, o.attentionMask, run);
-    const dec = this.decode(decoderInputIds, encoderHiddenStates, o.attentionMask, {
+    const mask = o.attentionMask ?? defaultMask(toRows(inputIds, 'inputIds'), this.config.padTokenId);
+    const encoderHiddenStates = this.encode(inputIds, mask, run);
+    const dec = this.decode(decoderInputIds, encoderHiddenStates, mask, {
       ...run,
       seed: (run.seed as number) + 1,
       ...(o.decoderAttentionMask ? { decoderAttentionMask: o.decoderAttentionMask } : {}),

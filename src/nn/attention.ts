@@ -82,9 +82,11 @@ export function scaledDotProductAttention(
     const G = k.shape[1];
     const S = k.shape[2];
     const R = H / G;
-    const qg = tf.reshape(q, [B, G, R * T, K]);
-    let s = tf.reshape(tf.mul(tf.matMul(qg, k, false, true), opts.scale), [B, H, T, S]); // [B, H, T, S]
-    if (opts.softcap !== null) s = softcap(s, opts.softcap);
+    // The scale (and the softcap's 1/cap) is folded into q: [B,H,T,K] is smaller than [B,H,T,S] scores.
+    const cap = opts.softcap;
+    const qg = tf.reshape(tf.mul(q, cap === null ? opts.scale : opts.scale / cap), [B, G, R * T, K]);
+    let s = tf.reshape(tf.matMul(qg, k, false, true), [B, H, T, S]); // [B, H, T, S]
+    if (cap !== null) s = tf.mul(tf.tanh(s), cap); // cap * tanh(scale * q k^T / cap)
     if (opts.bias !== null) s = tf.add(s, opts.bias);
     let p = tf.softmax(s, -1) as tf.Tensor4D; // [B, H, T, S]
     if (opts.probDropout) p = opts.probDropout(p);

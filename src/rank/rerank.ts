@@ -25,6 +25,11 @@ export interface RerankOptions extends RunControl {
   readonly batchSize?: number;
   /** Rerank only the first `depth` candidates of each query (default: all). */
   readonly depth?: number;
+  /**
+   * Batch pairs of similar text length together (default true): a batch is padded to its longest row,
+   * so this cuts padding work. Each pair's score does not depend on its batch-mates.
+   */
+  readonly sortByLength?: boolean;
 }
 
 /**
@@ -53,10 +58,17 @@ export async function rerank(queries: readonly RerankQuery[], scorer: PairScorer
       pairs.push({ q, c });
     }
   });
+  // Scoring order: indices into `pairs`, longest first when sorting (ties keep input order).
+  const order = pairs.map((_, i) => i);
+  if (opts.sortByLength ?? true) {
+    const len = pairs.map((p) => (queries[p.q] as RerankQuery).query.length + p.c.text.length);
+    order.sort((a, b) => (len[b] as number) - (len[a] as number) || a - b);
+  }
   const scores = new Float32Array(pairs.length);
   for (let start = 0; start < pairs.length; start += batchSize) {
     throwIfAborted(opts.signal, start);
-    const batch = pairs.slice(start, start + batchSize);
+    const idx = order.slice(start, start + batchSize);
+    const batch = idx.map((i) => pairs[i] as { q: number; c: Candidate });
     const got = await scorer.scoreBatch(
       batch.map((p) => (queries[p.q] as RerankQuery).query),
       batch.map((p) => p.c.text),
@@ -68,7 +80,7 @@ export async function rerank(queries: readonly RerankQuery[], scorer: PairScorer
         throw new GemmaLabError(`rerank: non-finite score ${s} for qid ${(queries[p.q] as RerankQuery).qid} docid ${p.c.docid}`);
       }
     });
-    scores.set(got, start);
+    idx.forEach((pairIndex, i) => (scores[pairIndex] = got[i] as number));
     opts.onProgress?.({ phase: 'rerank', done: start + batch.length, total: pairs.length });
   }
   const byQuery = queries.map(() => [] as { docid: string; score: number }[]);

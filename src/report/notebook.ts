@@ -181,8 +181,6 @@ export async function runNotebook(inputPath: string, opts: RunOptions = {}): Pro
   const params = opts.params ?? {};
   const nb = injectParameters(await readNotebook(inputPath), params);
   const started = new Date();
-  const stdoutWrite = process.stdout.write;
-  const stderrWrite = process.stderr.write;
   const cwd = process.cwd();
   // Like Jupyter, run the kernel in the notebook's folder so relative paths in cells work.
   process.chdir(dirname(resolve(inputPath)));
@@ -207,8 +205,6 @@ export async function runNotebook(inputPath: string, opts: RunOptions = {}): Pro
     }
   } finally {
     process.chdir(cwd);
-    process.stdout.write = stdoutWrite;
-    process.stderr.write = stderrWrite;
     kernel.close();
   }
   const finished = new Date();

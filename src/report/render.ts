@@ -18,7 +18,8 @@ export interface RenderedChart {
 
 /** Compiles a Vega-Lite spec and renders it to SVG and PNG (`scale`× resolution, white background). */
 export async function renderChart(spec: ChartSpec, scale = 2): Promise<RenderedChart> {
-  const compiled = compile(spec as Parameters<typeof compile>[0]).spec;
+  // vega tags data rows in place (Symbol(vega_id)); render a copy so the emitted spec stays clean.
+  const compiled = compile(structuredClone(spec) as Parameters<typeof compile>[0]).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {
     view.background('white');

@@ -8,9 +8,10 @@
  * optimizer), then train every parameter (T5Gemma paper §4.2: K = 1000 for 9B-2B).
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError } from '../errors.js';
+import { ConfigError, TrainingError } from '../errors.js';
 import type { T5GemmaModel } from '../models/t5gemma.js';
 import type { Rng } from '../rng/index.js';
+import { latestCheckpoint } from '../train/checkpoint.js';
 import { type TrainData, type TrainOptions, type TrainResult, type Trainable, train } from '../train/trainer.js';
 import { crossAttentionParams } from './build.js';
 import { type PrefixLmOptions, prefixLmExample } from './objectives/prefixlm.js';
@@ -52,16 +53,16 @@ export function seq2seqTrainable(model: T5GemmaModel, params: ReadonlyMap<string
   };
 }
 
-/** One training example by the objective (randomness from `rng`). */
+/** One training example by the objective (randomness from `rng`; PrefixLM splits in half unless told otherwise, as the paper). */
 export function objectiveExample(tokens: readonly number[], objective: Objective, rng: Rng): Seq2SeqExample {
-  if (objective.kind === 'prefixlm') return prefixLmExample(tokens, { split: 'random', ...objective.options }, rng);
+  if (objective.kind === 'prefixlm') return prefixLmExample(tokens, objective.options, rng);
   const { denoiser: _d, ...ex } = ul2MixtureExample(tokens, rng, objective.options);
   return ex;
 }
 
 /**
  * Token sequences -> batches: each epoch shuffles the sequences and re-applies the objective with
- * that epoch's Rng, so a new split / corruption is drawn every epoch, reproducibly.
+ * that epoch's Rng, so random splits / corruptions are redrawn every epoch, reproducibly.
  */
 export function pretrainData(sequences: readonly (readonly number[])[], objective: Objective, batchSize: number, pad: number): TrainData<Seq2SeqBatch> {
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new ConfigError(`must be a positive integer, got ${batchSize}`, undefined, 'batchSize');
@@ -86,26 +87,46 @@ export interface PretrainOptions extends TrainOptions {
   readonly crossAttentionWarmupSteps?: number;
 }
 
-/** Runs the optional cross-attention warm-up, then full training. Checkpoints go to `<dir>/warmup` and `<dir>/main`. */
+async function hasCheckpoint(dir: string): Promise<boolean> {
+  try {
+    await latestCheckpoint(dir);
+    return true;
+  } catch (err) {
+    if (err instanceof TrainingError) return false;
+    throw err;
+  }
+}
+
+/**
+ * Runs the optional cross-attention warm-up, then full training. Checkpoints go to `<dir>/warmup`
+ * and `<dir>/main`; with `resume`, each phase continues from its own newest checkpoint (a phase
+ * without one starts fresh, and a run that reached the main phase skips the warm-up, whose result
+ * the main checkpoints contain).
+ */
 export async function pretrain(model: T5GemmaModel, sequences: readonly (readonly number[])[], o: PretrainOptions): Promise<{ warmup?: TrainResult; main: TrainResult }> {
   const data = pretrainData(sequences, o.objective, o.batchSize, model.config.padTokenId);
-  const { objective: _o, batchSize: _b, crossAttentionWarmupSteps, ...trainOpts } = o;
-  const phase = (name: string): TrainOptions => ({
-    ...trainOpts,
-    ...(o.checkpoint ? { checkpoint: { ...o.checkpoint, dir: `${o.checkpoint.dir}/${name}` } } : {}),
-  });
+  const { objective: _o, batchSize: _b, crossAttentionWarmupSteps, resume: _r, ...trainOpts } = o;
+  const phase = async (name: string): Promise<TrainOptions> => {
+    const dir = o.checkpoint ? `${o.checkpoint.dir}/${name}` : undefined;
+    return {
+      ...trainOpts,
+      ...(o.checkpoint ? { checkpoint: { ...o.checkpoint, dir: dir as string } } : {}),
+      resume: Boolean(o.resume && dir && (await hasCheckpoint(dir))),
+    };
+  };
+  const mainOpts = await phase('main');
   let warmup: TrainResult | undefined;
   const k = crossAttentionWarmupSteps ?? 0;
-  if (k > 0) {
+  if (k > 0 && !mainOpts.resume) {
     const cross = crossAttentionParams(model);
     if (cross.size === 0) throw new ConfigError('the model has no cross-attention parameters', model.config.sourcePath, 'crossAttentionWarmupSteps');
     warmup = await train(seq2seqTrainable(model, cross), data, {
-      ...phase('warmup'),
+      ...(await phase('warmup')),
       maxSteps: k,
       seed: o.seed + 1,
       schedule: { ...o.schedule, totalSteps: k, ...(o.schedule.warmupSteps !== undefined ? { warmupSteps: Math.min(o.schedule.warmupSteps, k - 1) } : {}) },
     });
   }
-  const main = await train(seq2seqTrainable(model), data, phase('main'));
+  const main = await train(seq2seqTrainable(model), data, mainOpts);
   return warmup ? { warmup, main } : { main };
 }

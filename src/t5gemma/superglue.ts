@@ -35,7 +35,8 @@ import {
 } from '../tasks/superglue.js';
 import type { Example } from '../tasks/types.js';
 import { type Tokenizer, encodeBatch } from '../tokenize/index.js';
-import type { Trainable } from '../train/trainer.js';
+import { bucketedBatches } from '../train/batching.js';
+import type { TrainData, Trainable } from '../train/trainer.js';
 import { generate } from './generate.js';
 
 /** A right-padded encoder batch with class ids. */
@@ -117,7 +118,7 @@ export class EncoderClassifier {
   }
 }
 
-export interface EncodeOptions {
+export interface InputOptions {
   readonly tokenizer: Tokenizer;
   readonly maxLength: number;
   /** Prepend bos to encoder inputs (default true, as HF's tokenizer does; models.md §6.3 is open on this). */
@@ -125,20 +126,48 @@ export interface EncodeOptions {
 }
 
 /** Encoder inputs for examples (single texts or pairs), eos-terminated so the pooled token is eos. */
-export function encodeExamples(examples: readonly Example[], o: EncodeOptions): { inputIds: number[][]; attentionMask: number[][] } {
+export function encodeExamples(examples: readonly Example[], o: InputOptions): { inputIds: number[][]; attentionMask: number[][] } {
   const texts = examples.map((e) => (e.texts.length === 2 ? ([e.texts[0], e.texts[1]] as const) : e.texts[0]));
   return encodeBatch(o.tokenizer, texts as string[] | (readonly [string, string])[], { maxLength: o.maxLength, addBos: o.addBos ?? true, addEos: true });
 }
 
-/** Examples with labels -> training batches for `EncoderClassifier.trainable` (fixed order; shuffle upstream). */
-export function classificationBatches(examples: readonly Example[], batchSize: number, o: EncodeOptions): ClassificationBatch[] {
-  const out: ClassificationBatch[] = [];
-  for (let s = 0; s < examples.length; s += batchSize) {
-    const part = examples.slice(s, s + batchSize);
-    if (part.some((e) => e.label === null)) throw new ConfigError('training examples need labels', undefined, 'label');
-    out.push({ ...encodeExamples(part, o), labels: part.map((e) => e.label as number) });
+/**
+ * Labelled encoder examples of any task, as `classifySuperGlue` scores them: one per record for the
+ * single-label tasks, one binary example per COPA choice / MultiRC answer / ReCoRD candidate.
+ */
+export function superglueExamples<T extends SuperGlueTaskId>(task: T, records: readonly SuperGlueRecords[T][]): Example[] {
+  switch (task) {
+    case 'copa':
+      return copaExamples(records as readonly SuperGlueRecords['copa'][]);
+    case 'multirc':
+      return multircExamples(records as readonly SuperGlueRecords['multirc'][]);
+    case 'record':
+      return recordExamples(records as readonly SuperGlueRecords['record'][]);
+    default: {
+      const t = task as 'boolq' | 'cb' | 'rte' | 'wic' | 'wsc' | 'axb' | 'axg';
+      return pairExamples(t, records as readonly SuperGlueRecords[typeof t][]);
+    }
   }
-  return out;
+}
+
+/** Fine-tuning data for `EncoderClassifier.trainable`: length-bucketed, reshuffled every epoch (src/train). */
+export function classificationData(examples: readonly Example[], batchSize: number, o: InputOptions): TrainData<ClassificationBatch> {
+  if (examples.some((e) => e.label === null)) throw new ConfigError('training examples need labels', undefined, 'label');
+  const enc = encodeExamples(examples, o);
+  const lengths = enc.attentionMask.map((r) => r.reduce((a, b) => a + b, 0));
+  return {
+    epoch(_epoch, rng) {
+      return bucketedBatches(lengths, rng, { batchSize }).map((idx) => {
+        const width = Math.max(...idx.map((i) => lengths[i] as number));
+        return {
+          inputIds: idx.map((i) => (enc.inputIds[i] as number[]).slice(0, width)),
+          attentionMask: idx.map((i) => (enc.attentionMask[i] as number[]).slice(0, width)),
+          labels: idx.map((i) => (examples[i] as Example).label as number),
+        };
+      });
+    },
+    size: (b) => b.labels.length,
+  };
 }
 
 export interface IdxPrediction {
@@ -153,7 +182,7 @@ export type SuperGluePredictions =
   | { readonly task: 'multirc'; readonly predictions: (Omit<MultiRCPrediction, 'label'> & { readonly label: number | null })[] }
   | { readonly task: 'record'; readonly predictions: Map<number, string> };
 
-export interface ScoreOptions extends EncodeOptions, RunControl {
+export interface ScoreOptions extends InputOptions, RunControl {
   readonly batchSize?: number;
 }
 
@@ -204,7 +233,7 @@ export async function classifySuperGlue<T extends SuperGlueTaskId>(
   }
 }
 
-export interface GenerateScoreOptions extends EncodeOptions, RunControl {
+export interface GenerateScoreOptions extends InputOptions, RunControl {
   readonly batchSize?: number;
   readonly maxNewTokens?: number;
   readonly numBeams?: number;

@@ -22,7 +22,29 @@ export interface LineOptions {
   /** Report-and-skip mode: called for each malformed line instead of throwing. */
   readonly onBadLine?: (err: DataFileError) => void;
   readonly signal?: AbortSignal;
+  /**
+   * Rows (lines, or records for jsonl) the file must yield, e.g. from `MSMARCO_SIZES`; a truncated or
+   * padded file is then a DataFileError "expected N rows, got M" (as HF datasets' verify_splits).
+   */
+  readonly expectedRows?: number;
 }
+
+/** Official row counts (benchmarks.md §3.1, SOURCES.md): lines of each file. */
+export const MSMARCO_SIZES = {
+  collection: 8_841_823,
+  'queries.train': 808_731,
+  'queries.dev': 101_093,
+  'queries.eval': 101_092,
+  'queries.dev.small': 6_980,
+  'qrels.dev.small': 7_437,
+  'qrels.dev': 59_273,
+  'qrels.train': 532_761,
+  'top1000.dev': 6_668_967,
+  'qrels.dl19-passage': 9_260,
+  'topics.dl19-passage': 43,
+  'qrels.dl20-passage': 11_386,
+  'topics.dl20': 200,
+} as const;
 
 export interface TextOptions extends LineOptions {
   /** Opt-in mojibake repair of text fields (default: raw text, leaderboard parity). */
@@ -41,43 +63,66 @@ const LF = 0x0a;
 /**
  * Streams the lines of a UTF-8 file without holding it in memory. Invalid UTF-8 is a
  * DataFileError naming file, line and byte offset within the line. The final line may lack `\n`.
+ * Each read chunk is decoded at once up to its last `\n` (a UTF-8 sequence never contains 0x0A, so
+ * the cut is always between characters); only a chunk with bad bytes is decoded line by line, to
+ * name the line.
  */
 export async function* readLines(file: string, signal?: AbortSignal): AsyncGenerator<TextLine> {
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let line = 0;
-  const emit = (bytes: Buffer): TextLine => {
-    line++;
-    let end = bytes.length;
-    if (end > 0 && bytes[end - 1] === 0x0d) end--;
-    let start = 0;
-    if (line === 1 && end >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3;
-    const slice = bytes.subarray(start, end);
-    try {
-      return { line, text: decoder.decode(slice) };
-    } catch {
-      throw new DataFileError(`invalid UTF-8 at byte ${start + invalidUtf8Offset(slice)} of the line`, file, line);
-    }
+  const strip = (text: string): string => {
+    const t = text.endsWith('\r') ? text.slice(0, -1) : text;
+    return line === 1 && t.startsWith('\uFEFF') ? t.slice(1) : t;
   };
+  /** Lines of `block` (complete lines without the final `\n`). */
+  function* emitBlock(block: Buffer): Generator<TextLine> {
+    let text: string;
+    try {
+      text = decoder.decode(block);
+    } catch {
+      yield* emitLinesOneByOne(block);
+      return;
+    }
+    for (const t of text.split('\n')) {
+      line++;
+      yield { line, text: strip(t) };
+    }
+  }
+  function* emitLinesOneByOne(block: Buffer): Generator<TextLine> {
+    let from = 0;
+    for (;;) {
+      const nl = block.indexOf(LF, from);
+      const bytes = block.subarray(from, nl < 0 ? block.length : nl);
+      line++;
+      let text: string;
+      try {
+        text = decoder.decode(bytes);
+      } catch {
+        throw new DataFileError(`invalid UTF-8 at byte ${invalidUtf8Offset(bytes)} of the line`, file, line);
+      }
+      yield { line, text: strip(text) };
+      if (nl < 0) return;
+      from = nl + 1;
+    }
+  }
   const stream = createReadStream(file, { highWaterMark: 1 << 20 });
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       throwIfAborted(signal, line);
-      let from = 0;
-      for (let nl = chunk.indexOf(LF, from); nl >= 0; nl = chunk.indexOf(LF, from)) {
-        const piece = chunk.subarray(from, nl);
-        const bytes = pendingBytes ? Buffer.concat([...pending, piece]) : piece;
-        pending = [];
-        pendingBytes = 0;
-        from = nl + 1;
-        yield emit(bytes);
-      }
-      if (from < chunk.length) {
-        pending.push(chunk.subarray(from));
-        pendingBytes += chunk.length - from;
+      const last = chunk.lastIndexOf(LF);
+      if (last < 0) {
+        pending.push(chunk);
+        pendingBytes += chunk.length;
         if (pendingBytes > MAX_LINE_BYTES) throw new DataFileError(`line longer than ${MAX_LINE_BYTES} bytes`, file, line + 1);
+        continue;
       }
+      const head = chunk.subarray(0, last);
+      const block = pendingBytes ? Buffer.concat([...pending, head]) : head;
+      pending = last + 1 < chunk.length ? [chunk.subarray(last + 1)] : [];
+      pendingBytes = chunk.length - last - 1;
+      yield* emitBlock(block);
     }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new DataFileError('file not found', file, undefined, { cause: err });
@@ -85,7 +130,7 @@ export async function* readLines(file: string, signal?: AbortSignal): AsyncGener
   } finally {
     stream.destroy();
   }
-  if (pendingBytes) yield emit(Buffer.concat(pending));
+  if (pendingBytes) yield* emitBlock(Buffer.concat(pending));
 }
 
 /** Byte offset of the first invalid sequence: where lossy decoding emits a U+FFFD the bytes do not hold. */
@@ -142,7 +187,10 @@ async function* parseLines<T>(
   opts: LineOptions,
   parse: (text: string, line: number) => T,
 ): AsyncGenerator<T> {
+  let rows = 0;
+  let last = 0;
   for await (const { line, text } of readLines(file, opts.signal)) {
+    last = line;
     let row: T;
     try {
       row = parse(text, line);
@@ -151,7 +199,11 @@ async function* parseLines<T>(
       opts.onBadLine(err);
       continue;
     }
+    rows++;
     yield row;
+  }
+  if (opts.expectedRows !== undefined && rows !== opts.expectedRows) {
+    throw new DataFileError(`expected ${opts.expectedRows} rows, got ${rows} (${last} lines read)`, file);
   }
 }
 
@@ -292,7 +344,8 @@ export type RunFormat = 'msmarco' | 'trec';
 
 /**
  * Run files: MS MARCO `qid\tpid\trank` (no scores: `score` is set to -rank so score order equals
- * rank order) or TREC `qid Q0 docid rank score tag` (whitespace-separated). `format` defaults to
+ * rank order) or TREC `qid Q0 docid rank score tag` (whitespace-separated; fields after the tag are
+ * ignored, as trec_eval does; the rank must be an integer, which trec_eval does not check). `format` defaults to
  * detection from the first line (3 tab-separated fields = msmarco). A docid retrieved twice for a
  * query is an error naming qid and docid (ms_marco_eval.py's quality check; trec_eval refuses it too).
  */
@@ -311,7 +364,8 @@ export async function loadRun(file: string, opts: LineOptions & { readonly forma
       entry = { docid: numericId(file, line, pid as string, 'pid'), rank: r, score: -r };
     } else {
       const f = text.trim().split(/\s+/);
-      if (f.length !== 6) throw new DataFileError(`expected 6 fields 'qid Q0 docid rank score tag', got ${f.length}`, file, line);
+      // trec_eval ignores anything after the tag.
+      if (f.length < 6) throw new DataFileError(`expected 6 fields 'qid Q0 docid rank score tag', got ${f.length}`, file, line);
       const [q, , docid, rank, score] = f as [string, string, string, string, string];
       const s = Number(score);
       if (score === '' || !Number.isFinite(s)) throw new DataFileError(`score '${excerpt(score)}' is not a finite number`, file, line);

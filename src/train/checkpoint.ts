@@ -3,63 +3,35 @@
  * written last, then renamed to `ckpt-N/` and older ones pruned (reliability.md §3.2). Resume takes the
  * newest directory whose manifest verifies; temps and damaged ones are skipped.
  *
- * Tensors are stored as float32 safetensors. (A minimal F32-only codec lives here until the project's
- * src/checkpoint safetensors writer lands; files it writes are standard safetensors.)
+ * Tensors are stored as float32 safetensors through src/checkpoint's serializer and validating parser.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { CheckpointError, TrainingError } from '../errors.js';
+import { parseSafetensors, serializeSafetensors, type HostTensor } from '../checkpoint/safetensors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 
-/** safetensors bytes for float32 tensors (header: JSON with dtype/shape/data_offsets, 8-byte aligned). */
-export function encodeF32Safetensors(tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>): Uint8Array {
-  const header: Record<string, unknown> = {};
-  let offset = 0;
-  for (const [name, t] of tensors) {
-    header[name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const hdr = Buffer.from(json, 'utf8');
-  const out = new Uint8Array(8 + hdr.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(hdr.length), true);
-  out.set(hdr, 8);
-  let at = 8 + hdr.length;
-  for (const t of tensors.values()) {
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
-    at += t.data.byteLength;
-  }
-  return out;
-}
-
-/** Reads what encodeF32Safetensors wrote (F32 only); errors name the file and tensor. */
-export function decodeF32Safetensors(bytes: Uint8Array, file: string): Map<string, { shape: number[]; data: Float32Array }> {
-  if (bytes.length < 8) throw new CheckpointError('file shorter than the 8-byte header length', file);
-  const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
-  if (8 + n > bytes.length) throw new CheckpointError(`header length ${n} exceeds file size ${bytes.length}`, file);
-  const header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + n)).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
-  const base = 8 + n;
-  const out = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [name, info] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    if (info.dtype !== 'F32') throw new CheckpointError(`dtype ${info.dtype} (training checkpoints are F32)`, file, name);
-    const [a, b] = info.data_offsets;
-    const count = info.shape.reduce((x, y) => x * y, 1);
-    if (b - a !== count * 4 || base + b > bytes.length) throw new CheckpointError(`data_offsets [${a}, ${b}] do not fit shape [${info.shape}]`, file, name);
-    // Copy (Buffer#slice is a view, and the offset may be unaligned for a Float32Array).
-    const data = new Float32Array(Uint8Array.prototype.slice.call(bytes, base + a, base + b).buffer);
-    out.set(name, { shape: info.shape, data });
-  }
-  return out;
-}
-
+/** float32 tensors -> safetensors bytes (src/checkpoint's serializer). */
 export async function tensorsToSafetensors(tensors: ReadonlyMap<string, tf.Tensor>): Promise<Uint8Array> {
-  const plain = new Map<string, { shape: readonly number[]; data: Float32Array }>();
-  for (const [name, t] of tensors) plain.set(name, { shape: t.shape, data: (await t.data()) as Float32Array });
-  return encodeF32Safetensors(plain);
+  const host = new Map<string, HostTensor>();
+  for (const [name, t] of tensors) {
+    const f = (await t.data()) as Float32Array;
+    host.set(name, { dtype: 'F32', shape: t.shape, data: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) });
+  }
+  return Buffer.concat(serializeSafetensors(host));
+}
+
+/** safetensors bytes -> float32 arrays (validated by src/checkpoint's parser; training checkpoints are F32). */
+export function decodeF32Safetensors(bytes: Uint8Array, file: string): Map<string, { shape: number[]; data: Float32Array }> {
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [name, t] of parseSafetensors(bytes, file).tensors) {
+    if (t.dtype !== 'F32') throw new CheckpointError(`dtype ${t.dtype} (training checkpoints are F32)`, file, name);
+    // Copy: the parser may hand back a view at an offset a Float32Array cannot start at.
+    out.set(name, { shape: [...t.shape], data: new Float32Array(Uint8Array.prototype.slice.call(t.data).buffer) });
+  }
+  return out;
 }
 
 export interface CheckpointContents {
@@ -110,9 +82,13 @@ async function listCheckpoints(dir: string): Promise<{ step: number; path: strin
     .sort((a, b) => b.step - a.step);
 }
 
+/** Keeps the newest `keep` checkpoints and removes temps left by interrupted saves (one writer per dir). */
 async function prune(dir: string, keep: number): Promise<void> {
   const all = await listCheckpoints(dir);
   for (const c of all.slice(Math.max(1, keep))) await rm(c.path, { recursive: true, force: true });
+  for (const name of await readdir(dir)) {
+    if (/^\.ckpt-\d+\.tmp-\d+$/.test(name)) await rm(join(dir, name), { recursive: true, force: true });
+  }
 }
 
 /** Reads and verifies one checkpoint directory; throws CheckpointError naming the bad file. */

@@ -180,16 +180,23 @@ export async function train<B>(model: Trainable<B>, data: TrainData<B>, o: Train
     evals: [],
   };
   let bestParams: Map<string, tf.Tensor> | undefined;
+  let lastSaved: string | undefined;
   if (o.resume) {
-    if (!o.checkpoint) throw new TrainingError('resume needs checkpoint.dir');
-    const r = await restore(o.checkpoint.dir, model.params, opt);
-    if (r.state.seed !== o.seed) throw new TrainingError(`${o.checkpoint.dir}: checkpoint was trained with seed ${r.state.seed}, resume asked for seed ${o.seed}`);
-    st = r.state;
-    bestParams = r.bestParams;
+    try {
+      if (!o.checkpoint) throw new TrainingError('resume needs checkpoint.dir');
+      const r = await restore(o.checkpoint.dir, model.params, opt);
+      bestParams = r.bestParams;
+      if (r.state.seed !== o.seed) throw new TrainingError(`${o.checkpoint.dir}: checkpoint was trained with seed ${r.state.seed}, resume asked for seed ${o.seed}`);
+      st = r.state;
+      lastSaved = r.path;
+    } catch (err) {
+      opt.dispose();
+      if (bestParams) disposeGrads(bestParams);
+      throw err;
+    }
   }
   const dropoutRng = Rng.fromState(st.dropoutRng);
   const stream = new BatchStream(data, o.seed, { ...st.cursor });
-  let lastSaved: string | undefined;
   let lastSavedStep = o.resume ? st.step : -1;
   let stopReason: TrainResult['stopReason'] = 'max_steps';
   let trainMs = 0;
@@ -320,7 +327,7 @@ async function restore(
   dir: string,
   params: ReadonlyMap<string, tf.Variable>,
   opt: AdamW,
-): Promise<{ state: TrainerState; bestParams?: Map<string, tf.Tensor> }> {
+): Promise<{ path: string; state: TrainerState; bestParams?: Map<string, tf.Tensor> }> {
   const ck = await latestCheckpoint(dir);
   const file = (name: string) => {
     const b = ck.files.get(name);
@@ -347,5 +354,5 @@ async function restore(
   opt.load({ step: optimizerStep, m: pick('m.'), v: pick('v.') });
   disposeGrads(moments);
   const bestParams = ck.files.has('best.safetensors') ? toTensors('best.safetensors') : undefined;
-  return { state: rest, ...(bestParams ? { bestParams } : {}) };
+  return { path: ck.path, state: rest, ...(bestParams ? { bestParams } : {}) };
 }

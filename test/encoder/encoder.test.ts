@@ -193,3 +193,27 @@ test('params = backbone + pooling + head; saveHead/loadHead round-trips; frozen 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('every head trains end to end through the trainer (attention pooling gets gradients; loss falls)', async () => {
+  const { train } = await import('../../src/train/trainer.js');
+  const model = GemmaModel.random(CONFIG, 6);
+  try {
+    const heads = [
+      [{ kind: 'classification', numClasses: 2 }, [0, 1, 0]],
+      [{ kind: 'regression' }, [0.5, 4.0, 2.5]],
+      [{ kind: 'ranking', loss: 'pointwise' }, [1, 0, 1]],
+      [{ kind: 'ranking', loss: 'pairwise' }, [1, 0]],
+    ] as const;
+    for (const [head, labels] of heads) {
+      const enc = toEncoder(model, { attention: 'bidirectional_global', pooling: 'attention', head, seed: 3, trainBackbone: false });
+      const b: EncoderBatch = { ...padRight(SEQS.slice(0, labels.length), 0), labels };
+      const q0 = Array.from(enc.headParams.get('pooler.query')!.dataSync());
+      const r = await train(enc, { epoch: () => [b], size: (x) => x.batch }, { seed: 0, maxSteps: 15, schedule: { lr: 0.05, decay: 'constant' } });
+      assert.ok(r.logs.at(-1)!.loss < r.logs[0]!.loss, `${JSON.stringify(head)}: loss ${r.logs[0]!.loss} -> ${r.logs.at(-1)!.loss}`);
+      assert.notDeepEqual(Array.from(enc.headParams.get('pooler.query')!.dataSync()), q0, 'pooling query was updated');
+      enc.dispose();
+    }
+  } finally {
+    model.dispose();
+  }
+});

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../../src/engine/index.js';
 import { parseGemmaConfig } from '../../src/config/gemma.js';
 import { GemmaModel } from '../../src/models/gemma.js';
@@ -33,6 +34,7 @@ test('finetuneGlue on real SST-2 rows: per-step logs, loss decreases, dev metric
   const model = GemmaModel.random(config, 0);
   const enc = toEncoder(model, { attention: 'bidirectional_global', pooling: 'mean', head: { kind: 'classification', numClasses: 2 } });
   try {
+    const before = tf.memory().numTensors;
     const r = await finetuneGlue('sst2', enc, {
       tokenizer: exampleTokenizer(tok, 32),
       maxLength: 32,
@@ -45,6 +47,7 @@ test('finetuneGlue on real SST-2 rows: per-step logs, loss decreases, dev metric
       schedule: { lr: 3e-3, warmupSteps: 3 },
       files: { train: glueFile('sst2', 'train') },
     });
+    assert.equal(tf.memory().numTensors, before, 'no tensors leaked');
     assert.equal(r.logs.length, 30);
     assert.deepEqual(r.logs.map((l) => l.step), Array.from({ length: 30 }, (_, i) => i + 1));
     const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;

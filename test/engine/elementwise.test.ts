@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../../src/engine/index.js';
 import { Rng } from '../../src/rng/index.js';
 import { assertAllClose } from '../helpers/close.js';
-import { randomTensor, size } from './reference.js';
+import { broadcastIndex, broadcastShape, randomTensor, size, unravel } from './reference.js';
 
 const RTOL = 1e-6;
 const rng = new Rng('engine-elementwise');
@@ -62,6 +62,20 @@ for (const choice of ['native', 'cpu', 'wasm'] as const) {
       }
     });
 
+    it('unary ops keep IEEE special values (inf, nan, signed zero, overflow, denormals)', async () => {
+      await initEngine(choice);
+      const xs = [100, -100, 0, -0, 20, -20, 88.7, -87.5, 1e-40, -1, Infinity, -Infinity, NaN].map(Math.fround); // what float32 holds
+      for (const [name, op, f] of UNARY) {
+        const got = tf.tidy(() => op(tf.tensor(xs)).dataSync());
+        xs.forEach((x, i) => {
+          const want = Math.fround(f(x));
+          const g = got[i] as number;
+          const ok = Number.isNaN(want) ? Number.isNaN(g) : !Number.isFinite(want) ? g === want : Math.abs(g - want) <= 1e-44 + RTOL * Math.abs(want);
+          assert.ok(ok, `${choice} ${name}(${x}) = ${g}, want ${want}`);
+        });
+      }
+    });
+
     it('same-shape binary ops match float64, with gradients', async () => {
       await initEngine(choice);
       for (const [name, op, f, df] of BINARY) {
@@ -83,12 +97,42 @@ for (const choice of ['native', 'cpu', 'wasm'] as const) {
       }
     });
 
-    it('broadcasting and int32 inputs go to the stock kernels and stay correct', async () => {
+    it('broadcast binary ops (scalar, trailing block, [..., 1] column, and stock-only patterns) match float64', async () => {
       await initEngine(choice);
-      const a = randomTensor(rng, [3, 5, 7]);
-      const b = randomTensor(rng, [7]);
-      const got = tf.tidy(() => tf.mul(tf.tensor(Float32Array.from(a.data), a.shape), tf.tensor(Float32Array.from(b.data), b.shape)).dataSync());
-      expectClose(got, Array.from(a.data, (x, i) => x * (b.data[i % 7] as number)), `${choice} broadcast mul`);
+      const pairs: [number[], number[]][] = [
+        [[3, 5, 7], [7]], // trailing vector (bias-like)
+        [[7], [3, 5, 7]], // ... on the left: Sub/Div order matters
+        [[3, 5, 7], [5, 7]],
+        [[1, 5, 7], [3, 5, 7]],
+        [[3, 5, 7], []], // scalar
+        [[1], [3, 5, 7]],
+        [[3, 5, 7], [3, 5, 1]], // column (RMSNorm's [B,T,1])
+        [[3, 5, 1], [3, 5, 7]],
+        [[2, 65, 1031], [2, 65, 1]], // threaded
+        [[2, 65, 1031], [1031]],
+        [[3, 1, 7], [3, 5, 7]], // middle-axis broadcast: stock kernel
+        [[3, 5, 1], [1, 1, 7]], // both sides broadcast: stock kernel
+      ];
+      for (const [name, op, f] of BINARY) {
+        for (const [sa, sb] of pairs) {
+          const a = randomTensor(rng, sa);
+          const b = randomTensor(rng, sb);
+          for (let i = 0; i < b.data.length; i++) b.data[i] = Math.fround((b.data[i] as number) < 0 ? (b.data[i] as number) - 0.5 : (b.data[i] as number) + 0.5);
+          const outShape = broadcastShape(sa, sb);
+          const want = Array.from({ length: size(outShape) }, (_, i) => {
+            const coord = unravel(i, outShape);
+            return f(a.data[broadcastIndex(coord, sa)] as number, b.data[broadcastIndex(coord, sb)] as number);
+          });
+          const got = tf.tidy(() => op(tf.tensor(Float32Array.from(a.data), sa), tf.tensor(Float32Array.from(b.data), sb)));
+          assert.deepEqual(got.shape, outShape, `${name} [${sa}] [${sb}] shape`);
+          expectClose(got.dataSync(), want, `${choice} ${name} [${sa}] (op) [${sb}]`);
+          got.dispose();
+        }
+      }
+    });
+
+    it('int32 inputs go to the stock kernels and stay correct', async () => {
+      await initEngine(choice);
       const ints = tf.tidy(() => tf.add(tf.tensor([1, 2, 3], [3], 'int32'), tf.tensor([4, 5, 6], [3], 'int32')));
       assert.equal(ints.dtype, 'int32');
       assert.deepEqual(Array.from(ints.dataSync()), [5, 7, 9]);

@@ -19,7 +19,7 @@ export function randomTensor(rng: Rng, shape: number[], scale = 1): F64Tensor {
 }
 
 /** Coordinates of flat index `i` in `shape` (row-major). */
-function unravel(i: number, shape: readonly number[]): number[] {
+export function unravel(i: number, shape: readonly number[]): number[] {
   const c = new Array<number>(shape.length);
   for (let d = shape.length - 1; d >= 0; d--) {
     c[d] = i % (shape[d] as number);

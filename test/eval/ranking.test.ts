@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { GemmaLabError } from '../../src/errors.js';
 import {
@@ -81,6 +82,13 @@ describe('msmarcoMrr (ms_marco_eval.py semantics, benchmarks.md §5 case 14)', (
     const r = msmarcoMrr(qrels, run);
     assert.equal(r.mrr, 0.15906651549508694);
     assert.equal(r.queriesRanked, 105);
+    // The same numbers as printed by the official script into ans-small/scores.
+    const printed = await readFile(sharedDataPath('msmarco', 'ans-small', 'scores'), 'utf8');
+    assert.match(printed, new RegExp(`^MRR @10: ${r.mrr}$`, 'm'));
+    assert.match(printed, new RegExp(`^QueriesRanked: ${r.queriesRanked}$`, 'm'));
+    // Its R @k lines are pygaggle's hit-rate convention.
+    assert.match(printed, new RegExp(`^R @1000: ${hitRate(qrels, run, 1000)}$`, 'm'));
+    assert.match(printed, new RegExp(`^R @50: ${hitRate(qrels, run, 50)}$`, 'm'));
   });
 });
 

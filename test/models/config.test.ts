@@ -111,3 +111,31 @@ test('gemmaConfigToJson round-trips every fixture config', () => {
     assert.deepEqual({ ...parseGemmaConfig(gemmaConfigToJson(c), p) }, { ...c });
   }
 });
+
+test('Hub-style configs (key sets of google/gemma-2b, gemma-3-1b-it and EmbeddingGemma) parse', () => {
+  const gemma2b = {
+    architectures: ['GemmaForCausalLM'], attention_bias: false, attention_dropout: 0.0, bos_token_id: 2, eos_token_id: 1,
+    head_dim: 256, hidden_act: 'gelu', hidden_size: 2048, initializer_range: 0.02, intermediate_size: 16384,
+    max_position_embeddings: 8192, model_type: 'gemma', num_attention_heads: 8, num_hidden_layers: 18,
+    num_key_value_heads: 1, pad_token_id: 0, rms_norm_eps: 1e-6, rope_scaling: null, rope_theta: 10000.0,
+    torch_dtype: 'bfloat16', transformers_version: '4.38.0.dev0', use_cache: true, vocab_size: 256000,
+  };
+  const g1 = parseGemmaConfig(gemma2b, 'gemma-2b/config.json');
+  assert.equal(g1.queryPreAttnScalar, 256);
+  assert.equal(g1.dtype, 'bfloat16');
+  const gemma3 = {
+    architectures: ['Gemma3ForCausalLM'], attention_bias: false, attention_dropout: 0.0, attn_logit_softcapping: null,
+    bos_token_id: 2, cache_implementation: 'hybrid', eos_token_id: [1, 106], final_logit_softcapping: null, head_dim: 256,
+    hidden_activation: 'gelu_pytorch_tanh', hidden_size: 1152, initializer_range: 0.02, intermediate_size: 6912,
+    max_position_embeddings: 32768, model_type: 'gemma3_text', num_attention_heads: 4, num_hidden_layers: 26,
+    num_key_value_heads: 1, pad_token_id: 0, query_pre_attn_scalar: 256, rms_norm_eps: 1e-6, rope_local_base_freq: 10000,
+    rope_scaling: null, rope_theta: 1000000, sliding_window: 512, sliding_window_pattern: 6, torch_dtype: 'bfloat16',
+    transformers_version: '4.50.0.dev0', use_cache: true, vocab_size: 262144,
+  };
+  const g3 = parseGemmaConfig(gemma3, 'gemma-3-1b-it/config.json');
+  assert.deepEqual(g3.layerTypes.flatMap((t, i) => (t === 'full_attention' ? [i] : [])), [5, 11, 17, 23]);
+  assert.equal(g3.eosTokenId, 1);
+  assert.equal(g3.useBidirectionalAttention, false);
+  const emb = parseGemmaConfig({ ...gemma3, use_bidirectional_attention: true, hidden_size: 768 }, 'embeddinggemma/config.json');
+  assert.equal(emb.useBidirectionalAttention, true);
+});

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../../src/engine/index.js';
 import { REPO_ROOT } from '../../src/io/paths.js';
-import { gemmaParameterCount, parseGemmaConfig } from '../../src/config/gemma.js';
+import { parseGemmaConfig } from '../../src/config/gemma.js';
 import { GemmaModel, gemmaParameterShapes } from '../../src/models/gemma.js';
 import { loadGemmaModel } from '../../src/models/load.js';
 import { assertAllClose } from '../helpers/close.js';
@@ -101,7 +101,8 @@ test('random init: seeded, HF-like (N(0, 0.02), zero norms and pad row); save ->
     assert.ok(Math.abs(std - 0.02) < 0.002, `std ${std}`);
     assert.ok(a.params.get('model.norm.weight')!.dataSync().every((x) => x === 0));
     assert.ok(a.params.get('model.embed_tokens.weight')!.dataSync().slice(0, 64).every((x) => x === 0));
-    assert.equal(a.parameterCount, gemmaParameterCount(config));
+    // embed 256*64 + 4 layers * (q,k,v,o 4*4096 + q/k norm 32 + mlp 3*64*128 + 4 norms * 64) + final norm 64
+    assert.equal(a.parameterCount, 165_056);
     assert.deepEqual([...a.params.keys()].sort(), [...gemmaParameterShapes(config).keys()].sort());
 
     await a.save(dir);
@@ -165,6 +166,25 @@ test('bad inputs are RangeErrors naming the position', async () => {
     assert.throws(() => model.forward([[2, 3], [2]]), /row 1 has length 1, expected 2/);
     assert.throws(() => model.forward([[2, 3]], { attentionMask: [[1, 2]] }), /attentionMask\[0\]\[1\] = 2/);
     assert.throws(() => model.forward([[2, 3]], { attentionMask: [[1, 1], [1, 1]] }), /2 rows, expected 1/);
+  } finally {
+    model.dispose();
+  }
+});
+
+test('use_bidirectional_attention (EmbeddingGemma) makes the HF bidirectional window the default mode', async () => {
+  await initEngine();
+  const json = JSON.parse((await import('node:fs')).readFileSync(join(G3, 'config.json'), 'utf8'));
+  const model = GemmaModel.random(parseGemmaConfig({ ...json, use_bidirectional_attention: true }, G3), 3);
+  try {
+    assert.equal(model.defaultMode, 'bidirectional_sliding_gemma3_hf');
+    const ids = [Array.from({ length: 14 }, (_, t) => 2 + t)];
+    const a = model.forward(ids);
+    const b = model.forward(ids, { mode: 'bidirectional_sliding_gemma3_hf' });
+    const c = model.forward(ids, { mode: 'bidirectional_sliding' });
+    assert.equal(a.logits, undefined);
+    assert.deepEqual(a.hiddenStates.dataSync(), b.hiddenStates.dataSync());
+    assert.notDeepEqual(a.hiddenStates.dataSync(), c.hiddenStates.dataSync());
+    tf.dispose([a, b, c]);
   } finally {
     model.dispose();
   }

@@ -20,7 +20,7 @@ test('gemma1-tiny (MQA, hidden_act, 2 norms/layer): every mode and pooling withi
     assert.equal(model.config.modelType, 'gemma');
     assert.equal(model.config.numKeyValueHeads, 1);
     const errs = checkGolden(model, readGolden(fixture('gemma1-tiny')));
-    assert.ok(errs.has('causal.logits') && errs.has('bidirectional_sliding.pooled.last_non_pad'));
+    assert.ok(errs.has('causal.logits') && errs.has('bidirectional_sliding.pooled.last_non_pad') && errs.has('causal.layer_states'));
     report('gemma1-tiny', errs);
   } finally {
     model.dispose();
@@ -35,7 +35,7 @@ test('gemma3-tiny (q/k norm, local/global RoPE + linear scaling, GQA): every mod
     assert.deepEqual(model.config.rope.full_attention, { theta: 1e6, linearFactor: 8 });
     const errs = checkGolden(model, readGolden(fixture('gemma3-tiny')));
     for (const mode of ['causal', 'bidirectional_global', 'bidirectional_sliding', 'bidirectional_sliding_gemma3_hf'])
-      assert.ok(errs.has(`${mode}.hidden_states`), `golden has no ${mode}`);
+      assert.ok(errs.has(`${mode}.hidden_states`) && errs.has(`${mode}.layer_states`), `golden has no ${mode}`);
     report('gemma3-tiny', errs);
   } finally {
     model.dispose();

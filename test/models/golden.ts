@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { assertAllClose, TOL } from '../helpers/close.js';
 import type { GemmaModel } from '../../src/models/gemma.js';
@@ -12,6 +13,8 @@ import { ATTENTION_MODES, type AttentionMode } from '../../src/nn/masks.js';
 import { POOLING_KINDS } from '../../src/nn/pooling.js';
 
 export interface GoldenOutputs {
+  /** Optional (our fixtures, one case): residual stream after the embedding and after each layer. */
+  layer_states?: number[][][][];
   hidden_states: number[][][];
   logits?: number[][][];
   pooled: Record<string, number[][]>;
@@ -47,8 +50,15 @@ export function checkGolden(model: GemmaModel, golden: Golden): Map<string, numb
       if (!(ATTENTION_MODES as readonly string[]).includes(modeKey)) throw new Error(`golden mode ${modeKey} unknown`);
       const mode = modeKey as AttentionMode;
       const before = tf.memory().numTensors;
-      const out = model.forward(c.input_ids, { attentionMask: c.attention_mask, mode });
+      const out = model.forward(c.input_ids, { attentionMask: c.attention_mask, mode, layerStates: want.layer_states !== undefined });
       const what = `${golden.fixture}/${c.name}/${mode}`;
+      // Stages in order, so the first failing assertion names the first divergent layer.
+      want.layer_states?.forEach((stage, i) => {
+        const name = i === 0 ? 'embedding' : `layer ${i - 1}`;
+        const got = (out.layerStates as tf.Tensor3D[])[i] as tf.Tensor3D;
+        note(`${mode}.layer_states`, assertAllClose(nonPad(got.arraySync(), c.lengths), nonPad(stage, c.lengths), TOL.parityF32, `${what} ${name} output`));
+      });
+      if (want.layer_states) assert.equal(out.layerStates?.length, want.layer_states.length, `${what}: number of layer states`);
       note(`${mode}.hidden_states`, assertAllClose(nonPad(out.hiddenStates.arraySync(), c.lengths), nonPad(want.hidden_states, c.lengths), TOL.parityF32, `${what} hidden_states`));
       if (want.logits) {
         if (!out.logits) throw new Error(`${what}: no logits computed`);

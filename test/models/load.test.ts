@@ -1,7 +1,7 @@
 /** loadModel: registry dispatch and strict loading (missing / unexpected / mis-shaped tensors, ties). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -102,6 +102,51 @@ test('untied checkpoints use lm_head.weight for the logits', async () => {
     assert.ok(l.every((r) => r.every((x, v) => v === 5 || x === 0)));
     tf.dispose(out);
     m.dispose();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('hf://org/repo[@rev] resolves through the huggingface_hub-style cache (offline, no network)', async () => {
+  await initEngine();
+  const cache = await mkdtemp(join(tmpdir(), 'gemma-hub-'));
+  try {
+    const commit = 'a'.repeat(40);
+    const snap = join(cache, 'models--acme--tiny-gemma', 'snapshots', commit);
+    await mkdir(snap, { recursive: true });
+    for (const f of ['config.json', 'model.safetensors']) await copyFile(join(G1, f), join(snap, f));
+    await mkdir(join(cache, 'models--acme--tiny-gemma', 'refs'), { recursive: true });
+    await writeFile(join(cache, 'models--acme--tiny-gemma', 'refs', 'main'), commit);
+    const local = await loadGemmaModel(G1);
+    for (const src of ['hf://acme/tiny-gemma', `hf://acme/tiny-gemma@${commit}`]) {
+      const hub = await loadGemmaModel(src, { hub: { cacheDir: cache, offline: true } });
+      const [a, b] = [local.forward([[2, 5, 6]]), hub.forward([[2, 5, 6]])];
+      assert.deepEqual(b.logits!.dataSync(), a.logits!.dataSync());
+      tf.dispose([a, b]);
+      hub.dispose();
+    }
+    local.dispose();
+    await assert.rejects(loadModel('hf://acme/other', { hub: { cacheDir: cache, offline: true } }), /offline/);
+  } finally {
+    await rm(cache, { recursive: true, force: true });
+  }
+});
+
+test('a sharded save (model.safetensors.index.json) loads to the same model', async () => {
+  await initEngine();
+  const { config, tensors } = await fixtureTensors();
+  const dir = await mkdtemp(join(tmpdir(), 'gemma-sharded-'));
+  try {
+    await saveCheckpoint(dir, { config, tensors, maxShardBytes: 100_000 });
+    const ck = await openCheckpoint(dir);
+    const shards = new Set(ck.tensorNames.map((n) => ck.info(n).file));
+    assert.ok(shards.size > 1, `expected several shards, got ${shards.size}`);
+    const [a, b] = [await loadGemmaModel(G1), await loadGemmaModel(dir)];
+    const [x, y] = [a.forward([[2, 30, 31, 32]]), b.forward([[2, 30, 31, 32]])];
+    assert.deepEqual(y.logits!.dataSync(), x.logits!.dataSync());
+    tf.dispose([x, y]);
+    a.dispose();
+    b.dispose();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

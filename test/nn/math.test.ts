@@ -49,10 +49,13 @@ test('RoPE: half-split pairs (k, k+K/2) rotate by pos * theta^(-2k/K) / linearFa
   const tables = ropeTables([0, 2], 4, { theta: 100, linearFactor: 1 });
   const y = tf.tidy(() => applyRope(tf.tensor4d([1, 1, 0, 0, 1, 1, 0, 0], [1, 1, 2, 4]), tables).dataSync());
   assertAllClose(y, [1, 1, 0, 0, Math.cos(2), Math.cos(0.2), Math.sin(2), Math.sin(0.2)], F32, 'rope');
-  tf.dispose([tables.cos, tables.sin]);
+  // the second half rotates too: e2 -> [-sin, cos] in the (0, 2) plane
+  const z = tf.tidy(() => applyRope(tf.tensor4d([0, 0, 1, 0, 0, 0, 1, 0], [1, 1, 2, 4]), tables).dataSync());
+  assertAllClose(z, [0, 0, 1, 0, -Math.sin(2), 0, Math.cos(2), 0], F32, 'rope second half');
+  tf.dispose(tables);
   const scaled = ropeTables([2], 4, { theta: 100, linearFactor: 8 });
-  assertAllClose(scaled.cos.dataSync(), [Math.cos(2 / 8), Math.cos(0.2 / 8)], F32, 'linear scaling');
-  tf.dispose([scaled.cos, scaled.sin]);
+  assertAllClose(scaled.cos.dataSync(), [Math.cos(2 / 8), Math.cos(0.2 / 8), Math.cos(2 / 8), Math.cos(0.2 / 8)], F32, 'linear scaling');
+  tf.dispose(scaled);
 });
 
 /** Naive float64 attention with explicit per-head loops: the definition the batched code must match. */

@@ -93,6 +93,7 @@ describe('encoder adapters (tiny random Gemma 2)', () => {
     const wantExact = q.map((_, i) => directScore(model, enc, ids(i)));
     const err = assertAllClose(got, wantExact, TOL.parityF32, 'pair scores vs direct forward');
     assert.ok(err < 1e-5, `max error ${err}`);
+    console.log(`pair scores vs direct forward: max |err| ${err.toExponential(2)}`);
     // Scores differ between pairs (a constant scorer would pass the closeness check only by accident).
     assert.ok(Math.abs((got[0] as number) - (got[1] as number)) > 1e-4);
   });

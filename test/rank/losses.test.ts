@@ -1,6 +1,7 @@
 import { describe, it, before } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../../src/engine/index.js';
+import { headLoss } from '../../src/encoder/heads.js';
 import { marginRanking, pointwiseBce, softmaxCrossEntropy } from '../../src/rank/losses.js';
 import { assertAllClose, TOL } from '../helpers/close.js';
 
@@ -36,5 +37,17 @@ describe('ranking losses (float32 tf vs float64 torch reference)', () => {
   it('margin ranking hinge', () => {
     const got = tf.tidy(() => marginRanking(tf.tensor1d([1, 0.2, -0.5]), tf.tensor2d([[0.5, -1], [0.7, 0.1], [-0.4, -3]])).dataSync()[0] as number);
     assertAllClose([got], [0.6666666666666666], 0, 'margin', TOL.kernelRel);
+  });
+
+  it("agrees with the encoder's ranking head losses (pointwise BCE; pairwise RankNet = softmax CE with one negative)", () => {
+    const pos = [1.5, -0.3, 0.2];
+    const neg = [0.5, 0.7, -2];
+    const mine = tf.tidy(() => softmaxCrossEntropy(tf.tensor2d(pos.map((p, i) => [p, neg[i] as number]))).dataSync()[0] as number);
+    const interleaved = pos.flatMap((p, i) => [[p], [neg[i] as number]]);
+    const theirs = tf.tidy(() => headLoss({ kind: 'ranking', loss: 'pairwise' }, tf.tensor2d(interleaved), [1, 0, 1, 0, 1, 0]).dataSync()[0] as number);
+    assertAllClose([mine], [theirs], 1e-6, 'pairwise');
+    const bce = tf.tidy(() => pointwiseBce(tf.tensor1d(interleaved.flat()), tf.tensor1d([1, 0, 1, 0, 1, 0])).dataSync()[0] as number);
+    const head = tf.tidy(() => headLoss({ kind: 'ranking', loss: 'pointwise' }, tf.tensor2d(interleaved), [1, 0, 1, 0, 1, 0]).dataSync()[0] as number);
+    assertAllClose([bce], [head], 1e-6, 'pointwise');
   });
 });

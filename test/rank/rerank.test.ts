@@ -10,6 +10,7 @@ import type { ProgressEvent } from '../../src/progress/index.js';
 import { rerank, rerankQueriesFromTrecDl, type RerankQuery } from '../../src/rank/rerank.js';
 import { formatMsmarcoRun, formatTrecRun, writeMsmarcoRun, writeTrecRun } from '../../src/rank/runfile.js';
 import type { PairScorer } from '../../src/rank/scorer.js';
+import { rerankTrecDl, trecDlScores } from '../../src/rank/trecdl.js';
 import { loadQrels, loadRun, loadTrecDlJsonl } from '../../src/tasks/msmarco.js';
 
 /** Deterministic scorer: number of query words found in the passage; records each call's size. */
@@ -53,12 +54,21 @@ describe('rerank with a deterministic scorer', () => {
   it('batches pairs across queries, reports progress per batch, honours depth', async () => {
     const scorer = new OverlapScorer();
     const events: ProgressEvent[] = [];
-    await rerank(QUERIES, scorer, { batchSize: 3, onProgress: (e) => events.push(e) });
+    await rerank(QUERIES, scorer, { batchSize: 3, sortByLength: false, onProgress: (e) => events.push(e) });
     assert.deepEqual(scorer.calls.map((c) => c.length), [3, 3, 2]);
     assert.deepEqual(scorer.calls[1], [['red fox', 'red fox red fox'], ['sky', 'sky'], ['sky', 'sea']]);
     assert.deepEqual(events.map((e) => [e.phase, e.done, e.total]), [['rerank', 3, 8], ['rerank', 6, 8], ['rerank', 8, 8]]);
     const shallow = await rerank(QUERIES, new OverlapScorer(), { depth: 2 });
     assert.deepEqual(shallow.get('1')?.map((e) => e.docid), ['b', 'a']);
+  });
+
+  it('length-sorted batching (the default) scores longest pairs first and gives the same run', async () => {
+    const scorer = new OverlapScorer();
+    const sorted = await rerank(QUERIES, scorer, { batchSize: 3 });
+    const lengths = scorer.calls.flat().map(([q, p]) => q.length + p.length);
+    assert.deepEqual(lengths, [...lengths].sort((a, b) => b - a));
+    assert.deepEqual(scorer.calls[0]?.[0], ['red fox', 'red fox red fox']);
+    assert.deepEqual(sorted, await rerank(QUERIES, new OverlapScorer(), { batchSize: 3, sortByLength: false }));
   });
 
   it('stops between batches when the signal fires, saying how many pairs were scored', async () => {
@@ -75,7 +85,7 @@ describe('rerank with a deterministic scorer', () => {
     const short: PairScorer = { scoreBatch: async (q) => new Float32Array(q.length - 1) };
     await assert.rejects(rerank(QUERIES, short), /returned 3 scores for 4 pairs|returned \d+ scores/);
     const nan: PairScorer = { scoreBatch: async (q) => new Float32Array(q.length).fill(NaN) };
-    await assert.rejects(rerank(QUERIES, nan), /non-finite score NaN for qid 1 docid a/);
+    await assert.rejects(rerank(QUERIES, nan), /non-finite score NaN for qid 1 docid d/);
     await assert.rejects(rerank([QUERIES[0] as RerankQuery, QUERIES[0] as RerankQuery], new OverlapScorer()), GemmaLabError);
   });
 });
@@ -134,4 +144,25 @@ describe('run files', () => {
     const fromScores = trecEval(qrels, back, { complete: true, maxDocs: 10 }).perQuery;
     assert.deepEqual([...ranked], [...fromScores].map(([q, m]) => [q, m.recipRank]));
   });
+
+  for (const [year, ndcg, r100] of [[2019, '0.5058', '0.4910'], [2020, '0.4796', '0.5599']] as const) {
+    it(`rerankTrecDl ${year}: the BM25 scorer reproduces BM25 (nDCG@10 ${ndcg}, -l 2 R@100 ${r100}); the reversed scorer is worse`, async () => {
+      const dl = `trec-dl-${year}`;
+      const records = await loadTrecDlJsonl(sharedDataPath('msmarco', dl, `bm25_dl${year % 100}_top100.jsonl`));
+      const bm25 = new Map(records.flatMap((r) => r.hits.map((h) => [`${r.query}\u0000${h.content}`, h.score] as const)));
+      const scorer = (sign: number): PairScorer => ({
+        scoreBatch: async (q, p) => Float32Array.from(q, (query, i) => sign * (bm25.get(`${query}\u0000${p[i]}`) as number)),
+      });
+      const runPath = join(dir, `dl${year}.trec`);
+      const res = await rerankTrecDl(year, scorer(1), { batchSize: 50, runPath, tag: 'bm25' });
+      assert.equal(formatTrec(res.scores.ndcg10), ndcg);
+      assert.equal(formatTrec(res.scores.recall100), r100);
+      assert.deepEqual(res.scores, res.bm25);
+      if (year === 2019) assert.equal(formatTrec(res.scores.map), '0.2476');
+      const qrels = await loadQrels(sharedDataPath('msmarco', dl, `qrels.dl${year % 100}-passage.txt`));
+      assert.deepEqual(trecDlScores(qrels, await loadRun(runPath)), res.scores);
+      const reversed = await rerankTrecDl(year, scorer(-1), { batchSize: 50 });
+      assert.ok(reversed.scores.ndcg10 < res.scores.ndcg10 - 0.1, `reversed nDCG@10 ${reversed.scores.ndcg10}`);
+    });
+  }
 });

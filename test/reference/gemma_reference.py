@@ -118,12 +118,15 @@ def mlp(p, pre, x):
     return (gelu_tanh(x @ p[pre + "gate_proj.weight"].T) * (x @ p[pre + "up_proj.weight"].T)) @ p[pre + "down_proj.weight"].T
 
 
-def forward(p, cfg, input_ids, attention_mask, mode):
-    """-> (hidden_states [B, L, D] after model.norm, logits [B, L, V] with the final softcap)."""
+def forward(p, cfg, input_ids, attention_mask, mode, stages=None):
+    """-> (hidden_states [B, L, D] after model.norm, logits [B, L, V] with the final softcap).
+    `stages`, when a list, receives the residual stream after the embedding and after each layer."""
     eps = cfg["rms_norm_eps"]
     sandwich = cfg["model_type"] != "gemma"
     x = p["model.embed_tokens.weight"][input_ids] * math.sqrt(cfg["hidden_size"])
     types = layer_types(cfg)
+    if stages is not None:
+        stages.append(x)
     for i, lt in enumerate(types):
         pre = f"model.layers.{i}."
         allowed = visible(mode, lt, cfg.get("sliding_window"), attention_mask)
@@ -135,6 +138,8 @@ def forward(p, cfg, input_ids, attention_mask, mode):
         else:
             x = x + a
             x = x + mlp(p, pre + "mlp.", rms_norm(x, p[pre + "post_attention_layernorm.weight"], eps))
+        if stages is not None:
+            stages.append(x)
     h = rms_norm(x, p["model.norm.weight"], eps)
     head = p.get("lm_head.weight", p["model.embed_tokens.weight"])
     logits = h @ head.T

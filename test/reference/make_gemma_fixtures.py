@@ -121,14 +121,21 @@ MODE_DOCS = {
 }
 
 
+# Every stage is recorded for one case, so a parity failure names the first divergent layer.
+STAGES_CASE = "nopad"
+
+
 def golden(fixture, cfg, params, cases, modes):
     out = []
     for c in cases:
         ids, mask = torch.tensor(c["input_ids"]), torch.tensor(c["attention_mask"])
         outputs = {}
         for mode in modes:
-            h, logits = ref.forward(params, cfg, ids, mask, mode)
+            stages = [] if c["name"] == STAGES_CASE else None
+            h, logits = ref.forward(params, cfg, ids, mask, mode, stages)
             o = {"hidden_states": f32(h)}
+            if stages is not None:
+                o["layer_states"] = [f32(x) for x in stages]
             if mode == "causal":
                 o["logits"] = f32(logits)
             o["pooled"] = {k: f32(v) for k, v in ref.pool(h, mask).items()}
@@ -145,6 +152,7 @@ def golden(fixture, cfg, params, cases, modes):
         "hidden_states": "output of the final norm (model.norm), shape [batch, seq, hidden]",
         "logits": "hidden_states @ embed_tokens^T then final_logit_softcapping if set; causal mode only; shape [batch, seq, vocab]",
         "pooled": "mean over positions with attention_mask=1; first = position 0; last_non_pad = position length-1",
+        "layer_states": f"case {STAGES_CASE} only: residual stream after the scaled embedding and after each layer (before model.norm), [num_layers + 1][batch, seq, hidden]",
         "contract": "compare per-token tensors only where attention_mask=1; compare pooled vectors in full; recommended float32 tolerance: max |got - want| <= 1e-4",
         "generator": "test/reference/make_gemma_fixtures.py (float64 reference test/reference/gemma_reference.py)",
         "cases": out,

@@ -136,3 +136,22 @@ test('build refuses what it cannot map', async () => {
   await assert.rejects(toEncoderDecoder(g1), (e: unknown) => e instanceof ConfigError && e.field === 'model_type');
   [small, otherVocab, g1].forEach((m) => m.dispose());
 });
+
+test('CLI to-encoder-decoder writes a checkpoint loadModel reads; bad flags are ConfigErrors', async () => {
+  const cli = (await import('../../src/t5gemma/cli.js')).default;
+  const out = join(tmp, 'cli');
+  const log = console.log;
+  console.log = () => {};
+  try {
+    assert.equal(await cli.run(['--encoder', GEMMA2_TINY, '--out', out]), 0);
+    assert.equal(await cli.run([]), 2);
+  } finally {
+    console.log = log;
+  }
+  const loaded = await loadModel(out);
+  assert.ok(loaded instanceof T5GemmaModel);
+  const err = checkGolden(loaded, 't5gemma-from-gemma2-tiny');
+  assert.ok(err.logits < TOL.parityF32);
+  loaded.dispose();
+  await assert.rejects(cli.run(['--encoder', GEMMA2_TINY, '--out', out, '--dtype', 'F8']), ConfigError);
+});

@@ -81,3 +81,43 @@ test('bad configs fail with ConfigError naming the field', () => {
     );
   }
 });
+
+test('a released-style 2B-2B config (eos list, torch_dtype, classifier_dropout_rate in modules, no layer_types) parses', () => {
+  const module = {
+    attention_bias: false,
+    attention_dropout: 0.0,
+    attn_logit_softcapping: 50.0,
+    classifier_dropout_rate: 0.0,
+    dropout_rate: 0.0,
+    final_logit_softcapping: 30.0,
+    head_dim: 256,
+    hidden_activation: 'gelu_pytorch_tanh',
+    hidden_size: 2304,
+    initializer_range: 0.02,
+    intermediate_size: 9216,
+    max_position_embeddings: 8192,
+    model_type: 't5_gemma_module',
+    num_attention_heads: 8,
+    num_hidden_layers: 26,
+    num_key_value_heads: 4,
+    query_pre_attn_scalar: 256,
+    rms_norm_eps: 1e-6,
+    rope_theta: 10000.0,
+    sliding_window: 4096,
+    torch_dtype: 'bfloat16',
+    use_cache: true,
+    vocab_size: 256000,
+    pad_token_id: 0,
+    eos_token_id: [1, 107],
+  };
+  const c = parseT5GemmaConfig(
+    { architectures: ['T5GemmaForConditionalGeneration'], model_type: 't5gemma', encoder: { ...module, is_decoder: false }, decoder: { ...module, is_decoder: true, cross_attention_hidden_size: 2304 }, eos_token_id: [1, 107], torch_dtype: 'bfloat16', vocab_size: 256000 },
+    'config.json',
+  );
+  assert.equal(c.eosTokenId, 1);
+  assert.equal(c.decoder.eosTokenId, 1);
+  assert.equal(c.dtype, 'bfloat16');
+  assert.equal(c.encoder.layerTypes[0], 'sliding_attention');
+  assert.equal(c.encoder.layerTypes[25], 'full_attention');
+  assert.equal(c.decoder.queryPreAttnScalar, 256);
+});

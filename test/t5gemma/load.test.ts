@@ -55,3 +55,44 @@ test('broken checkpoints fail with typed errors naming the tensor or field', asy
   const mha = await rewrite('mha', (t) => t, { ...cfg, decoder: { ...cfg.decoder, num_key_value_heads: 2 } });
   await assert.rejects(loadModel(mha), (e: unknown) => e instanceof CheckpointError && /k_proj/.test(e.tensor ?? ''));
 });
+
+test('T5GemmaModel.random: every parameter, seeded, HF-like init (norm offsets 0, pad embedding row 0)', async () => {
+  const loaded = (await loadModel(fixtureDir('t5gemma-tiny-unbalanced'))) as T5GemmaModel;
+  const cfg = loaded.config;
+  loaded.dispose();
+  const a = T5GemmaModel.random(cfg, 3);
+  const b = T5GemmaModel.random(cfg, 3);
+  assert.equal(a.params.size, 2 + 2 * 11 + 2 + 2 * 17); // embed+norm per side; 11 tensors per encoder layer, 17 per decoder layer
+  for (const [n, v] of a.params) assert.deepEqual(v.dataSync(), b.params.get(n)?.dataSync(), n);
+  assert.ok((a.params.get('model.decoder.layers.1.post_cross_attn_layernorm.weight')?.dataSync() as Float32Array).every((x) => x === 0));
+  assert.ok((a.params.get('model.decoder.embed_tokens.weight')?.dataSync() as Float32Array).slice(0, 32).every((x) => x === 0));
+  a.dispose();
+  b.dispose();
+});
+
+test('dropout: active only in training, seeded; bad inputs are RangeErrors', async () => {
+  const m = (await loadModel(fixtureDir('t5gemma-tiny'))) as T5GemmaModel;
+  const drop = new T5GemmaModel({ ...m.config, dropoutRate: 0.1 }, m.params);
+  const ids = [[2, 50, 60, 70]];
+  const dec = [[2, 80, 90]];
+  const run = (o: { training?: boolean; seed?: number }) => {
+    const out = drop.forward(ids, dec, o);
+    const v = out.logits.arraySync();
+    out.encoderHiddenStates.dispose();
+    out.decoderHiddenStates.dispose();
+    out.logits.dispose();
+    return v;
+  };
+  const evalOut = m.forward(ids, dec);
+  assert.deepEqual(run({}), evalOut.logits.arraySync(), 'no dropout outside training');
+  assert.notDeepEqual(run({ training: true, seed: 1 }), run({}));
+  assert.deepEqual(run({ training: true, seed: 1 }), run({ training: true, seed: 1 }));
+  assert.notDeepEqual(run({ training: true, seed: 1 }), run({ training: true, seed: 2 }));
+  evalOut.encoderHiddenStates.dispose();
+  evalOut.decoderHiddenStates.dispose();
+  evalOut.logits.dispose();
+  assert.throws(() => m.encode([[2, 300]]), RangeError);
+  assert.throws(() => m.encode([[2, 3]], [[1, 2]]), RangeError);
+  assert.throws(() => m.forward([[2, 3]], [[2, 3]], { attentionMask: [[1, 1, 1]] }), RangeError);
+  m.dispose();
+});

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 
@@ -7,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import { parseGemmaConfig } from '../../src/config/gemma.js';
 import { initEngine } from '../../src/engine/index.js';
-import { ConfigError } from '../../src/errors.js';
+import { AbortedError, ConfigError } from '../../src/errors.js';
 import { sharedDir } from '../../src/io/paths.js';
 import { GemmaModel } from '../../src/models/gemma.js';
 import { loadModel } from '../../src/models/load.js';
@@ -114,10 +115,55 @@ test('PrefixLM pretraining lowers the loss of a tiny balanced model (reproducibl
 });
 
 test('pretrainData draws a new split per epoch, reproducibly', () => {
-  const data = pretrainData(corpus(4, 10, 9), { kind: 'prefixlm' }, 2, 0);
+  const seqs = corpus(4, 10, 9);
+  const data = pretrainData(seqs, { kind: 'prefixlm', options: { split: 'random' } }, 2, 0);
   const e0 = data.epoch(0, new Rng('e0'));
   assert.deepEqual(data.epoch(0, new Rng('e0')), e0);
-  assert.notDeepEqual(data.epoch(1, new Rng('e1')), e0);
   assert.equal(e0.length, 2);
+  // The split points (prefix lengths, order-free) of the same sequences are redrawn between epochs.
+  const splits = (e: typeof e0) => e.flatMap((b) => b.attentionMask.map((r) => r.reduce((a, x) => a + x, 0))).sort();
+  assert.notDeepEqual(splits(data.epoch(1, new Rng('e1'))), splits(e0));
+  // Default PrefixLM is the paper's equal halves: 5 prefix tokens, 5 + eos targets.
+  const half = pretrainData(seqs, { kind: 'prefixlm' }, 4, 0).epoch(0, new Rng('h'))[0]!;
+  assert.ok(half.attentionMask.every((r) => r.reduce((a, b) => a + b, 0) === 5));
+  assert.ok(half.labels.every((r) => r.length === 6));
   assert.throws(() => collateSeq2Seq([], 0), ConfigError);
+});
+
+test('warm-up + main with checkpoints: abort during the main phase and resume = the straight run, bit for bit', async () => {
+  const json = JSON.parse(readFileSync(join(GEMMA2_TINY, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const build = async () => {
+    const small = GemmaModel.random(parseGemmaConfig({ ...json, hidden_size: 32, intermediate_size: 64, num_attention_heads: 2, num_key_value_heads: 1 }, 's/config.json'), 3);
+    const m = await toEncoderDecoder(GEMMA2_TINY, small, { seed: 4 });
+    small.dispose();
+    return m;
+  };
+  const dir = mkdtempSync(join(tmpdir(), 't5gemma-pretrain-'));
+  const base = { objective: { kind: 'ul2' } as const, batchSize: 4, seed: 9, maxSteps: 3, crossAttentionWarmupSteps: 2, schedule: { lr: 5e-3, decay: 'constant' } as const };
+  try {
+    const straight = await build();
+    await pretrain(straight, corpus(8, 12, 2), { ...base, checkpoint: { dir: join(dir, 'a'), every: 1 } });
+    const want = [...straight.params].map(([n, v]) => [n, [...(v.dataSync() as Float32Array)]]);
+    straight.dispose();
+
+    const interrupted = await build();
+    const ctl = new AbortController();
+    let logs = 0;
+    const run = pretrain(interrupted, corpus(8, 12, 2), {
+      ...base,
+      checkpoint: { dir: join(dir, 'b'), every: 1 },
+      signal: ctl.signal,
+      onLog: () => {
+        if (++logs === 3) ctl.abort(); // 2 warm-up steps + 1 main step done
+      },
+    });
+    await assert.rejects(run, AbortedError);
+    interrupted.dispose();
+    const resumed = await build(); // a fresh process: same build, then resume
+    await pretrain(resumed, corpus(8, 12, 2), { ...base, checkpoint: { dir: join(dir, 'b'), every: 1 }, resume: true });
+    assert.deepEqual([...resumed.params].map(([n, v]) => [n, [...(v.dataSync() as Float32Array)]]), want);
+    resumed.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

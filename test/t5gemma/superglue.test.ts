@@ -11,11 +11,12 @@ import { scoreMultiRC, scoreReCoRD, scoreSuperGlueTask, writeMultiRCSubmission, 
 import { sharedDataPath } from '../../src/io/paths.js';
 import { loadModel } from '../../src/models/load.js';
 import type { T5GemmaModel } from '../../src/models/t5gemma.js';
+import { Rng } from '../../src/rng/index.js';
 import { type BoolQRecord, type ReCoRDRecord, loadSuperGlue } from '../../src/tasks/superglue.js';
 import type { Tokenizer } from '../../src/tokenize/index.js';
 import { collateSeq2Seq, teacherForce } from '../../src/t5gemma/objectives/seq2seq.js';
 import { seq2seqTrainable } from '../../src/t5gemma/pretrain.js';
-import { EncoderClassifier, classificationBatches, classifySuperGlue, generateSuperGlue } from '../../src/t5gemma/superglue.js';
+import { EncoderClassifier, classificationData, classifySuperGlue, generateSuperGlue, superglueExamples } from '../../src/t5gemma/superglue.js';
 import { train } from '../../src/train/trainer.js';
 import { TOL, assertAllClose } from '../helpers/close.js';
 import { type Case, fixtureDir, goldenCases } from './golden.js';
@@ -63,9 +64,8 @@ test('fine-tuned classifier on a separable BoolQ-shaped task: predictions feed s
   const model = await tiny();
   const clf = new EncoderClassifier(model, 2, 3);
   const records: BoolQRecord[] = Array.from({ length: 24 }, (_, i) => ({ idx: i, question: `q${i % 5}`, passage: i % 2 ? 'yes yes yes' : 'no no no', label: i % 2 }));
-  const examples = records.map((r) => ({ idx: r.idx, texts: [r.question, r.passage] as const, label: r.label }));
-  const batches = classificationBatches(examples, 8, { tokenizer: charTok, maxLength: 32 });
-  await train(clf.trainable(), { epoch: (_e, rng) => rng.shuffle([...batches]), size: (b) => b.labels.length }, { seed: 1, maxSteps: 20, schedule: { lr: 3e-3, decay: 'constant' } });
+  const data = classificationData(superglueExamples('boolq', records), 8, { tokenizer: charTok, maxLength: 32 });
+  await train(clf.trainable(), data, { seed: 1, maxSteps: 20, schedule: { lr: 3e-3, decay: 'constant' } });
   const res = await classifySuperGlue(clf, 'boolq', records, { tokenizer: charTok, maxLength: 32, batchSize: 5 });
   assert.equal(res.task, 'boolq');
   const preds = res.predictions as { idx: number; prediction: number }[];
@@ -147,5 +147,26 @@ test('text-to-text: a decoder taught to answer "True" yields class 1 through gen
   assert.equal(scoreSuperGlueTask('boolq', preds.map((p) => p.prediction), records.map((r) => r.label as number)).metrics.accuracy, 4 / 6);
   const beam = await generateSuperGlue(model, 'boolq', records.slice(0, 2), { tokenizer: charTok, maxLength: 40, maxNewTokens: 6, numBeams: 2 });
   assert.deepEqual(beam.generations, ['True', 'True']);
+  model.dispose();
+});
+
+test('fine-tuning data from real CB/COPA train files: labelled, length-bucketed, reproducible; a few steps train', async () => {
+  const cb = await loadSuperGlue('cb', sharedDataPath('superglue', 'cb', 'train.jsonl'));
+  const ex = superglueExamples('cb', cb.records);
+  assert.equal(ex.length, 250);
+  const data = classificationData(ex, 16, { tokenizer: charTok, maxLength: 48 });
+  const e0 = data.epoch(0, new Rng('x'));
+  assert.deepEqual(data.epoch(0, new Rng('x')), e0);
+  assert.equal(e0.reduce((n, b) => n + data.size(b), 0), 250);
+  assert.ok(e0.every((b) => b.labels.every((l) => l === 0 || l === 1 || l === 2) && b.inputIds.every((r) => r.length === b.inputIds[0]!.length)));
+  const copa = await loadSuperGlue('copa', sharedDataPath('superglue', 'copa', 'train.jsonl'));
+  const copaEx = superglueExamples('copa', copa.records);
+  assert.equal(copaEx.length, 800, 'two binary examples per COPA item');
+  assert.equal(copaEx.filter((e) => e.label === 1).length, 400);
+  const model = await tiny();
+  const clf = new EncoderClassifier(model, 3);
+  const res = await train(clf.trainable(), data, { seed: 1, maxSteps: 3, schedule: { lr: 1e-3, decay: 'constant' } });
+  assert.ok(res.logs.every((l) => Number.isFinite(l.loss)));
+  clf.dispose();
   model.dispose();
 });

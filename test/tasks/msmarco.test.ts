@@ -12,6 +12,7 @@ import {
   loadQueries,
   loadRun,
   loadTrecDlJsonl,
+  MSMARCO_SIZES,
   readLines,
   repairMojibake,
   streamCollection,
@@ -32,7 +33,7 @@ const entries = (r: Map<string, unknown[]>): number => [...r.values()].reduce((s
 
 describe('MS MARCO / TREC DL loaders on the real files (row counts from SOURCES.md)', () => {
   it('dev-small qrels (Anserini, space-separated): 7,437 lines, 6,980 queries, 6,590/331/51/8 with 1/2/3/4 relevant', async () => {
-    const q = await loadQrels(M('dev-small', 'qrels.msmarco-passage.dev-subset.txt'));
+    const q = await loadQrels(M('dev-small', 'qrels.msmarco-passage.dev-subset.txt'), { expectedRows: MSMARCO_SIZES['qrels.dev.small'] });
     assert.equal(judgments(q), 7437);
     assert.equal(q.size, 6980);
     const perQuery = [0, 0, 0, 0, 0];
@@ -41,7 +42,7 @@ describe('MS MARCO / TREC DL loaders on the real files (row counts from SOURCES.
   });
 
   it('dev-small topics: 6,980 queries, qid 2 keeps its leading space', async () => {
-    const q = await loadQueries(M('dev-small', 'topics.msmarco-passage.dev-subset.txt'));
+    const q = await loadQueries(M('dev-small', 'topics.msmarco-passage.dev-subset.txt'), { expectedRows: MSMARCO_SIZES['queries.dev.small'] });
     assert.equal(q.size, 6980);
     assert.equal(q.get('2'), ' Androgen receptor define');
     assert.equal(q.get('1048585'), "what is paula deen's brother");
@@ -63,11 +64,11 @@ describe('MS MARCO / TREC DL loaders on the real files (row counts from SOURCES.
   });
 
   it('DL19: 9,260 graded qrels (Q0) over 43 queries, 5,158/1,601/1,804/697; 43 topics; 4,300-line TREC run', async () => {
-    const q = await loadQrels(M('trec-dl-2019', 'qrels.dl19-passage.txt'));
+    const q = await loadQrels(M('trec-dl-2019', 'qrels.dl19-passage.txt'), { expectedRows: MSMARCO_SIZES['qrels.dl19-passage'] });
     assert.equal(judgments(q), 9260);
     assert.equal(q.size, 43);
     assert.deepEqual(gradeCounts(q), [5158, 1601, 1804, 697]);
-    const topics = await loadQueries(M('trec-dl-2019', 'topics.dl19-passage.txt'));
+    const topics = await loadQueries(M('trec-dl-2019', 'topics.dl19-passage.txt'), { expectedRows: MSMARCO_SIZES['topics.dl19-passage'] });
     assert.equal(topics.size, 43);
     assert.deepEqual([...topics.keys()].sort(), [...q.keys()].sort());
     const run = await loadRun(M('trec-dl-2019', 'trec_results_dl19_top100.txt'));
@@ -77,11 +78,11 @@ describe('MS MARCO / TREC DL loaders on the real files (row counts from SOURCES.
   });
 
   it('DL20: 11,386 qrels (column 2 is 0) over 54 queries, 7,780/1,940/1,020/646; 200 CRLF topics; 5,400-line run', async () => {
-    const q = await loadQrels(M('trec-dl-2020', 'qrels.dl20-passage.txt'));
+    const q = await loadQrels(M('trec-dl-2020', 'qrels.dl20-passage.txt'), { expectedRows: MSMARCO_SIZES['qrels.dl20-passage'] });
     assert.equal(judgments(q), 11386);
     assert.equal(q.size, 54);
     assert.deepEqual(gradeCounts(q), [7780, 1940, 1020, 646]);
-    const topics = await loadQueries(M('trec-dl-2020', 'topics.dl20.txt'));
+    const topics = await loadQueries(M('trec-dl-2020', 'topics.dl20.txt'), { expectedRows: MSMARCO_SIZES['topics.dl20'] });
     assert.equal(topics.size, 200);
     assert.equal(topics.get('1030303'), 'who is aziz hashim');
     for (const qid of q.keys()) assert.ok(topics.has(qid), qid);
@@ -180,6 +181,12 @@ describe('loaders on crafted files: bad lines, encodings, streaming', () => {
     await rejects(loadQueries(p4), p4, 2, /got 1/);
   });
 
+  it('a file one line short of its official size is an error naming both counts', async () => {
+    const p = await file('short.tsv', '1\ta\n2\tb\n');
+    await assert.rejects(loadQueries(p, { expectedRows: 3 }), (e: unknown) => e instanceof DataFileError && e.file === p && /expected 3 rows, got 2/.test(e.message));
+    assert.equal((await loadQueries(p, { expectedRows: 2 })).size, 2);
+  });
+
   it('onBadLine switches to report-and-skip', async () => {
     const p = await file('q5.tsv', '1\ta\n2\n3\tc\tx\n4\td\n');
     const bad: DataFileError[] = [];
@@ -247,6 +254,16 @@ describe('loaders on crafted files: bad lines, encodings, streaming', () => {
       break;
     }
     assert.equal(n, 1);
+  });
+
+  it('a multi-byte character straddling the 1 MiB read boundary decodes intact; empty file has no rows', async () => {
+    const first = `0\t${'a'.repeat(1024 * 1024 - 3)}\n`; // 1 MiB - 1 bytes
+    const p = await file('straddle.tsv', `${first}1\t\u00e9\u00e9 caf\u00e9\n2\tz`);
+    const got: [string, string][] = [];
+    for await (const r of streamCollection(p)) got.push([r.pid, r.text.slice(0, 8)]);
+    assert.deepEqual(got, [['0', 'aaaaaaaa'], ['1', '\u00e9\u00e9 caf\u00e9'], ['2', 'z']]);
+    const empty = await file('empty.tsv', '');
+    assert.equal((await loadQueries(empty)).size, 0);
   });
 
   it('an aborted signal stops a stream', async () => {

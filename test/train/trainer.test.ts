@@ -66,7 +66,9 @@ const base = { seed: 3, schedule: { lr: 0.05, warmupSteps: 2, decay: 'cosine' as
 
 test('training decreases the loss', async () => {
   const m = makeModel(1, 0);
-  const r = await train(m, shuffled(8), { ...base, maxSteps: 30 });
+  const before = tf.memory().numTensors;
+  const r = await train(m, shuffled(8), { ...base, maxSteps: 30, gradAccumSteps: 2, evaluate: { every: 10, run: () => 0.5 } });
+  assert.equal(tf.memory().numTensors, before, 'no tensors leaked by the loop, optimizer or best-weights copy');
   const first = r.logs.slice(0, 5).reduce((a, l) => a + l.loss, 0) / 5;
   const last = r.logs.slice(-5).reduce((a, l) => a + l.loss, 0) / 5;
   assert.ok(last < 0.5 * first, `loss ${first} -> ${last}`);
@@ -237,4 +239,40 @@ test('same seed twice: identical; different seed: different', async () => {
   };
   assert.deepEqual(await run(1), await run(1));
   assert.notDeepEqual(await run(1), await run(2));
+});
+
+test('kill -9 during checkpoint saves (x6): the newest complete checkpoint verifies; temp dirs are ignored', async () => {
+  const { spawn } = await import('node:child_process');
+  const { readFile } = await import('node:fs/promises');
+  const dir = await mkdtemp(join(tmpdir(), 'gl-kill-'));
+  try {
+    const r = new Rng('kill');
+    for (let round = 0; round < 6; round++) {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'helpers', 'save-loop.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      await new Promise((res) => setTimeout(res, 20 + r.int(300)));
+      child.kill('SIGKILL');
+      await new Promise((res) => child.once('exit', res));
+      const ck = await latestCheckpoint(dir);
+      const state = JSON.parse(Buffer.from(ck.files.get('trainer_state.json')!).toString()) as { step: number };
+      assert.equal(state.step, ck.step);
+      assert.ok(ck.files.get('model.safetensors')!.every((b) => b === ck.step % 251), 'payload intact');
+      assert.match(await readFile(join(ck.path, 'manifest.json'), 'utf8'), /sha256/);
+    }
+    // Temps of earlier killed saves were cleaned by the next writer; at most the last one is left.
+    const temps = (await readdir(dir)).filter((n) => n.includes('.tmp-'));
+    assert.ok(temps.length <= 1, `leftover temps: ${temps.join(', ')}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a NaN dev metric is an error, not a silent value', async () => {
+  const m = makeModel(11, 0);
+  await assert.rejects(
+    train(m, shuffled(8), { ...base, maxSteps: 4, evaluate: { every: 2, name: 'accuracy', run: () => NaN } }),
+    (e: unknown) => e instanceof NonFiniteError && e.step === 2 && /eval metric accuracy = NaN/.test((e as Error).message),
+  );
+  await assert.rejects(latestCheckpoint(join(tmpdir(), 'gl-does-not-exist')), /no valid checkpoint/);
+  m.dispose();
 });

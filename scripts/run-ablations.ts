@@ -1,0 +1,74 @@
+/**
+ * Runs the small-scale paper findings (src/experiments/findings.ts) and appends every finished run to
+ * data/results/*.jsonl. Finished runs are skipped, so rerunning continues an interrupted sweep; Ctrl-C
+ * stops between training steps (the current run is not recorded). Seeds go outermost across all the
+ * findings asked for, so a partial sweep already has paired runs for every variant.
+ *
+ *   node --import tsx scripts/run-ablations.ts [--findings attention,pooling,dropout,init]
+ *        [--model .cache/pretrain/tiny-gemma/model] [--seeds 0,1,2] [--dry-run]
+ */
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { initEngine } from '../src/engine/index.js';
+import { FINDINGS, findingSpec } from '../src/experiments/findings.js';
+import { glueEncoderRun, modelIdentity } from '../src/experiments/glue.js';
+import { recordedRuns, runAblation } from '../src/experiments/runner.js';
+import { REPO_ROOT } from '../src/io/paths.js';
+import { terminalProgress } from '../src/progress/index.js';
+
+const { values: a } = parseArgs({
+  options: {
+    findings: { type: 'string', default: 'attention,pooling,dropout,init' },
+    model: { type: 'string', default: join(REPO_ROOT, '.cache', 'pretrain', 'tiny-gemma', 'model') },
+    seeds: { type: 'string' },
+    'dry-run': { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+
+const ids = a.findings.split(',').filter(Boolean);
+for (const id of ids) {
+  if (!FINDINGS[id]) {
+    console.error(`--findings: unknown finding '${id}' (known: ${Object.keys(FINDINGS).join(', ')})`);
+    process.exit(2);
+  }
+}
+const findings = ids.map((id) => FINDINGS[id]!);
+const seeds = a.seeds ? a.seeds.split(',').map(Number) : [...new Set(findings.flatMap((f) => f.seeds))];
+const model = await modelIdentity(resolve(a.model));
+console.error(`checkpoint ${model.model} (weights sha256 ${model.modelSha}…)`);
+
+if (a['dry-run']) {
+  for (const f of findings) {
+    const spec = findingSpec(f, model);
+    const { records, missing } = recordedRuns(spec, join(REPO_ROOT, f.file));
+    console.log(`${f.id}: ${records.length} recorded, ${missing.length} to run`);
+  }
+  process.exit(0);
+}
+
+const ac = new AbortController();
+process.on('SIGINT', () => {
+  if (ac.signal.aborted) process.exit(130);
+  console.error('\ninterrupt: stopping after the current training step (Ctrl-C again to quit now)');
+  ac.abort(new Error('SIGINT'));
+});
+
+await initEngine();
+const bar = terminalProgress();
+const t0 = performance.now();
+let ran = 0;
+for (const seed of seeds) {
+  for (const f of findings) {
+    if (!f.seeds.includes(seed) && !a.seeds) continue;
+    const spec = { ...findingSpec(f, model), seeds: [seed] };
+    const r = await runAblation(spec, glueEncoderRun, {
+      file: join(REPO_ROOT, f.file),
+      signal: ac.signal,
+      onProgress: (e) => e.phase.includes('train') && bar(e),
+      log: (line) => console.error(line),
+    });
+    ran += r.ran;
+  }
+}
+console.log(`ran ${ran} new runs in ${((performance.now() - t0) / 1000).toFixed(0)} s; results in ${[...new Set(findings.map((f) => f.file))].join(', ')}`);

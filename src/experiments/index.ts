@@ -1,0 +1,5 @@
+/** Ablation runner, JSONL result store and summaries (see runner.ts). */
+export * from './grid.js';
+export * from './store.js';
+export * from './runner.js';
+export * from './summary.js';

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { blankMagics, defaultMagics, MagicUsageError, parseCell, rewriteLineMagics, splitArgs } from '../../src/kernel/magics.js';
+
+const reg = defaultMagics();
+
+test('line magics become one line of typed $nb calls; line numbers are kept', () => {
+  const src = 'const a = 1;\n%seed 42\n%backend wasm\n%load_model m ./ckpt/tiny\n%time const b = f(a);\na + b';
+  const out = rewriteLineMagics(src, reg);
+  assert.equal(
+    out,
+    'const a = 1;\n$nb.seed(42);\nawait $nb.backend("wasm");\nconst m = await $nb.loadModel("./ckpt/tiny");\n$nb.timer.start(); const b = f(a); $nb.timer.stop();\na + b',
+  );
+  assert.equal(out.split('\n').length, src.split('\n').length);
+  assert.equal(rewriteLineMagics('%backend', reg), 'await $nb.backend();');
+  assert.equal(rewriteLineMagics('%lsmagic', reg), '$nb.lsmagic();');
+});
+
+test('only registered names at column 0 are magics: modulo continuations and unknown names stay TypeScript', () => {
+  assert.equal(rewriteLineMagics('const r = 10\n% 3', reg), 'const r = 10\n% 3');
+  assert.equal(rewriteLineMagics('const r = x\n%m', reg), 'const r = x\n%m');
+  assert.equal(rewriteLineMagics('  %seed 1', reg), '  %seed 1');
+  assert.equal(rewriteLineMagics('%nosuch 1', reg), '%nosuch 1');
+});
+
+test('arguments are quoted safely into the generated code', () => {
+  assert.equal(rewriteLineMagics('%load_model m "dir with space/x\\"y"', reg), 'const m = await $nb.loadModel("dir with space/x\\"y");');
+  assert.equal(rewriteLineMagics("%load_model m '); process.exit(1); ('", reg), 'const m = await $nb.loadModel("); process.exit(1); (");');
+  assert.deepEqual(splitArgs(`a "b c" 'd e' f`), ['a', 'b c', 'd e', 'f']);
+});
+
+test('bad magic arguments are UsageErrors naming the magic', () => {
+  assert.throws(() => rewriteLineMagics('%seed abc', reg), (e: unknown) => e instanceof MagicUsageError && e.name === 'UsageError' && /%seed/.test(e.message));
+  assert.throws(() => rewriteLineMagics('%seed 1 2', reg), MagicUsageError);
+  assert.throws(() => rewriteLineMagics('%load_model 1x ./ckpt', reg), /'1x' is not a valid variable name/);
+  assert.throws(() => rewriteLineMagics('%load_model m', reg), /needs a variable name and a source/);
+  assert.throws(() => rewriteLineMagics('%time', reg), /needs a statement/);
+  assert.throws(() => rewriteLineMagics('%backend a b', reg), /at most one/);
+  assert.throws(() => parseCell('%%nosuch x\nbody', reg), /Cell magic %%nosuch not found/);
+});
+
+test('cell magics get their args and a body whose line numbers match the cell', () => {
+  const p = parseCell('%%time\nconst x = 1;\nx', reg);
+  assert.equal(p.kind, 'cell');
+  if (p.kind !== 'cell') return;
+  assert.equal(p.name, 'time');
+  assert.equal(p.args, '');
+  assert.equal(p.body, '\nconst x = 1;\nx');
+  const q = parseCell('const y = 1;\n%%time', reg);
+  assert.equal(q.kind, 'code', '%% below line 1 is not a cell magic');
+});
+
+test('blankMagics keeps offsets for completion and inspection', () => {
+  const src = '%%time\n%seed 3\nMath.ma';
+  const out = blankMagics(src, reg);
+  assert.equal(out.length, src.length);
+  assert.equal(out, `${' '.repeat(6)}\n${' '.repeat(7)}\nMath.ma`);
+  assert.equal(blankMagics('x\n% 2', reg), 'x\n% 2');
+});
+
+test('%lsmagic lists every registered magic with its usage', () => {
+  const text = reg.list();
+  for (const m of ['%time STATEMENT', '%backend', '%seed N', '%load_model NAME SOURCE', '%lsmagic', '%%time', '%%html']) assert.ok(text.includes(m), m);
+});

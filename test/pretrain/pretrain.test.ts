@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createHash } from 'node:crypto';
+import { initEngine } from '../../src/engine/index.js';
+import { TrainingError } from '../../src/errors.js';
+import { sharedDataPath } from '../../src/io/paths.js';
+import { loadGemmaModel } from '../../src/models/load.js';
+import { bbcDocument, decodeUtf8Lenient, readEntry, splitEntries } from '../../src/pretrain/corpus.js';
+import { evaluateNll, perplexity } from '../../src/pretrain/loss.js';
+import { PackedSequences } from '../../src/pretrain/pack.js';
+import { pretrain, type PretrainOptions } from '../../src/pretrain/run.js';
+import { buildCorpusTokenizer, cachedStream, encodeDocument } from '../../src/pretrain/tokens.js';
+import { loadTokenizer, tokenizerFromJson } from '../../src/tokenize/index.js';
+import { readTokenizerFiles } from '../../src/tokenize/trim.js';
+import { TrainingInterrupted } from '../../src/train/trainer.js';
+import { assertAllClose } from '../helpers/close.js';
+
+// Parsed once: the Gemma 3 tokenizer is large.
+const base = readTokenizerFiles();
+const gemma3 = tokenizerFromJson(base.tokenizerJson, base.config, { eos: ['<eos>'] });
+
+test('per-line encoding gives exactly the ids of whole-text encoding (real corpus text)', async () => {
+  const corpus = sharedDataPath('corpus');
+  const entries = (await splitEntries(corpus, 'heldout', ['bbc'])).slice(0, 3);
+  for (const e of entries) {
+    const text = bbcDocument(decodeUtf8Lenient(await readEntry(corpus, e)));
+    assert.ok(text.includes('\n'));
+    assert.deepEqual(encodeDocument(gemma3, text), gemma3.encode(text, { addBos: false }), e.file);
+  }
+  const tricky = 'a\n\n\nb \n c\n';
+  assert.deepEqual(encodeDocument(gemma3, tricky), gemma3.encode(tricky, { addBos: false }));
+});
+
+const SENTENCES = [
+  'The committee met on Tuesday to discuss the budget for the coming year.',
+  'Shares in the company rose sharply after the announcement of record profits.',
+  'The novel follows a young woman who moves to the city in search of work.',
+  'Rainfall in the region has been below average for the third year running.',
+  'The team won the match with a late goal in the final minute of the game.',
+  'Scientists say the new telescope will help them study distant galaxies.',
+];
+
+/** A small corpus folder with its own MANIFEST.tsv (train: 3 bbc files, 1 wiki shard; heldout: 1 bbc, 1 wiki). */
+function makeCorpus(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pretrain-corpus-'));
+  const files: [string, string, string, string][] = [];
+  const add = (path: string, split: string, source: string, text: string) => {
+    mkdirSync(join(dir, path, '..'), { recursive: true });
+    writeFileSync(join(dir, path), text);
+    files.push([path, split, source, text]);
+  };
+  const para = (k: number, n: number) => Array.from({ length: n }, (_, i) => SENTENCES[(k + i * 5) % SENTENCES.length]).join(' ');
+  for (let f = 0; f < 3; f++) add(`bbc/business/00${f}.txt`, 'train', 'bbc', `Headline ${f}\n\n${para(f, 4)}\n\n${para(f + 1, 3)}\n`);
+  add('wikipedia/wiki_00', 'train', 'wikipedia', `<doc id="1" url="u" title="Alpha">\nAlpha\n\n${para(2, 5)}\n</doc>\n<doc id="2" url="u" title="Beta">\nBeta\n\n${para(4, 4)}\n</doc>\n`);
+  add('heldout/bbc/tech/001.txt', 'heldout', 'bbc', `Tech news\n\n${para(3, 3)}\n`);
+  add('heldout/wikipedia/wiki_01', 'heldout', 'wikipedia', `<doc id="3" url="u" title="Gamma">\nGamma\n\n${para(5, 3)}\n</doc>\n`);
+  const sha = (t: string) => createHash('sha256').update(t).digest('hex');
+  const rows = files.map(([p, sp, so, t]) => [p, sp, so, String(Buffer.byteLength(t)), sha(t)].join('\t'));
+  writeFileSync(join(dir, 'MANIFEST.tsv'), ['file\tsplit\tsource\tbytes\tsha256', ...rows].join('\n') + '\n');
+  return dir;
+}
+
+test('corpus tokenizer keeps the most frequent tokens (+ specials and bytes) and stays lossless', async () => {
+  const texts = ['the the the cat', 'the cat sat'];
+  const r = await buildCorpusTokenizer(base, texts, { topTokens: 2 });
+  assert.equal(r.counted.distinct, new Set(texts.flatMap((t) => encodeDocument(gemma3, t))).size);
+  const kept = new Set(r.trim.newToOld);
+  const the = gemma3.tokenToId('the') as number;
+  const tCat = gemma3.tokenToId('▁the') as number;
+  assert.ok(kept.has(the) && kept.has(tCat), 'the two most frequent tokens are kept');
+  assert.equal(r.tokenizer.tokenToId('▁sat'), undefined, 'a once-used token is dropped');
+  assert.equal(r.tokenizer.decode(encodeDocument(r.tokenizer, 'the cat sat\non the mat')), 'the cat sat\non the mat');
+  assert.deepEqual([r.tokenizer.padId, r.tokenizer.eosId, r.tokenizer.bosId], [0, 1, 2]);
+});
+
+test('token stream cache: rebuilt when the key changes or the bytes are damaged, reused otherwise', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'stream-'));
+  const file = join(dir, 's.bin');
+  let builds = 0;
+  const docs = () =>
+    (async function* () {
+      builds++;
+      yield 'the cat';
+      yield 'a dog';
+    })();
+  const a = await cachedStream(file, 'k1', docs, gemma3);
+  const want = [2, ...gemma3.encode('the cat', { addBos: false }), 1, 2, ...gemma3.encode('a dog', { addBos: false }), 1];
+  assert.deepEqual(Array.from(a.stream), want);
+  const b = await cachedStream(file, 'k1', docs, gemma3);
+  assert.equal(b.cached, true);
+  assert.deepEqual(Array.from(b.stream), want);
+  assert.equal(builds, 1);
+  await cachedStream(file, 'k2', docs, gemma3);
+  assert.equal(builds, 2);
+  writeFileSync(file, Buffer.alloc(want.length * 4));
+  const c = await cachedStream(file, 'k2', docs, gemma3);
+  assert.equal(c.cached, false);
+  assert.deepEqual(Array.from(c.stream), want);
+});
+
+test('pretrain: interrupted + resumed gives bit-identical weights to a straight run; the model dir loads', async () => {
+  await initEngine();
+  const corpusDir = makeCorpus();
+  const root = mkdtempSync(join(tmpdir(), 'pretrain-run-'));
+  const opts = (outDir: string, extra: Partial<PretrainOptions> = {}): PretrainOptions => ({
+    outDir,
+    corpusDir,
+    settings: { preset: 'gemma3-tiny', seqLen: 16, batchSize: 2, steps: 6, lr: 3e-3, warmupSteps: 2, minLrRatio: 0.1, weightDecay: 0.1, dropout: 0.1, seed: 7, topTokens: 40 },
+    evalEvery: 2,
+    evalSequences: 2,
+    checkpointEvery: 100,
+    baseTokenizer: base,
+    ...extra,
+  });
+  const straight = await pretrain(opts(join(root, 'a')));
+  assert.equal(straight.steps, 6);
+  assert.deepEqual(straight.evals.map((e) => e.step), [2, 4, 6]);
+
+  // Interrupt after step 3 (the trainer saves a checkpoint on abort), then resume; reuse run a's tokenizer.
+  const ac = new AbortController();
+  const b = join(root, 'b');
+  const tokenizerDir = join(root, 'a', 'tokenizer');
+  await assert.rejects(
+    pretrain(opts(b, { tokenizerDir, signal: ac.signal, onLog: (l) => l.step === 3 && ac.abort() })),
+    (e: unknown) => e instanceof TrainingInterrupted && e.step === 3 && e.checkpoint !== undefined,
+  );
+  await assert.rejects(pretrain(opts(b, { tokenizerDir })), TrainingError, 'a fresh run must not overwrite checkpoints');
+  await assert.rejects(pretrain(opts(b, { tokenizerDir, resume: true, settings: { ...opts(b).settings, lr: 1e-3 } })), TrainingError, 'settings must match');
+  const resumed = await pretrain(opts(b, { tokenizerDir, resume: true }));
+
+  const weights = (dir: string) => readFileSync(join(dir, 'model', 'model.safetensors'));
+  assert.ok(weights(join(root, 'a')).equals(weights(b)), 'final weights differ');
+  assert.deepEqual(resumed.lossCurve, straight.lossCurve);
+  assert.deepEqual(resumed.evals.map((e) => e.pieces), straight.evals.map((e) => e.pieces));
+  assert.ok(straight.lossCurve.every((l) => Number.isFinite(l.loss)));
+
+  // The HF-layout dir: loadModel + its own tokenizer reproduce the reported held-out perplexity.
+  const model = await loadGemmaModel(straight.modelDir);
+  const tok = loadTokenizer(straight.modelDir);
+  assert.equal(model.config.vocabSize, tok.vocabSize);
+  const bytes = readFileSync(join(root, 'a', 'tokens', 'heldout-wikipedia.bin'));
+  const stream = new Int32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const r = await evaluateNll(model, new PackedSequences(stream, 16, 'pad', tok.padId), tok);
+  model.dispose();
+  const want = straight.final.pieces.find((p) => p.piece === 'wikipedia');
+  assert.ok(want);
+  assert.equal(r.tokens, want.tokens);
+  assertAllClose(perplexity(r), want.perplexity, 1e-6 * want.perplexity, 'reloaded perplexity');
+  const uni = straight.unigram.find((p) => p.piece === 'pooled');
+  assert.ok(uni && uni.tokens === (straight.final.pieces.at(-1) as { tokens: number }).tokens);
+});
