@@ -3,7 +3,10 @@
  * against the majority class (444/872 = 50.9%). Per-step logs go to stderr; the summary to stdout
  * (and to --out as JSON, written atomically).
  *
- *   node --import tsx scripts/train-sst2.ts [--train-limit 20000] [--steps 600] [--batch 32] [--hidden 64]
+ * Default: 800 steps of batch 32 drawn from all 67,349 training rows (25,600 examples, 0.38 epoch), about
+ * 2.5 minutes on 2 cores; the dev metric is checked every 100 steps and the best weights are kept.
+ *
+ *   node --import tsx scripts/train-sst2.ts [--train-limit N] [--steps 800] [--batch 32] [--hidden 64]
  *        [--layers 2] [--lr 2e-3] [--seed 0] [--pooling mean] [--attention bidirectional_global] [--out FILE]
  */
 import { parseArgs } from 'node:util';
@@ -20,8 +23,8 @@ import { readTokenizerFiles, trimTokenizer } from '../src/tokenize/trim.js';
 
 const { values: a } = parseArgs({
   options: {
-    'train-limit': { type: 'string', default: '20000' },
-    steps: { type: 'string', default: '600' },
+    'train-limit': { type: 'string' },
+    steps: { type: 'string', default: '800' },
     batch: { type: 'string', default: '32' },
     hidden: { type: 'string', default: '64' },
     layers: { type: 'string', default: '2' },
@@ -40,7 +43,8 @@ const engine = await initEngine();
 // The Gemma 3 vocabulary trimmed to the tokens of the training rows keeps the embedding small (other text
 // falls back to smaller kept pieces or bytes, never unk). trainSubset is the subset finetuneGlue draws.
 const trainSplit = await loadGlue('sst2', glueFile('sst2', 'train'));
-const trainRows = trainSubset(trainSplit.examples, num('train-limit'), num('seed'));
+const trainLimit = a['train-limit'] === undefined ? undefined : num('train-limit');
+const trainRows = trainSubset(trainSplit.examples, trainLimit, num('seed'));
 const trimmed = trimTokenizer(readTokenizerFiles(), trainRows.map((e) => e.texts[0]));
 const tokenizer = tokenizerFromJson(trimmed.tokenizerJson, trimmed.config, { eos: ['<eos>'] }, 'trimmed Gemma 3 tokenizer');
 
@@ -67,7 +71,7 @@ const encoder = toEncoder(model, {
 });
 const settings = {
   backend: engine.backend, native: engine.native, vocab: tokenizer.vocabSize, hidden: D, layers: L, params: model.parameterCount,
-  trainLimit: num('train-limit'), steps: num('steps'), batch: num('batch'), lr: num('lr'), seed: num('seed'),
+  trainRows: trainRows.length, steps: num('steps'), batch: num('batch'), lr: num('lr'), seed: num('seed'),
   pooling: a.pooling, attention: a.attention, dropout: 0.1, maxLength: 64, weightDecay: 0.01, warmup: '6%', decay: 'linear',
 };
 console.error(`settings ${JSON.stringify(settings)}`);
@@ -76,7 +80,7 @@ const result = await finetuneGlue('sst2', encoder, {
   tokenizer: exampleTokenizer(tokenizer, 64),
   maxLength: 64,
   seed: num('seed'),
-  trainLimit: num('train-limit'),
+  ...(trainLimit !== undefined ? { trainLimit } : {}),
   trainBatchSize: num('batch'),
   maxSteps: num('steps'),
   schedule: { lr: num('lr') },
@@ -103,7 +107,11 @@ const summary = {
   lastLosses: result.logs.slice(-5).map((l) => l.loss),
 };
 console.log(JSON.stringify(summary, null, 2));
-console.log(`SST-2 dev accuracy ${(100 * (result.dev.metrics.accuracy ?? NaN)).toFixed(1)}% vs majority ${(100 * majority).toFixed(1)}% after ${result.steps} steps, ${summary.totalSeconds.toFixed(0)} s`);
+const pct = (x: number | undefined) => `${(100 * (x ?? NaN)).toFixed(1)}%`;
+console.log(
+  `SST-2 dev accuracy ${pct(result.dev.metrics.accuracy)} (best eval, step ${result.best?.step}; last eval ${pct(result.evals.at(-1)?.metric)}) ` +
+    `vs majority ${pct(majority)} after ${result.steps} steps, ${summary.totalSeconds.toFixed(0)} s`,
+);
 if (a.out) await writeJsonAtomic(a.out, { ...summary, logs: result.logs });
 encoder.dispose();
 model.dispose();

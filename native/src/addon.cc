@@ -157,6 +157,49 @@ napi_value BinaryStrided(napi_env env, napi_callback_info info) {
   });
 }
 
+// transpose(x, y, shape: Float64Array, perm: Float64Array): y = x permuted (rank 1..8).
+napi_value Transpose(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 4);
+    int64_t nx, ny, ns, np;
+    const float* x = typed<float>(env, a[0], napi_float32_array, &nx, "x");
+    float* y = typed<float>(env, a[1], napi_float32_array, &ny, "y");
+    const double* shapeD = typed<double>(env, a[2], napi_float64_array, &ns, "shape");
+    const double* permD = typed<double>(env, a[3], napi_float64_array, &np, "perm");
+    if (ns != np || ns < 1 || ns > 8) throw Failure{"shape and perm must have the same rank in 1..8"};
+    int64_t shape[8], perm[8];
+    bool seen[8] = {false};
+    int64_t total = 1;
+    for (int64_t d = 0; d < ns; d++) {
+      if (!(shapeD[d] >= 0 && shapeD[d] == std::floor(shapeD[d]))) throw Failure{"bad shape"};
+      const double p = permD[d];
+      if (!(p >= 0 && p < ns && p == std::floor(p)) || seen[static_cast<int>(p)]) throw Failure{"perm is not a permutation"};
+      seen[static_cast<int>(p)] = true;
+      shape[d] = static_cast<int64_t>(shapeD[d]);
+      perm[d] = static_cast<int64_t>(p);
+      total *= shape[d];
+    }
+    if (nx != total || ny != total) throw Failure{"x and y must have shape's size"};
+    gl::transpose(x, y, shape, perm, static_cast<int>(ns));
+    return undefined(env);
+  });
+}
+
+// softmaxRows(x, y, n): softmax over consecutive rows of length n.
+napi_value SoftmaxRows(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 3);
+    int64_t nx, ny;
+    const float* x = typed<float>(env, a[0], napi_float32_array, &nx, "x");
+    float* y = typed<float>(env, a[1], napi_float32_array, &ny, "y");
+    const int64_t n = count(env, a[2], "n");
+    if (nx != ny) throw Failure{"x and y differ in length"};
+    if (n == 0 ? nx != 0 : nx % n != 0) throw Failure{"length is not a multiple of n"};
+    if (n > 0) gl::softmax_rows(x, y, nx / n, n);
+    return undefined(env);
+  });
+}
+
 napi_value Threads(napi_env env, napi_callback_info) {
   napi_value v;
   napi_create_int32(env, gl::max_threads(), &v);
@@ -169,6 +212,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"unary", nullptr, UnaryOp, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"binary", nullptr, BinaryOp, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"binaryStrided", nullptr, BinaryStrided, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"softmaxRows", nullptr, SoftmaxRows, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

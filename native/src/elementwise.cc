@@ -5,6 +5,8 @@
 #include <math.h>
 #undef __FAST_MATH__
 
+#include <cmath>
+
 #include "kernels.h"
 
 namespace gl {
@@ -95,6 +97,28 @@ void strided(F f, const float* a, int64_t aRow, int64_t aCol, const float* b, in
 }
 
 }  // namespace
+
+void softmax_rows(const float* __restrict x, float* __restrict y, int64_t rows, int64_t n) {
+#pragma omp parallel for if (rows * n >= kParallelMin)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * n;
+    float* yr = y + r * n;
+    float m = -INFINITY;
+    for (int64_t j = 0; j < n; j++) m = xr[j] > m ? xr[j] : m;
+    // An all -inf row would give nan from (-inf) - (-inf); subtracting 0 instead yields 0/0 = nan
+    // too, like tfjs; only a finite max is subtracted.
+    const float shift = std::isfinite(m) ? m : 0.f;
+    float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < n; j++) {
+      yr[j] = expf(xr[j] - shift);
+      sum += yr[j];
+    }
+    const float inv = 1.f / sum;
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++) yr[j] *= inv;
+  }
+}
 
 void binary_strided(Binary op, const float* a, int64_t aRow, int64_t aCol, const float* b, int64_t bRow, int64_t bCol,
                     float* c, int64_t rows, int64_t inner) {

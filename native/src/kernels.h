@@ -19,6 +19,11 @@ void binary(Binary op, const float* a, const float* b, float* c, int64_t n);
 void binary_strided(Binary op, const float* a, int64_t aRow, int64_t aCol, const float* b, int64_t bRow, int64_t bCol,
                     float* c, int64_t rows, int64_t inner);
 
+// y = x transposed by perm (y.shape[i] = x.shape[perm[i]]), any rank <= 8.
+void transpose(const float* x, float* y, const int64_t* shape, const int64_t* perm, int rank);
+// Softmax over the last axis of a [rows, n] array.
+void softmax_rows(const float* x, float* y, int64_t rows, int64_t n);
+
 int max_threads();
 
 }  // namespace gl

@@ -128,13 +128,17 @@ describe('initEngine', () => {
   });
 
   it('switches stock wasm <-> native in one process and caches the default', async () => {
+    await initEngine('wasm');
+    const stockFns = ['BatchMatMul', '_FusedMatMul', 'Multiply', 'Exp'].map((k) => tf.getKernel(k, 'wasm')?.kernelFunc);
     const native = await initEngine('native');
+    ['BatchMatMul', '_FusedMatMul', 'Multiply', 'Exp'].forEach((k, i) => assert.notEqual(tf.getKernel(k, 'wasm')?.kernelFunc, stockFns[i], `${k} overridden`));
     assert.equal(native.native, true);
     assert.equal(native.backend, 'wasm');
     assert.ok(native.nativeKernels.length >= 12);
     assert.ok((native.threads ?? 0) >= 1);
     const stock = await initEngine('wasm');
     assert.deepEqual(stock.nativeKernels, []);
+    ['BatchMatMul', '_FusedMatMul', 'Multiply', 'Exp'].forEach((k, i) => assert.equal(tf.getKernel(k, 'wasm')?.kernelFunc, stockFns[i], `${k} restored`));
     assert.equal(await initEngine('native'), await initEngine('native'));
   });
 });

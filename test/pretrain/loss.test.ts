@@ -38,7 +38,7 @@ test('the loss ignores padded targets whatever their logits, and its gradient is
   const g = golden.loss;
   const base = tf.tensor3d(g.logits);
   // Row 1 has targets only at t = 1: changing logits that predict padded positions must not matter.
-  const changed = tf.tidy(() => base.add(tf.tensor3d(g.logits.map((row, b) => row.map((v, t) => v.map(() => (b === 1 && t >= 1 ? 100 : 0)))))));
+  const changed = tf.tidy(() => base.add(tf.tensor3d(g.logits.map((row, b) => row.map((v, t) => v.map(() => (b === 1 && t >= 1 ? 100 : 0)))))) as tf.Tensor3D);
   const ids = tf.tensor2d(g.ids, undefined, 'int32');
   const w = tf.tensor2d(g.weights);
   const a = causalLmLoss(base, ids, w);

@@ -1,0 +1,230 @@
+/**
+ * Finding (e): encoder-decoder vs decoder-only on SuperGLUE at an equal adaptation budget (T5Gemma §4–5).
+ *
+ * Both arms start from the same pretrained tiny Gemma 2 decoder and get the same extra pretraining:
+ * `adaptSteps` steps of `adaptBatch` corpus sequences of `adaptSeqLen` tokens (same tokens, same seed):
+ * - encoder_decoder: `toEncoderDecoder` (cross-attention copied from self-attention, balanced), PrefixLM
+ *   (first half of each sequence to the encoder, second half as decoder target) or UL2;
+ * - decoder_only: continued causal LM on the same sequences.
+ * Then each task is fine-tuned the paper's way (§4.4): a linear head on the last non-pad token of the
+ * encoder (decoder-only: of the causal decoder), all encoder parameters trained, the same inputs
+ * (`bos a eos b eos`), lr, steps and batch for both arms; the dev metric is accuracy (paper: average dev
+ * accuracy). The adapted weights are cached per (arm, adaptation budget, checkpoint), so the adaptation
+ * runs once per arm and is reused by every task and fine-tuning seed.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { toEncoder, type EncoderBatch } from '../encoder/encoder.js';
+import { ConfigError } from '../errors.js';
+import { scoreSuperGlueTask } from '../eval/superglue.js';
+import { REPO_ROOT } from '../io/paths.js';
+import { loadGemmaModel } from '../models/load.js';
+import type { GemmaModel } from '../models/gemma.js';
+import type { T5GemmaModel } from '../models/t5gemma.js';
+import { batchRows, modelLoss } from '../pretrain/loss.js';
+import { PackedSequences } from '../pretrain/pack.js';
+import type { RunControl } from '../progress/index.js';
+import { Rng } from '../rng/index.js';
+import { toEncoderDecoder } from '../t5gemma/build.js';
+import { pretrain as pretrainSeq2Seq } from '../t5gemma/pretrain.js';
+import { EncoderClassifier, encodeExamples, type ClassificationBatch } from '../t5gemma/superglue.js';
+import { loadSuperGlue, pairExamples, superglueSharedFile } from '../tasks/superglue.js';
+import type { Example } from '../tasks/types.js';
+import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
+import { padRight } from '../train/batching.js';
+import { loadTensorsFile, saveTensors } from '../train/checkpoint.js';
+import { train } from '../train/trainer.js';
+import { runKey, type Budget, type Variant } from './grid.js';
+import { modelIdentity } from './glue.js';
+import type { RunFn } from './runner.js';
+
+export type Arm = 'encoder_decoder' | 'decoder_only';
+export type PairTask = 'rte' | 'cb' | 'wic' | 'boolq';
+
+export interface Seq2SeqBudget {
+  readonly adaptSteps: number;
+  readonly adaptBatch: number;
+  readonly adaptSeqLen: number;
+  readonly adaptLr: number;
+  readonly steps: number;
+  readonly batch: number;
+  readonly lr: number;
+  readonly trainLimit: number;
+  /** 0 = the whole validation split. */
+  readonly devLimit: number;
+  readonly maxLength: number;
+  readonly model: string;
+  readonly modelSha: string;
+}
+
+const NUMBERS = ['adaptSteps', 'adaptBatch', 'adaptSeqLen', 'adaptLr', 'steps', 'batch', 'lr', 'trainLimit', 'devLimit', 'maxLength'] as const;
+
+export function seq2seqBudget(b: Budget): Seq2SeqBudget {
+  const out: Record<string, number | string> = {};
+  for (const k of NUMBERS) {
+    const v = b[k];
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(`expected a number, got ${JSON.stringify(v)}`, undefined, k);
+    out[k] = v;
+  }
+  for (const k of ['model', 'modelSha'] as const) {
+    if (typeof b[k] !== 'string') throw new ConfigError(`expected a string, got ${JSON.stringify(b[k])}`, undefined, k);
+    out[k] = b[k];
+  }
+  return out as unknown as Seq2SeqBudget;
+}
+
+function arm(v: Variant): { arm: Arm; objective: 'prefixlm' | 'ul2' | 'causal_lm' } {
+  const a = v.arch;
+  const o = v.objective;
+  if (a === 'decoder_only' && o === 'causal_lm') return { arm: a, objective: o };
+  if (a === 'encoder_decoder' && (o === 'prefixlm' || o === 'ul2')) return { arm: a, objective: o };
+  throw new ConfigError(`unsupported arch/objective ${JSON.stringify(v)} (encoder_decoder + prefixlm|ul2, or decoder_only + causal_lm)`, undefined, 'variant');
+}
+
+/** The adaptation sequences: the last adaptSteps*adaptBatch full sequences of the pretraining token stream. */
+async function adaptationSequences(modelDir: string, b: Seq2SeqBudget, padId: number): Promise<PackedSequences> {
+  const file = join(modelDir, '..', 'tokens', 'train.bin');
+  if (!existsSync(file)) throw new ConfigError('no pretraining token stream next to the checkpoint (expected <out>/tokens/train.bin from npm run pretrain)', file);
+  const bytes = await readFile(file);
+  const all = new Int32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const n = b.adaptSteps * b.adaptBatch * b.adaptSeqLen;
+  if (all.length < n) throw new ConfigError(`needs ${n} tokens, the stream has ${all.length}`, file, 'adaptSteps');
+  return new PackedSequences(all.subarray(all.length - n), b.adaptSeqLen, 'drop', padId);
+}
+
+type Adapted = { kind: 'encoder_decoder'; model: T5GemmaModel } | { kind: 'decoder_only'; model: GemmaModel };
+
+/** Builds the arm's architecture from the checkpoint (its weights are replaced by the cache when present). */
+async function buildArm(dir: string, a: Arm): Promise<Adapted> {
+  const base = await loadGemmaModel(dir);
+  if (a === 'decoder_only') return { kind: a, model: base };
+  const model = await toEncoderDecoder(base, undefined, { crossAttentionInit: 'copy' });
+  base.dispose();
+  return { kind: a, model };
+}
+
+/** The adapted weights of an arm: trained once, cached under .cache/experiments/adapted/. */
+async function adaptedArm(v: Variant, b: Seq2SeqBudget, tok: Tokenizer, ctl: RunControl): Promise<Adapted> {
+  const { arm: a, objective } = arm(v);
+  const dir = join(REPO_ROOT, b.model);
+  const adaptBudget = { adaptSteps: b.adaptSteps, adaptBatch: b.adaptBatch, adaptSeqLen: b.adaptSeqLen, adaptLr: b.adaptLr, model: b.model, modelSha: b.modelSha };
+  const cache = join(REPO_ROOT, '.cache', 'experiments', 'adapted', `${runKey({ variant: v, seed: 0, task: 'adapt', budget: adaptBudget })}.safetensors`);
+  const built = await buildArm(dir, a);
+  const params = built.model.params;
+  if (existsSync(cache)) {
+    const saved = await loadTensorsFile(cache);
+    for (const [n, p] of params) {
+      const t = saved.get(n);
+      if (!t || t.shape.join(',') !== p.shape.join(',')) throw new ConfigError(`cached adapted weights lack '${n}' or differ in shape (delete the file)`, cache, n);
+      p.assign(tf.tensor(t.data, t.shape, 'float32'));
+    }
+    return built;
+  }
+  const packed = await adaptationSequences(dir, b, tok.padId);
+  const schedule = { lr: b.adaptLr, warmupSteps: Math.round(0.1 * b.adaptSteps), decay: 'linear' as const };
+  const common = { seed: 0, maxSteps: b.adaptSteps, schedule, ...(ctl.signal ? { signal: ctl.signal } : {}), ...(ctl.onProgress ? { onProgress: ctl.onProgress } : {}) };
+  if (built.kind === 'encoder_decoder') {
+    const seqs = Array.from({ length: packed.count }, (_, i) => Array.from(packed.sequence(i)));
+    await pretrainSeq2Seq(built.model, seqs, { ...common, objective: { kind: objective as 'prefixlm' | 'ul2' }, batchSize: b.adaptBatch });
+  } else {
+    const specials = { bosId: tok.bosId, eosId: tok.eosId, padId: tok.padId };
+    const model = built.model;
+    const indices = Array.from({ length: packed.count }, (_, i) => i);
+    await train(
+      { params: model.params, loss: (batch: number[], ctx) => modelLoss(model, batchRows(packed, batch, specials), { training: true, dropout: 0, seed: ctx.seed }) },
+      {
+        epoch: (_e, rng) => {
+          const order = rng.shuffle([...indices]);
+          return Array.from({ length: Math.ceil(order.length / b.adaptBatch) }, (_, k) => order.slice(k * b.adaptBatch, (k + 1) * b.adaptBatch));
+        },
+        size: (batch) => batch.length,
+      },
+      common,
+    );
+  }
+  await saveTensors(cache, params);
+  return built;
+}
+
+async function taskExamples(task: PairTask, split: 'train' | 'val'): Promise<Example[]> {
+  const s = await loadSuperGlue(task, superglueSharedFile(task, split));
+  return pairExamples(task, s.records as Parameters<typeof pairExamples>[1]);
+}
+
+const labelsOf = (ex: readonly Example[]) => ex.map((e) => {
+  if (e.label === null) throw new ConfigError('example without a label', undefined, 'label');
+  return e.label;
+});
+
+/** Fine-tune + dev accuracy of one arm on one SuperGLUE pair task. */
+export const superglueSeq2SeqRun: RunFn = async (job, ctl) => {
+  const b = seq2seqBudget(job.budget);
+  const task = job.task as PairTask;
+  if (!['rte', 'cb', 'wic', 'boolq'].includes(task)) throw new ConfigError(`'${job.task}' is not one of rte, cb, wic, boolq`, undefined, 'task');
+  const dir = join(REPO_ROOT, b.model);
+  const got = (await modelIdentity(dir)).modelSha;
+  if (got !== b.modelSha) throw new ConfigError(`weights hash ${got} differs from the budget's ${b.modelSha}`, join(dir, 'model.safetensors'), 'modelSha');
+  const tok = loadTokenizer(dir);
+  const adapted = await adaptedArm(job.variant, b, tok, ctl);
+
+  const trainAll = await taskExamples(task, 'train');
+  const dev = (await taskExamples(task, 'val')).slice(0, b.devLimit > 0 ? b.devLimit : undefined);
+  const trainEx = b.trainLimit < trainAll.length ? new Rng(`${job.seed}/subset`).shuffle([...trainAll]).slice(0, b.trainLimit) : trainAll;
+  const numLabels = task === 'cb' ? 3 : 2;
+  const enc = { tokenizer: tok, maxLength: b.maxLength };
+  const encoded = encodeExamples(trainEx, enc);
+  const trainLabels = labelsOf(trainEx);
+  const rows = encoded.inputIds.map((r, i) => r.slice(0, (encoded.attentionMask[i] as number[]).reduce((x, y) => x + y, 0)));
+  const batchesOf = <B>(make: (idx: number[]) => B) => (_e: number, rng: Rng) => {
+    const order = rng.shuffle(rows.map((_, i) => i));
+    return Array.from({ length: Math.ceil(order.length / b.batch) }, (_, k) => make(order.slice(k * b.batch, (k + 1) * b.batch)));
+  };
+  const schedule = { lr: b.lr, warmupSteps: Math.round(0.06 * b.steps), decay: 'linear' as const };
+  const opts = { seed: job.seed, maxSteps: b.steps, schedule, ...(ctl.signal ? { signal: ctl.signal } : {}), ...(ctl.onProgress ? { onProgress: ctl.onProgress } : {}) };
+  const devEnc = encodeExamples(dev, enc);
+  const devRows = devEnc.inputIds.map((r, i) => r.slice(0, (devEnc.attentionMask[i] as number[]).reduce((x, y) => x + y, 0)));
+  let predictions: number[] = [];
+  let lastLoss = NaN;
+  try {
+    if (adapted.kind === 'encoder_decoder') {
+      const clf = new EncoderClassifier(adapted.model, numLabels, job.seed);
+      try {
+        const pad = (idx: number[]): ClassificationBatch => {
+          const p = padRight(idx.map((i) => rows[i] as number[]), tok.padId);
+          const ids = Array.from({ length: p.batch }, (_, r) => Array.from(p.ids.subarray(r * p.length, (r + 1) * p.length)));
+          const mask = Array.from({ length: p.batch }, (_, r) => Array.from(p.mask.subarray(r * p.length, (r + 1) * p.length)));
+          return { inputIds: ids, attentionMask: mask, labels: idx.map((i) => trainLabels[i] as number) };
+        };
+        const r = await train(clf.trainable(), { epoch: batchesOf(pad), size: (x) => x.labels.length }, opts);
+        lastLoss = r.logs.at(-1)?.loss ?? NaN;
+        const probs = await clf.probabilities(devEnc.inputIds, devEnc.attentionMask, 32);
+        predictions = probs.map((p) => p.indexOf(Math.max(...p)));
+      } finally {
+        clf.dispose();
+      }
+    } else {
+      const encoder = toEncoder(adapted.model, { attention: 'causal', pooling: 'last', dropout: { rate: 0 }, head: { kind: 'classification', numClasses: numLabels }, seed: job.seed });
+      try {
+        const pad = (idx: number[]): EncoderBatch => ({ ...padRight(idx.map((i) => rows[i] as number[]), tok.padId), labels: idx.map((i) => trainLabels[i] as number) });
+        const r = await train(encoder, { epoch: batchesOf(pad), size: (x) => x.batch }, opts);
+        lastLoss = r.logs.at(-1)?.loss ?? NaN;
+        for (let s = 0; s < devRows.length; s += 32) predictions.push(...encoder.predict(padRight(devRows.slice(s, s + 32), tok.padId)).values);
+      } finally {
+        encoder.dispose();
+      }
+    }
+  } finally {
+    adapted.model.dispose();
+  }
+  const result = scoreSuperGlueTask(task, predictions, labelsOf(dev));
+  const metrics = Object.fromEntries(Object.entries(result.metrics).filter((e): e is [string, number] => typeof e[1] === 'number'));
+  return {
+    metric: 'accuracy',
+    value: metrics.accuracy as number,
+    metrics: { ...metrics, score: result.score },
+    steps: b.steps,
+    extra: { lastTrainLoss: lastLoss, trainExamples: trainEx.length, devExamples: dev.length },
+  };
+};
