@@ -36,7 +36,7 @@ function lmLoss(logits: tf.Tensor3D, labels: tf.Tensor2D): tf.Scalar {
 
 const section: BenchSection = {
   name: 'model',
-  description: `tiny Gemma forward / train step tokens/s (B${B} T${T}), stock wasm vs native`,
+  description: `tiny Gemma forward / train step tokens/s (B${B} T${T}): stock wasm, wasm + native, cpu + native`,
   async run(ctx) {
     await initEngine('native');
     const config = parseGemmaConfig(TINY_GEMMA_CONFIG, 'bench/model.ts');
@@ -65,38 +65,41 @@ const section: BenchSection = {
       lastLoss = value.dataSync()[0] as number;
       tf.dispose([value, grads]);
     };
-    const label = (choice: 'wasm' | 'native') => (choice === 'wasm' ? 'stock wasm' : 'native');
-
-    // Forwards first, on the initial weights, so both losses must agree; then the train steps.
-    const forwards = [];
-    for (const choice of ['wasm', 'native'] as const) {
-      await initEngine(choice);
-      ctx.log(`model forward: ${label(choice)}`);
-      const t = await timeIt(forward, choice === 'wasm' ? { warmup: 1, minRuns: 2, minSeconds: 0 } : { warmup: 1, minRuns: 5, minSeconds: 2 });
-      forwards.push({ t, loss: lastLoss });
+    // Forwards first, on the initial weights, so all losses must agree; then the train steps.
+    // Stock wasm and cpu are slow (tens of seconds a step): one measured run after the forward warm-up.
+    const engines = [
+      { choice: 'wasm', label: 'stock wasm', slow: true },
+      { choice: 'native', label: 'wasm + native', slow: false },
+      { choice: 'cpu', label: 'cpu + native', slow: true },
+    ] as const;
+    const forwards: { median: number; runs: number; loss: number }[] = [];
+    for (const e of engines) {
+      await initEngine(e.choice);
+      ctx.log(`model forward: ${e.label}`);
+      const t = await timeIt(forward, e.slow ? { warmup: 1, minRuns: 1, minSeconds: 0 } : { warmup: 1, minRuns: 5, minSeconds: 2 });
+      forwards.push({ ...t, loss: lastLoss });
     }
-    const trains = [];
-    for (const choice of ['wasm', 'native'] as const) {
-      await initEngine(choice);
-      ctx.log(`model train step: ${choice === 'wasm' ? 'stock wasm (about 40 s a step)' : 'native'}`);
-      // Stock wasm: the forwards warmed every forward kernel and one step is ~40 s, so no extra warm-up.
-      const t = await timeIt(trainStep, choice === 'wasm' ? { warmup: 0, minRuns: 1, minSeconds: 0 } : { warmup: 1, minRuns: 3, minSeconds: 3 });
-      trains.push({ t, loss: lastLoss });
+    const trains: { median: number; runs: number }[] = [];
+    for (const e of engines) {
+      await initEngine(e.choice);
+      ctx.log(`model train step: ${e.label}`);
+      trains.push(await timeIt(trainStep, e.slow ? { warmup: 0, minRuns: 1, minSeconds: 0 } : { warmup: 1, minRuns: 3, minSeconds: 3 }));
     }
-    const [stockFwd, nativeFwd] = forwards as [(typeof forwards)[number], (typeof forwards)[number]];
-    const [stockTrain, nativeTrain] = trains as [(typeof trains)[number], (typeof trains)[number]];
+    await initEngine('native');
     ids.dispose();
     const tok = B * T;
+    const [fs, fn] = forwards as [(typeof forwards)[number], (typeof forwards)[number]];
+    const [ts, tn] = trains as [(typeof trains)[number], (typeof trains)[number]];
     const table: Table = {
       title: `tiny Gemma (V${V} D256 L4 H4 F1024, B${B} T${T}, ${fmt(model.parameterCount / 1e6, 2)}M params)`,
-      columns: ['', 'stock wasm', 'native', 'native / stock'],
+      columns: ['', ...engines.map((e) => e.label), 'wasm+native / stock wasm'],
       rows: [
-        ['forward ms', fmt(stockFwd.t.median * 1000), fmt(nativeFwd.t.median * 1000), ''],
-        ['forward tokens/s', fmt(tok / stockFwd.t.median), fmt(tok / nativeFwd.t.median), ratio(stockFwd.t.median, nativeFwd.t.median)],
-        ['train step ms', fmt(stockTrain.t.median * 1000), fmt(nativeTrain.t.median * 1000), ''],
-        ['train tokens/s', fmt(tok / stockTrain.t.median), fmt(tok / nativeTrain.t.median), ratio(stockTrain.t.median, nativeTrain.t.median)],
-        ['runs (fwd / train)', `${stockFwd.t.runs} / ${stockTrain.t.runs}`, `${nativeFwd.t.runs} / ${nativeTrain.t.runs}`, ''],
-        ['initial loss (same weights)', stockFwd.loss.toFixed(6), nativeFwd.loss.toFixed(6), `|diff| ${(Math.abs(stockFwd.loss - nativeFwd.loss)).toExponential(1)}`],
+        ['forward ms', ...forwards.map((f) => fmt(f.median * 1000)), ''],
+        ['forward tokens/s', ...forwards.map((f) => fmt(tok / f.median)), ratio(fs.median, fn.median)],
+        ['train step ms', ...trains.map((t) => fmt(t.median * 1000)), ''],
+        ['train tokens/s', ...trains.map((t) => fmt(tok / t.median)), ratio(ts.median, tn.median)],
+        ['runs (fwd / train)', ...forwards.map((f, i) => `${f.runs} / ${(trains[i] as (typeof trains)[number]).runs}`), ''],
+        ['initial loss (same weights)', ...forwards.map((f) => f.loss.toFixed(6)), `max |diff| ${Math.max(...forwards.map((f) => Math.abs(f.loss - fs.loss))).toExponential(1)}`],
       ],
       notes: [
         'Target: train step >= 25x stock wasm. Forward = logits + LM cross entropy; train step = that + tf.variableGrads + SGD update.',

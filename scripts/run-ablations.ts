@@ -4,14 +4,20 @@
  * stops between training steps (the current run is not recorded). Seeds go outermost across all the
  * findings asked for, so a partial sweep already has paired runs for every variant.
  *
- *   node --import tsx scripts/run-ablations.ts [--findings attention,pooling,dropout,init]
- *        [--model .cache/pretrain/tiny-gemma/model] [--seeds 0,1,2] [--dry-run]
+ *   node --import tsx scripts/run-ablations.ts [--findings attention,pooling,dropout,init,seq2seq]
+ *        [--model .cache/pretrain/tiny-gemma/model] [--seq2seq-model .cache/experiments/gemma2-tiny/model]
+ *        [--seeds 0,1,2] [--dry-run]
+ *
+ * --model: the pretrained tiny Gemma of the GLUE encoder findings (npm run pretrain's default output);
+ * --seq2seq-model: a pretrained tiny *Gemma 2* (T5Gemma blocks are Gemma 2 blocks) with its
+ * tokens/train.bin beside it, e.g. `npm run pretrain -- --config gemma2-tiny --out .cache/experiments/gemma2-tiny`.
  */
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initEngine } from '../src/engine/index.js';
 import { FINDINGS, findingSpec } from '../src/experiments/findings.js';
 import { glueEncoderRun, modelIdentity } from '../src/experiments/glue.js';
+import { superglueSeq2SeqRun } from '../src/experiments/superglue.js';
 import { recordedRuns, runAblation } from '../src/experiments/runner.js';
 import { REPO_ROOT } from '../src/io/paths.js';
 import { terminalProgress } from '../src/progress/index.js';
@@ -20,6 +26,7 @@ const { values: a } = parseArgs({
   options: {
     findings: { type: 'string', default: 'attention,pooling,dropout,init' },
     model: { type: 'string', default: join(REPO_ROOT, '.cache', 'pretrain', 'tiny-gemma', 'model') },
+    'seq2seq-model': { type: 'string', default: join(REPO_ROOT, '.cache', 'experiments', 'gemma2-tiny', 'model') },
     seeds: { type: 'string' },
     'dry-run': { type: 'boolean', default: false },
   },
@@ -35,12 +42,17 @@ for (const id of ids) {
 }
 const findings = ids.map((id) => FINDINGS[id]!);
 const seeds = a.seeds ? a.seeds.split(',').map(Number) : [...new Set(findings.flatMap((f) => f.seeds))];
-const model = await modelIdentity(resolve(a.model));
-console.error(`checkpoint ${model.model} (weights sha256 ${model.modelSha}…)`);
+const RUNS = { 'glue-encoder': glueEncoderRun, 'superglue-seq2seq': superglueSeq2SeqRun } as const;
+const models = new Map<string, { model: string; modelSha: string }>();
+for (const kind of new Set(findings.map((f) => f.kind))) {
+  const id = await modelIdentity(resolve(kind === 'glue-encoder' ? a.model : a['seq2seq-model']));
+  models.set(kind, id);
+  console.error(`${kind}: checkpoint ${id.model} (weights sha256 ${id.modelSha}…)`);
+}
 
 if (a['dry-run']) {
   for (const f of findings) {
-    const spec = findingSpec(f, model);
+    const spec = findingSpec(f, models.get(f.kind)!);
     const { records, missing } = recordedRuns(spec, join(REPO_ROOT, f.file));
     console.log(`${f.id}: ${records.length} recorded, ${missing.length} to run`);
   }
@@ -61,8 +73,8 @@ let ran = 0;
 for (const seed of seeds) {
   for (const f of findings) {
     if (!f.seeds.includes(seed) && !a.seeds) continue;
-    const spec = { ...findingSpec(f, model), seeds: [seed] };
-    const r = await runAblation(spec, glueEncoderRun, {
+    const spec = { ...findingSpec(f, models.get(f.kind)!), seeds: [seed] };
+    const r = await runAblation(spec, RUNS[f.kind], {
       file: join(REPO_ROOT, f.file),
       signal: ac.signal,
       onProgress: (e) => e.phase.includes('train') && bar(e),

@@ -105,8 +105,7 @@ void softmax_rows(const float* __restrict x, float* __restrict y, int64_t rows, 
     float* yr = y + r * n;
     float m = -INFINITY;
     for (int64_t j = 0; j < n; j++) m = xr[j] > m ? xr[j] : m;
-    // An all -inf row would give nan from (-inf) - (-inf); subtracting 0 instead yields 0/0 = nan
-    // too, like tfjs; only a finite max is subtracted.
+    // Subtract only a finite max: an all -inf row then gives 0/0 = nan, as stock tfjs does.
     const float shift = std::isfinite(m) ? m : 0.f;
     float sum = 0.f;
 #pragma omp simd reduction(+ : sum)

@@ -93,10 +93,11 @@ export class GemmaEncoder {
     const rate = options.dropout?.rate ?? 0;
     if (!(rate >= 0 && rate < 1)) throw new ConfigError(`must be in [0, 1), got ${rate}`, undefined, 'dropout.rate');
     const place = options.dropout?.placement ?? { attention: true, residual: true, head: true };
+    // Explicit zeros: an unplaced site must not fall back to the checkpoint's own attention_dropout.
     this.backboneDropout = {
-      ...(place.embedding ? { embedding: rate } : {}),
-      ...(place.attention ? { attention: rate } : {}),
-      ...(place.residual ? { residual: rate } : {}),
+      embedding: place.embedding ? rate : 0,
+      attention: place.attention ? rate : 0,
+      residual: place.residual ? rate : 0,
     };
     this.headDropout = place.head ? rate : 0;
 

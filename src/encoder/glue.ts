@@ -214,7 +214,7 @@ export async function finetuneGlue(task: GlueTaskId, encoder: GemmaEncoder, o: G
   const dev = evaluateTokenized(task, encoder, devData, evalOpts);
 
   // 6. results
-  const examplesSeen = run.logs.reduce((n, l) => n + l.examples, 0);
+  const examplesSeen = run.logs.filter((l) => l.step > run.resumedFrom).reduce((n, l) => n + l.examples, 0);
   return {
     task,
     trainExamples: trainData.ids.length,

@@ -50,6 +50,10 @@ export interface NativeLib {
     rows: number,
     inner: number,
   ): void;
+  /** y = x permuted: y.shape[i] = shape[perm[i]] (rank 1..8). */
+  transpose(x: Float32Array, y: Float32Array, shape: Float64Array, perm: Float64Array): void;
+  /** Softmax over consecutive rows of length n. */
+  softmaxRows(x: Float32Array, y: Float32Array, n: number): void;
   /** OpenMP threads the kernels use. */
   threads(): number;
 }
@@ -63,7 +67,7 @@ export function loadNativeAddon(path: string = NATIVE_ADDON_PATH): NativeLib {
   // libgomp reads this when the addon loads it, so it must be set first.
   process.env.OMP_WAIT_POLICY ??= 'passive';
   const lib = createRequire(import.meta.url)(path) as Partial<NativeLib>;
-  for (const fn of ['sgemm', 'unary', 'binary', 'binaryStrided', 'threads'] as const) {
+  for (const fn of ['sgemm', 'unary', 'binary', 'binaryStrided', 'transpose', 'softmaxRows', 'threads'] as const) {
     if (typeof lib[fn] !== 'function') throw new Error(`${path}: addon lacks '${fn}' (stale build? run npm install)`);
   }
   return lib as NativeLib;

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { makeBinary, makeUnary, NATIVE_BINARY_KERNELS, NATIVE_UNARY_KERNELS } from './elementwise.js';
+import { makeSoftmax, makeTranspose } from './layout.js';
 import { makeBatchMatMul, makeFusedMatMul } from './matmul.js';
 import type { NativeLib } from './native.js';
 import { makeSegmentSum } from './segment_sum.js';
@@ -50,6 +51,11 @@ export function installNativeKernels(backendName: BackendName, lib: NativeLib): 
     if (!tf.getKernel(kernel, backendName)) continue;
     override(kernel, backendName, (s) => makeBinary(lib, storage, op, s as tf.KernelFunc));
     names.push(kernel);
+  }
+  if (backendName === 'cpu') {
+    override('Transpose', backendName, (s) => makeTranspose(lib, storage, s as tf.KernelFunc));
+    override('Softmax', backendName, (s) => makeSoftmax(lib, storage, s as tf.KernelFunc));
+    names.push('Transpose', 'Softmax');
   }
   return names;
 }

@@ -16,6 +16,8 @@ export interface Finding {
   readonly paper: string;
   /** The factor this finding varies (the summary's row label). */
   readonly factor: string;
+  /** The paper's direction: sign of (variant - baseline) it predicts, by the varied factor's value. */
+  readonly expected: Readonly<Record<string, 1 | -1>>;
   readonly baseline: Variant;
   readonly variants: readonly Variant[];
   readonly tasks: readonly string[];
@@ -24,6 +26,8 @@ export interface Finding {
   readonly budget: Budget;
   /** Results file, relative to the repo. */
   readonly file: string;
+  /** Which run function trains it: GLUE encoder fine-tuning, or SuperGLUE after seq2seq/causal adaptation. */
+  readonly kind: 'glue-encoder' | 'superglue-seq2seq';
 }
 
 /** Gemma Encoder baseline: bidirectional attention, mean pooling, dropout 0.1, adapted from the pretrained decoder. */
@@ -31,6 +35,15 @@ export const ENCODER_BASELINE: Variant = { attention: 'bidirectional_global', po
 
 /** One fine-tuning budget for every GLUE finding (so the baseline runs are shared). */
 export const GLUE_BUDGET: Budget = { steps: 150, batch: 16, lr: 1e-3, trainLimit: 2400, devLimit: 0, maxLength: 64 };
+
+/**
+ * Finding (e): the same adaptation tokens for both arms (adaptSteps x adaptBatch sequences of adaptSeqLen),
+ * then the same fine-tuning budget per SuperGLUE task.
+ */
+export const SEQ2SEQ_BUDGET: Budget = {
+  adaptSteps: 100, adaptBatch: 16, adaptSeqLen: 128, adaptLr: 1e-3,
+  steps: 150, batch: 16, lr: 5e-4, trainLimit: 2400, devLimit: 0, maxLength: 128,
+};
 
 export const GLUE_RESULTS = 'data/results/glue-encoder.jsonl';
 const SEEDS = [0, 1, 2];
@@ -41,50 +54,88 @@ export const FINDINGS: Readonly<Record<string, Finding>> = {
     title: 'Bidirectional vs causal attention',
     paper: 'Gemma Encoder: replacing the causal mask by a bidirectional one when adapting the decoder improves GLUE (T5Gemma: a causal encoder loses 4.1/4.7 SuperGLUE points).',
     factor: 'attention',
+    expected: { causal: -1 },
     baseline: ENCODER_BASELINE,
     variants: [...oneAtATime(ENCODER_BASELINE, { attention: ['causal'] }), { ...ENCODER_BASELINE, attention: 'causal', pooling: 'last' }],
     tasks: ['sst2', 'mrpc'],
     seeds: SEEDS,
     budget: GLUE_BUDGET,
     file: GLUE_RESULTS,
+    kind: 'glue-encoder',
   },
   pooling: {
     id: 'pooling',
     title: 'Pooling strategies',
     paper: 'Gemma Encoder (via EmbeddingGemma §3.2): simple pooling (mean/first/last) outperforms attention pooling for classification and regression.',
     factor: 'pooling',
+    expected: { attention: -1 },
     baseline: ENCODER_BASELINE,
     variants: oneAtATime(ENCODER_BASELINE, { pooling: ['first', 'last', 'attention'] }),
     tasks: ['sst2'],
     seeds: SEEDS,
     budget: GLUE_BUDGET,
     file: GLUE_RESULTS,
+    kind: 'glue-encoder',
   },
   dropout: {
     id: 'dropout',
     title: 'Dropout rate',
     paper: 'Gemma Encoder: dropout during fine-tuning matters (rate studied as a hyperparameter; secondary sources recommend 0.1).',
     factor: 'dropout',
+    expected: { '0': -1 },
     baseline: ENCODER_BASELINE,
     variants: oneAtATime(ENCODER_BASELINE, { dropout: [0, 0.3] }),
     tasks: ['sst2'],
     seeds: SEEDS,
     budget: GLUE_BUDGET,
     file: GLUE_RESULTS,
+    kind: 'glue-encoder',
   },
   init: {
     id: 'init',
     title: 'Adapted encoder vs random init',
     paper: 'Gemma Encoder: initialising from the pretrained decoder is what makes the encoder strong (EmbeddingGemma: decoder init 59.7 vs random 45.2 MTEB).',
     factor: 'init',
+    expected: { random: -1 },
     baseline: ENCODER_BASELINE,
     variants: oneAtATime(ENCODER_BASELINE, { init: ['random'] }),
     tasks: ['sst2', 'mrpc'],
     seeds: SEEDS,
     budget: GLUE_BUDGET,
     file: GLUE_RESULTS,
+    kind: 'glue-encoder',
+  },
+  seq2seq: {
+    id: 'seq2seq',
+    title: 'Encoder-decoder (PrefixLM-adapted) vs decoder-only on SuperGLUE',
+    paper: 'T5Gemma: the adapted encoder-decoder beats the decoder-only model on SuperGLUE regardless of objective and scale (2B-2B vs Gemma 2 2B: +1.8 PT), at a comparable compute budget.',
+    factor: 'arch',
+    expected: { encoder_decoder: 1 },
+    baseline: { arch: 'decoder_only', objective: 'causal_lm' },
+    variants: [{ arch: 'decoder_only', objective: 'causal_lm' }, { arch: 'encoder_decoder', objective: 'prefixlm' }],
+    tasks: ['rte', 'cb', 'wic'],
+    seeds: SEEDS,
+    budget: SEQ2SEQ_BUDGET,
+    file: 'data/results/superglue-seq2seq.jsonl',
+    kind: 'superglue-seq2seq',
   },
 };
+
+/** Row label of a variant in a finding: the varied factor's value, plus any other factor that differs. */
+export function findingLabel(f: Finding): (v: Variant) => string {
+  return (v) => {
+    const others = Object.keys(v).filter((k) => k !== f.factor && v[k] !== f.baseline[k]);
+    const head = `${f.factor}=${String(v[f.factor])}`;
+    const tail = others.map((k) => `${k}=${String(v[k])}`);
+    return [head, ...tail].join(', ') + (variantKey(v) === variantKey(f.baseline) ? ' (baseline)' : '');
+  };
+}
+
+/** The paper's predicted sign of (variant - baseline) for a variant, when it predicts one. */
+export function expectedSign(f: Finding, v: Variant): 1 | -1 | undefined {
+  if (Object.keys(v).some((k) => k !== f.factor && v[k] !== f.baseline[k])) return undefined;
+  return f.expected[String(v[f.factor])];
+}
 
 /** The finding as a runnable spec, given the checkpoint identity that completes its budget. */
 export function findingSpec(f: Finding, model: { readonly model: string; readonly modelSha: string }): AblationSpec {

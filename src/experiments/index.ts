@@ -3,3 +3,4 @@ export * from './grid.js';
 export * from './store.js';
 export * from './runner.js';
 export * from './summary.js';
+export * from './findings.js';

@@ -130,21 +130,60 @@ export function summaryTable(records: readonly RunRecord[], o: SummaryOptions = 
 export function ablationChart(records: readonly RunRecord[], o: { label?: (v: Variant) => string; baseline?: Variant; title?: string; width?: number } = {}): ChartSpec {
   const label = o.label ?? ((v: Variant) => variantLabel(v, o.baseline));
   const order = [...new Set(records.map((r) => label(r.variant)))];
+  const tasks = [...new Set(records.map((r) => r.task))];
   const metric = [...new Set(records.map((r) => r.metric))].join('/');
-  const y = { field: 'variant', type: 'nominal', sort: order, title: null };
+  const y = { field: 'variant', type: 'nominal', sort: order, title: null, axis: { labelLimit: 320 } };
+  const x = { field: 'value', type: 'quantitative', title: `dev ${metric}: mean ± std, dots = seeds` };
   return {
     $schema: VEGA_LITE_V5_SCHEMA,
     ...(o.title ? { title: o.title } : {}),
     data: { values: records.map((r) => ({ task: r.task, variant: label(r.variant), seed: r.seed, value: r.value })) },
-    facet: { column: { field: 'task', type: 'nominal', title: null } },
+    facet: { column: { field: 'task', type: 'nominal', title: null, sort: tasks } },
     resolve: { scale: { x: 'independent' } },
     spec: {
-      width: o.width ?? 180,
+      width: o.width ?? 220,
       layer: [
-        { mark: { type: 'bar', opacity: 0.7 }, encoding: { y, x: { aggregate: 'mean', field: 'value', type: 'quantitative', title: `${metric} (mean ± std)` }, color: { field: 'variant', type: 'nominal', sort: order, legend: null } } },
-        { mark: { type: 'errorbar', extent: 'stdev', ticks: true }, encoding: { y, x: { field: 'value', type: 'quantitative' } } },
-        { mark: { type: 'point', filled: true, size: 18, color: 'black', opacity: 0.6 }, encoding: { y, x: { field: 'value', type: 'quantitative' }, tooltip: [{ field: 'variant' }, { field: 'seed' }, { field: 'value', format: '.4f' }] } },
+        { mark: { type: 'bar', opacity: 0.7 }, encoding: { y, x: { ...x, aggregate: 'mean' }, color: { field: 'variant', type: 'nominal', sort: order, legend: null } } },
+        { mark: { type: 'errorbar', extent: 'stdev', ticks: true }, encoding: { y, x } },
+        { mark: { type: 'point', filled: true, size: 18, color: 'black', opacity: 0.6 }, encoding: { y, x, tooltip: [{ field: 'variant' }, { field: 'seed' }, { field: 'value', format: '.4f' }] } },
       ],
     },
   } as unknown as ChartSpec;
+}
+
+/** Paired differences to the baseline (summary rows): a dot at the mean difference, a line over its bootstrap interval, a rule at 0. */
+export function differenceChart(rows: readonly SummaryRow[], o: { title?: string; width?: number } = {}): ChartSpec {
+  const kept = rows.filter((r) => Number.isFinite(r.diff));
+  const order = [...new Set(kept.map((r) => r.variant))];
+  const tasks = [...new Set(kept.map((r) => r.task))];
+  const y = { field: 'variant', type: 'nominal', sort: order, title: null, axis: { labelLimit: 320 } };
+  const metric = [...new Set(kept.map((r) => r.metric))].join('/');
+  return {
+    $schema: VEGA_LITE_V5_SCHEMA,
+    ...(o.title ? { title: o.title } : {}),
+    data: { values: kept.map((r) => ({ task: r.task, variant: r.variant, diff: r.diff, lo: r.diff_lo, hi: r.diff_hi, n: r.n })) },
+    facet: { column: { field: 'task', type: 'nominal', title: null, sort: tasks } },
+    spec: {
+      width: o.width ?? 220,
+      layer: [
+        { mark: { type: 'rule', color: 'gray', strokeDash: [4, 3] }, encoding: { x: { datum: 0, type: 'quantitative' } } },
+        { mark: { type: 'rule', strokeWidth: 2 }, encoding: { y, x: { field: 'lo', type: 'quantitative', title: `${metric} − baseline (paired, 95% bootstrap CI)` }, x2: { field: 'hi' } } },
+        { mark: { type: 'point', filled: true, size: 60 }, encoding: { y, x: { field: 'diff', type: 'quantitative' }, tooltip: [{ field: 'variant' }, { field: 'diff', format: '.4f' }, { field: 'lo', format: '.4f' }, { field: 'hi', format: '.4f' }, { field: 'n' }] } },
+      ],
+    },
+  } as unknown as ChartSpec;
+}
+
+export type Direction = 'agrees' | 'leans agree' | 'leans disagree' | 'disagrees' | 'no data';
+
+/**
+ * How a paired difference compares with the paper's predicted sign: "agrees"/"disagrees" when the
+ * bootstrap interval excludes 0, "leans ..." when only the mean difference points that way.
+ */
+export function direction(row: Pick<SummaryRow, 'diff' | 'diff_lo' | 'diff_hi'>, expected: 1 | -1): Direction {
+  if (!Number.isFinite(row.diff)) return 'no data';
+  const signed = (x: number) => x * expected;
+  if (signed(row.diff_lo) > 0 && signed(row.diff_hi) > 0) return 'agrees';
+  if (signed(row.diff_lo) < 0 && signed(row.diff_hi) < 0) return 'disagrees';
+  return signed(row.diff) > 0 ? 'leans agree' : 'leans disagree';
 }

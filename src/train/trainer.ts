@@ -85,6 +85,8 @@ export interface EvalRecord {
 
 export interface TrainResult {
   readonly steps: number;
+  /** Step the run continued from (0 when it did not resume); logs before it come from the checkpoint. */
+  readonly resumedFrom: number;
   readonly logs: readonly StepLog[];
   readonly evals: readonly EvalRecord[];
   readonly best?: EvalRecord;
@@ -197,6 +199,7 @@ export async function train<B>(model: Trainable<B>, data: TrainData<B>, o: Train
   }
   const dropoutRng = Rng.fromState(st.dropoutRng);
   const stream = new BatchStream(data, o.seed, { ...st.cursor });
+  const resumedFrom = st.step;
   let lastSavedStep = o.resume ? st.step : -1;
   let stopReason: TrainResult['stopReason'] = 'max_steps';
   let trainMs = 0;
@@ -293,6 +296,7 @@ export async function train<B>(model: Trainable<B>, data: TrainData<B>, o: Train
   }
   return {
     steps: st.step,
+    resumedFrom,
     logs: st.logs,
     evals: st.evals,
     ...(st.best ? { best: st.best } : {}),

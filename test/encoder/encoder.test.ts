@@ -161,8 +161,12 @@ test('dropout: off in eval (deterministic, equal to rate 0), on in training (see
     // Eval output equals a rate-0 encoder with the same head weights.
     const plain = toEncoder(model, { attention: 'bidirectional_global', pooling: 'attention', head: { kind: 'classification', numClasses: 2 }, seed: 5 });
     assertAllClose(plain.predict(b).logits, p1, 1e-6, 'eval == no dropout');
-    enc.dispose();
-    plain.dispose();
+    // Placement: with no site selected a rate changes nothing; the head site alone already changes the loss.
+    const none = toEncoder(model, { attention: 'bidirectional_global', pooling: 'attention', dropout: { rate: 0.3, placement: {} }, head: { kind: 'classification', numClasses: 2 }, seed: 5 });
+    assert.equal(none.loss(b, { seed: 7 }).dataSync()[0], none.evalLoss(b));
+    const headOnly = toEncoder(model, { attention: 'bidirectional_global', pooling: 'attention', dropout: { rate: 0.3, placement: { head: true } }, head: { kind: 'classification', numClasses: 2 }, seed: 5 });
+    assert.notEqual(headOnly.loss(b, { seed: 7 }).dataSync()[0], headOnly.evalLoss(b));
+    for (const e of [enc, plain, none, headOnly]) e.dispose();
   } finally {
     model.dispose();
   }

@@ -10,6 +10,12 @@ import {
   ablationJobs,
   bootstrapMeanInterval,
   crossGrid,
+  differenceChart,
+  direction,
+  expectedSign,
+  findingLabel,
+  findingRecords,
+  FINDINGS,
   oneAtATime,
   readRecords,
   recordedRuns,
@@ -21,6 +27,7 @@ import {
   summaryTable,
   type AblationSpec,
   type RunFn,
+  type RunRecord,
   type Variant,
 } from '../../src/experiments/index.js';
 import { renderChart } from '../../src/report/render.js';
@@ -207,4 +214,31 @@ test('the ablation chart is a Vega-Lite v5 spec that compiles and renders', asyn
   const r = await renderChart(chart, 1);
   assert.ok(r.png.length > 1000 && r.width > 200, `rendered ${r.width}x${r.height}`);
   assert.match(r.svg, /attention=causal/);
+  const diff = differenceChart(summarizeRuns(res.records, { baseline: base }), { title: 'attention' });
+  assert.deepEqual((diff as unknown as { data: { values: { diff: number }[] } }).data.values.map((v) => Math.round(v.diff * 1e4) / 1e4), [-0.0875, -0.0875, -0.0875]);
+  compile(diff as Parameters<typeof compile>[0]);
+  assert.ok((await renderChart(diff, 1)).png.length > 1000);
+});
+
+test('direction vs the paper: interval excluding 0 decides, the mean only leans', () => {
+  assert.equal(direction({ diff: -0.05, diff_lo: -0.08, diff_hi: -0.02 }, -1), 'agrees');
+  assert.equal(direction({ diff: -0.05, diff_lo: -0.08, diff_hi: -0.02 }, 1), 'disagrees');
+  assert.equal(direction({ diff: -0.01, diff_lo: -0.08, diff_hi: 0.02 }, -1), 'leans agree');
+  assert.equal(direction({ diff: 0.01, diff_lo: -0.02, diff_hi: 0.05 }, -1), 'leans disagree');
+  assert.equal(direction({ diff: NaN, diff_lo: NaN, diff_hi: NaN }, 1), 'no data');
+});
+
+test('findings: labels, predicted signs and record selection', () => {
+  const f = FINDINGS.attention!;
+  const label = findingLabel(f);
+  assert.equal(label(f.baseline), 'attention=bidirectional_global (baseline)');
+  assert.equal(label({ ...f.baseline, attention: 'causal' }), 'attention=causal');
+  assert.equal(label({ ...f.baseline, attention: 'causal', pooling: 'last' }), 'attention=causal, pooling=last');
+  assert.equal(expectedSign(f, { ...f.baseline, attention: 'causal' }), -1);
+  assert.equal(expectedSign(f, { ...f.baseline, attention: 'causal', pooling: 'last' }), undefined);
+  const rec = (variant: Variant, modelSha: string, steps = f.budget.steps): RunRecord => ({
+    key: '0123456789abcdef', variant, seed: 0, task: 'sst2', budget: { ...f.budget, steps, model: 'm', modelSha }, metric: 'accuracy', value: 0.5, metrics: {}, steps: 1, seconds: 1, finished: 'x',
+  });
+  assert.equal(findingRecords(f, [rec(f.baseline, 'a'), rec(f.baseline, 'a', 999), rec({ ...f.baseline, pooling: 'first' }, 'a')]).length, 1, 'other budgets and variants are left out');
+  assert.throws(() => findingRecords(f, [rec(f.baseline, 'a'), rec({ ...f.baseline, attention: 'causal' }, 'b')]), /several checkpoints \(a, b\)/);
 });

@@ -34,9 +34,11 @@ async function py(args: string[], env: NodeJS.ProcessEnv, timeout: number, cwd =
 test('jupyter_kernel_test suite and our protocol, interrupt and security checks pass', { skip, timeout: 400_000 }, async () => {
   const env = { ...(await kernelEnv()), GEMMA_LAB_SHARED_DIR: sharedDir() };
   const out = await py(['-m', 'unittest', '-v', 'test_gemma_lab_kernel'], env, 380_000, HERE);
-  assert.match(out, /\nOK( \(skipped=\d+\))?\n/);
+  assert.match(out, /\nOK( \(skipped=\d+\))?\n/, out);
+  // (kernel log lines may sit between a test's name and its "ok"; OK above means none failed)
   for (const name of ['test_kernel_info', 'test_execute_result', 'test_display_data', 'test_error', 'test_completion', 'test_is_complete', 'test_inspect', 'test_interrupt_stops_async_training_loop', 'test_bad_messages_are_dropped']) {
-    assert.match(out, new RegExp(`${name} \\(.*\\) \\.\\.\\. ok`), `${name} must run and pass`);
+    assert.match(out, new RegExp(`${name} \\(`), `${name} must run:\n${out}`);
+    assert.doesNotMatch(out, new RegExp(`${name} \\(.*\\) \\.\\.\\. skipped`), `${name} must not be skipped`);
   }
 });
 
@@ -68,6 +70,6 @@ test('nbconvert --allow-errors keeps executing after a failing cell (stop_on_err
   assert.deepEqual(out.cells.map((c) => c.execution_count), [1, 2, 3, 4]);
   const err = out.cells[1]!.outputs![0]!;
   assert.deepEqual(err.output_type === 'error' && [err.ename, err.evalue], ['RangeError', 'planned']);
-  assert.deepEqual(out.cells[2]!.outputs!.map((o) => o.output_type === 'execute_result' && o.data['text/plain']), ['2']);
+  assert.deepEqual(out.cells[2]!.outputs!.map((o) => o.output_type === 'execute_result' && [o.data['text/plain']].flat().join('')), ['2']);
   assert.equal(out.cells[3]!.outputs![0]!.output_type === 'stream' && out.cells[3]!.outputs![0]!.text, 'last\n');
 });

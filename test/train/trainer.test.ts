@@ -112,6 +112,7 @@ test('exact resume: 12 steps straight == 5 steps, stop, resume, 7 steps (bit-ide
     part.dispose();
     const resumed = makeModel(99); // different init: everything must come from the checkpoint
     const rr = await train(resumed, shuffled(6), { ...base, maxSteps: 12, checkpoint: { dir }, resume: true });
+    assert.equal(rr.resumedFrom, 5);
     assert.deepEqual(rr.logs.map((l) => l.loss), rs.logs.map((l) => l.loss), 'losses bit-identical');
     assert.deepEqual(resumed.snapshot(), straight.snapshot(), 'weights bit-identical');
     await assert.rejects(

@@ -1,0 +1,34 @@
+/**
+ * Native Transpose and last-axis Softmax for the `cpu` backend, whose stock versions dominate a
+ * train step there once matmuls are native (wasm's own are fast and stay).
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { NativeLib } from './native.js';
+import type { Storage } from './storage.js';
+
+export function makeTranspose(lib: NativeLib, storage: Storage, stock: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const perm = (args.attrs?.perm as number[] | undefined) ?? [];
+    if (x.dtype !== 'float32' || x.shape.length < 1 || x.shape.length > 8 || perm.length !== x.shape.length) return stock(args);
+    const out = storage.output(args.backend, perm.map((p) => x.shape[p] as number));
+    const X = storage.read(args.backend, x);
+    if (!X) throw new Error('native Transpose: float32 input without float32 data');
+    lib.transpose(X, out.values, Float64Array.from(x.shape), Float64Array.from(perm));
+    return out.info;
+  };
+}
+
+export function makeSoftmax(lib: NativeLib, storage: Storage, stock: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { logits } = args.inputs as { logits: tf.TensorInfo };
+    const rank = logits.shape.length;
+    const dim = Number(args.attrs?.dim ?? -1);
+    if (logits.dtype !== 'float32' || rank === 0 || (dim !== -1 && dim !== rank - 1)) return stock(args);
+    const out = storage.output(args.backend, logits.shape.slice());
+    const X = storage.read(args.backend, logits);
+    if (!X) throw new Error('native Softmax: float32 input without float32 data');
+    lib.softmaxRows(X, out.values, logits.shape[rank - 1] as number);
+    return out.info;
+  };
+}
