@@ -14,7 +14,7 @@ const B = 16;
 const T = 128;
 const V = 1024;
 
-export const TINY_GEMMA_CONFIG = {
+const TINY_GEMMA_CONFIG = {
   model_type: 'gemma',
   vocab_size: V,
   hidden_size: 256,

@@ -7,7 +7,9 @@
  *   npm run pretrain -- [--out DIR] [--config gemma3-tiny|gemma2-tiny|gemma3-small] [--steps 300]
  *     [--seq-len 128] [--batch 16] [--lr 3e-3] [--warmup 30] [--seed 0] [--top-tokens 8000]
  *     [--eval-every 100] [--eval-seqs 24] [--final-eval-seqs N] [--checkpoint-every 25]
- *     [--tokenizer DIR] [--verify size|sha256] [--resume]
+ *     [--tokenizer DIR] [--verify size|sha256] [--export DIR [--export-dtype bf16|f16|f32]] [--resume]
+ *
+ * --resume on a finished run redoes only the final evaluation (and the export, when asked).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -43,6 +45,8 @@ const { values: a } = parseArgs({
     'checkpoint-every': { type: 'string', default: '25' },
     tokenizer: { type: 'string' },
     verify: { type: 'string', default: 'size' },
+    export: { type: 'string' },
+    'export-dtype': { type: 'string', default: 'bf16' },
     resume: { type: 'boolean', default: false },
   },
   strict: true,
@@ -59,6 +63,11 @@ const toNumber = (flag: string, v: string | undefined): number => {
 const num = (k: keyof typeof a): number => toNumber(k, a[k] as string | undefined);
 if (!['none', 'size', 'sha256'].includes(a.verify)) {
   console.error(`--verify: expected none, size or sha256, got '${a.verify}'`);
+  process.exit(2);
+}
+const exportDtype = ({ f32: 'F32', f16: 'F16', bf16: 'BF16' } as const)[a['export-dtype'] as 'f32' | 'f16' | 'bf16'];
+if (!exportDtype) {
+  console.error(`--export-dtype: expected f32, f16 or bf16, got '${a['export-dtype']}'`);
   process.exit(2);
 }
 const stored = a.resume
@@ -96,6 +105,7 @@ try {
     checkpointEvery: num('checkpoint-every'),
     ...(a.tokenizer ? { tokenizerDir: a.tokenizer } : {}),
     verify: a.verify as 'none' | 'size' | 'sha256',
+    ...(a.export ? { exportTo: { dir: a.export, dtype: exportDtype } } : {}),
     signal: ac.signal,
     onProgress: (e) => bar(e),
     onLog: (l) => {
@@ -108,6 +118,7 @@ try {
   console.log(`trained ${m.steps} steps, ${m.tokensSeen} tokens, ${m.trainTokensPerSecond.toFixed(0)} tokens/s (step time), wall ${((performance.now() - t0) / 1000).toFixed(0)} s this session`);
   console.log(`held-out perplexity: ${fmt(m.final.pieces)}`);
   console.log(`unigram baseline:    ${fmt(m.unigram)}`);
+  if (m.exported) console.log(`${m.exported.dtype} copy: ${m.exported.dir}, held-out perplexity ${fmt(m.exported.pieces)}`);
   console.log(`model dir: ${m.modelDir}; metrics: ${join(a.out, 'metrics.json')}`);
 } catch (err) {
   if (err instanceof TrainingInterrupted) {

@@ -5,12 +5,12 @@
  * findings asked for, so a partial sweep already has paired runs for every variant.
  *
  *   node --import tsx scripts/run-ablations.ts [--findings attention,pooling,dropout,init,seq2seq]
- *        [--model .cache/pretrain/tiny-gemma/model] [--seq2seq-model .cache/experiments/gemma2-tiny/model]
- *        [--seeds 0,1,2] [--dry-run]
+ *        [--model DIR] [--seq2seq-model DIR] [--seeds 0,1,2] [--dry-run]
  *
- * --model: the pretrained tiny Gemma of the GLUE encoder findings (npm run pretrain's default output);
- * --seq2seq-model: a pretrained tiny *Gemma 2* (T5Gemma blocks are Gemma 2 blocks) with its
- * tokens/train.bin beside it, e.g. `npm run pretrain -- --config gemma2-tiny --out .cache/experiments/gemma2-tiny`.
+ * --model: the pretrained tiny Gemma of the GLUE encoder findings; --seq2seq-model: a pretrained tiny
+ * *Gemma 2* (T5Gemma blocks are Gemma 2 blocks) with its tokens/train.bin beside it. Both default to
+ *   npm run pretrain -- --config gemma2-tiny --out .cache/experiments/gemma2-tiny --steps 300 --warmup 30
+ * (add --tokenizer DIR to reuse a trimmed tokenizer; copying an earlier run's tokens/ skips re-tokenizing).
  */
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,7 +25,7 @@ import { terminalProgress } from '../src/progress/index.js';
 const { values: a } = parseArgs({
   options: {
     findings: { type: 'string', default: 'attention,pooling,dropout,init' },
-    model: { type: 'string', default: join(REPO_ROOT, '.cache', 'pretrain', 'tiny-gemma', 'model') },
+    model: { type: 'string', default: join(REPO_ROOT, '.cache', 'experiments', 'gemma2-tiny', 'model') },
     'seq2seq-model': { type: 'string', default: join(REPO_ROOT, '.cache', 'experiments', 'gemma2-tiny', 'model') },
     seeds: { type: 'string' },
     'dry-run': { type: 'boolean', default: false },

@@ -200,6 +200,20 @@ napi_value SoftmaxRows(napi_env env, napi_callback_info info) {
   });
 }
 
+// sumMiddle(x, y, P, Q, R): y[p, r] = sum_q x[p, q, r].
+napi_value SumMiddle(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 5);
+    int64_t nx, ny;
+    const float* x = typed<float>(env, a[0], napi_float32_array, &nx, "x");
+    float* y = typed<float>(env, a[1], napi_float32_array, &ny, "y");
+    const int64_t P = count(env, a[2], "P"), Q = count(env, a[3], "Q"), R = count(env, a[4], "R");
+    if (nx != P * Q * R || ny != P * R) throw Failure{"x must have P*Q*R and y P*R elements"};
+    gl::sum_middle(x, y, P, Q, R);
+    return undefined(env);
+  });
+}
+
 napi_value Threads(napi_env env, napi_callback_info) {
   napi_value v;
   napi_create_int32(env, gl::max_threads(), &v);
@@ -214,6 +228,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"binaryStrided", nullptr, BinaryStrided, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"softmaxRows", nullptr, SoftmaxRows, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"sumMiddle", nullptr, SumMiddle, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

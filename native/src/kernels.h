@@ -24,6 +24,10 @@ void transpose(const float* x, float* y, const int64_t* shape, const int64_t* pe
 // Softmax over the last axis of a [rows, n] array.
 void softmax_rows(const float* x, float* y, int64_t rows, int64_t n);
 
+// y[p, r] = sum_q x[p, q, r] for x viewed as [P, Q, R] (sums over one contiguous block of axes),
+// accumulated in double.
+void sum_middle(const float* x, float* y, int64_t P, int64_t Q, int64_t R);
+
 int max_threads();
 
 }  // namespace gl

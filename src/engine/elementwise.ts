@@ -25,7 +25,7 @@ export const NATIVE_BINARY_KERNELS: Readonly<Record<string, BinaryOp>> = {
 };
 
 /** rows x inner view of a binary op: element strides of each operand (column strides 0 or 1). */
-export interface BroadcastPlan {
+interface BroadcastPlan {
   readonly outShape: number[];
   readonly rows: number;
   readonly inner: number;
@@ -34,7 +34,7 @@ export interface BroadcastPlan {
 }
 
 /** Plans `a op b` when one side has the output shape and the other is scalar / trailing / column. */
-export function planBroadcast(aShape: readonly number[], bShape: readonly number[]): BroadcastPlan | undefined {
+function planBroadcast(aShape: readonly number[], bShape: readonly number[]): BroadcastPlan | undefined {
   const rank = Math.max(aShape.length, bShape.length);
   const pad = (s: readonly number[]) => [...new Array<number>(rank - s.length).fill(1), ...s];
   const A = pad(aShape);

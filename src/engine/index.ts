@@ -123,8 +123,3 @@ export async function initEngine(choice?: BackendChoice, options: EngineOptions 
   };
   return current;
 }
-
-/** The engine initEngine() set up last, if any. */
-export function engineInfo(): EngineInfo | undefined {
-  return current;
-}

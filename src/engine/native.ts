@@ -54,6 +54,8 @@ export interface NativeLib {
   transpose(x: Float32Array, y: Float32Array, shape: Float64Array, perm: Float64Array): void;
   /** Softmax over consecutive rows of length n. */
   softmaxRows(x: Float32Array, y: Float32Array, n: number): void;
+  /** y[p, r] = sum_q x[p, q, r] (x viewed as [P, Q, R]), accumulated in double. */
+  sumMiddle(x: Float32Array, y: Float32Array, P: number, Q: number, R: number): void;
   /** OpenMP threads the kernels use. */
   threads(): number;
 }
@@ -67,7 +69,7 @@ export function loadNativeAddon(path: string = NATIVE_ADDON_PATH): NativeLib {
   // libgomp reads this when the addon loads it, so it must be set first.
   process.env.OMP_WAIT_POLICY ??= 'passive';
   const lib = createRequire(import.meta.url)(path) as Partial<NativeLib>;
-  for (const fn of ['sgemm', 'unary', 'binary', 'binaryStrided', 'transpose', 'softmaxRows', 'threads'] as const) {
+  for (const fn of ['sgemm', 'unary', 'binary', 'binaryStrided', 'transpose', 'softmaxRows', 'sumMiddle', 'threads'] as const) {
     if (typeof lib[fn] !== 'function') throw new Error(`${path}: addon lacks '${fn}' (stale build? run npm install)`);
   }
   return lib as NativeLib;

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { makeBinary, makeUnary, NATIVE_BINARY_KERNELS, NATIVE_UNARY_KERNELS } from './elementwise.js';
-import { makeSoftmax, makeTranspose } from './layout.js';
+import { makeSoftmax, makeSum, makeTranspose } from './layout.js';
 import { makeBatchMatMul, makeFusedMatMul } from './matmul.js';
 import type { NativeLib } from './native.js';
 import { makeSegmentSum } from './segment_sum.js';
@@ -36,28 +36,24 @@ export function ensureSegmentSum(backendName: BackendName): void {
   tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName, kernelFunc: fn });
 }
 
-/** Registers the addon's kernels on an initialised backend; returns the kernel names now native. */
-export function installNativeKernels(backendName: BackendName, lib: NativeLib): string[] {
+/** Registers the addon's kernels on an initialised backend (see nativeKernelNames). */
+export function installNativeKernels(backendName: BackendName, lib: NativeLib): void {
   const storage = storageFor(backendName);
   override('BatchMatMul', backendName, (stock) => makeBatchMatMul(lib, storage, stock));
   override('_FusedMatMul', backendName, (stock) => makeFusedMatMul(lib, storage, stock));
-  const names = ['BatchMatMul', '_FusedMatMul'];
   for (const [kernel, op] of Object.entries(NATIVE_UNARY_KERNELS)) {
     if (!tf.getKernel(kernel, backendName)) continue; // only wrap what has a stock fallback
     override(kernel, backendName, (s) => makeUnary(lib, storage, op, s as tf.KernelFunc));
-    names.push(kernel);
   }
   for (const [kernel, op] of Object.entries(NATIVE_BINARY_KERNELS)) {
     if (!tf.getKernel(kernel, backendName)) continue;
     override(kernel, backendName, (s) => makeBinary(lib, storage, op, s as tf.KernelFunc));
-    names.push(kernel);
   }
   if (backendName === 'cpu') {
     override('Transpose', backendName, (s) => makeTranspose(lib, storage, s as tf.KernelFunc));
     override('Softmax', backendName, (s) => makeSoftmax(lib, storage, s as tf.KernelFunc));
-    names.push('Transpose', 'Softmax');
+    override('Sum', backendName, (s) => makeSum(lib, storage, s as tf.KernelFunc));
   }
-  return names;
 }
 
 /** Puts the stock kernels back on `backendName`. */

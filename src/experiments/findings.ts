@@ -34,15 +34,15 @@ export interface Finding {
 export const ENCODER_BASELINE: Variant = { attention: 'bidirectional_global', pooling: 'mean', dropout: 0.1, init: 'pretrained' };
 
 /** One fine-tuning budget for every GLUE finding (so the baseline runs are shared). */
-export const GLUE_BUDGET: Budget = { steps: 150, batch: 16, lr: 1e-3, trainLimit: 2400, devLimit: 0, maxLength: 64 };
+export const GLUE_BUDGET: Budget = { steps: 100, batch: 16, lr: 1e-3, trainLimit: 1600, devLimit: 0, maxLength: 64 };
 
 /**
  * Finding (e): the same adaptation tokens for both arms (adaptSteps x adaptBatch sequences of adaptSeqLen),
  * then the same fine-tuning budget per SuperGLUE task.
  */
 export const SEQ2SEQ_BUDGET: Budget = {
-  adaptSteps: 100, adaptBatch: 16, adaptSeqLen: 128, adaptLr: 1e-3,
-  steps: 150, batch: 16, lr: 5e-4, trainLimit: 2400, devLimit: 0, maxLength: 128,
+  adaptSteps: 60, adaptBatch: 16, adaptSeqLen: 128, adaptLr: 1e-3,
+  steps: 100, batch: 16, lr: 5e-4, trainLimit: 1600, devLimit: 0, maxLength: 128,
 };
 
 export const GLUE_RESULTS = 'data/results/glue-encoder.jsonl';

@@ -1,10 +1,11 @@
 /**
  * Ablation results as JSONL, one finished run per line. Appends rewrite the file through
  * writeFileAtomic (temp + rename), so a crash leaves either the old or the new file, never a torn
- * line; reading is strict (a bad line is a DataFileError naming file:line).
- * One writer per file at a time (the runner is sequential).
+ * line; reading is strict (a bad line is a DataFileError naming file:line). Several runner processes
+ * may share a file (e.g. one per seed): appends take a lock directory `<file>.lock` (mkdir is atomic).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { DataFileError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { Budget, Variant } from './grid.js';
@@ -69,9 +70,38 @@ export function readRecords(file: string): RunRecord[] {
   return [...byKey.values()];
 }
 
-/** Appends one record (whole-file atomic rewrite). */
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Runs `fn` holding `<file>.lock`; a lock older than `staleMs` (a crashed writer) is taken over. */
+async function withLock<T>(file: string, fn: () => Promise<T>, staleMs = 30_000): Promise<T> {
+  const lock = `${file}.lock`;
+  mkdirSync(dirname(file), { recursive: true });
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (Date.now() - t0 > staleMs) {
+        rmdirSync(lock);
+        continue;
+      }
+      await sleep(20);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmdirSync(lock);
+  }
+}
+
+/** Appends one record (whole-file atomic rewrite under the file's lock). */
 export async function appendRecord(file: string, record: RunRecord): Promise<void> {
-  const old = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const sep = old === '' || old.endsWith('\n') ? '' : '\n';
-  await writeFileAtomic(file, `${old}${sep}${JSON.stringify(record)}\n`);
+  await withLock(file, async () => {
+    const old = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    const sep = old === '' || old.endsWith('\n') ? '' : '\n';
+    await writeFileAtomic(file, `${old}${sep}${JSON.stringify(record)}\n`);
+  });
 }

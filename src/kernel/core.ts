@@ -56,6 +56,8 @@ function prelude(): string {
 }
 
 interface CellState {
+  /** `silent` requests show no execute_input/execute_result (Jupyter messaging spec). */
+  silent?: boolean;
   error?: ErrorContent;
   pending: Promise<void>[];
 }
@@ -136,7 +138,7 @@ export class NotebookKernel {
     const count = silent ? this.executionCount : ++this.executionCount;
     this.sink = sink;
     if (!silent) sink.send({ type: 'execute_input', content: { code: req.code, execution_count: count } });
-    this.cell = { pending: [] };
+    this.cell = { pending: [], silent };
     let ok: boolean;
     try {
       ok = await withOutputSink(sink, () => withCellSignal(() => this.run(req.code)));
@@ -171,6 +173,7 @@ export class NotebookKernel {
   }
 
   private onResult(value: unknown): void {
+    if (this.cell.silent) return;
     const sink = this.sink;
     const count = this.executionCount;
     const cell = this.cell;

@@ -2,7 +2,7 @@
  * The library as notebooks see it: `const gl = await $nb.lib()`. Loaded on demand, not by the
  * prelude, so a kernel starts (and shows a proper error) even while a model module fails to load.
  */
-export { GLUE_TASKS, GLUE_TASK_IDS, loadGlue, type GlueTaskId } from '../tasks/glue.js';
+export { GLUE_TASKS, GLUE_TASK_IDS, loadGlue, type GlueTaskId, type GlueTaskSpec } from '../tasks/glue.js';
 export { labelsOf, type Example, type LoadedSplit } from '../tasks/types.js';
 export { loadModel, loadGemmaModel, type LoadedModel } from '../models/load.js';
 export { GemmaModel } from '../models/gemma.js';

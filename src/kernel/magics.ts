@@ -37,6 +37,8 @@ export class MagicUsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+import { parseBudget, type SweepBudget } from './sweeps.js';
+
 const IDENT = /^[A-Za-z_$][\w$]*$/;
 const LINE_MAGIC = /^%([A-Za-z_]\w*)(?:[ \t]+(.*?))?[ \t]*$/;
 const CELL_MAGIC = /^%%([A-Za-z_]\w*)(?:[ \t]+(.*?))?[ \t]*$/;
@@ -187,6 +189,30 @@ export function defaultMagics(): MagicRegistry {
       ctx.print(`Wall time: ${formatMs(performance.now() - t0)}\n`);
       return ok;
     },
+  });
+  const sweep = (magic: 'glue' | 'ablate', args: string, body: string): string => {
+    const [name, tasks, ...opts] = splitArgs(args);
+    if (!name || !tasks) throw new MagicUsageError(`%%${magic} needs a result name and task(s): %%${magic} NAME TASK[,TASK...] [steps=N ...]`);
+    let budget: SweepBudget;
+    try {
+      budget = parseBudget(opts, magic);
+    } catch (e) {
+      throw new MagicUsageError((e as Error).message);
+    }
+    if (!body.trim()) throw new MagicUsageError(`%%${magic}: the cell body must be the setup object (see %lsmagic)`);
+    const list = tasks.split(',').filter(Boolean);
+    // Body lines keep their line numbers: the call opens on line 1 and closes after the body.
+    return `const ${checkIdentifier(name, magic)} = await $nb.${magic}(${JSON.stringify(list)}, ${JSON.stringify(budget)}, (${body}\n));`;
+  };
+  reg.addCell('glue', {
+    usage: '%%glue NAME TASKS [steps=N trainLimit=N …]',
+    doc: 'fine-tune per GLUE task; body: { encoder: (task, spec) => …, tokenizer }',
+    run: (args, body, ctx) => ctx.execute(rewriteLineMagics(sweep('glue', args, body), reg)),
+  });
+  reg.addCell('ablate', {
+    usage: '%%ablate NAME TASKS [steps=N …]',
+    doc: 'one fine-tune per variant; body: { variants: { label: factory }, tokenizer }',
+    run: (args, body, ctx) => ctx.execute(rewriteLineMagics(sweep('ablate', args, body), reg)),
   });
   reg.addCell('html', {
     usage: '%%html',

@@ -17,9 +17,10 @@ import { initEngine } from '../engine/index.js';
 import { ConfigError, TrainingError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { GemmaModel } from '../models/gemma.js';
+import { loadGemmaModel } from '../models/load.js';
 import type { RunControl } from '../progress/index.js';
 import type { Rng } from '../rng/index.js';
-import { loadTokenizer } from '../tokenize/index.js';
+import { tokenizerFromJson } from '../tokenize/index.js';
 import { readTokenizerFiles, saveTrimmedTokenizer, type TokenizerFiles } from '../tokenize/trim.js';
 import { latestCheckpoint } from '../train/checkpoint.js';
 import { train, type StepLog } from '../train/trainer.js';
@@ -27,7 +28,7 @@ import { CORPUS_SOURCES, corpusDocuments, type CorpusSource } from './corpus.js'
 import { batchRows, evaluateNll, modelLoss, perplexity, unigramNll, type NllTotal } from './loss.js';
 import { PackedSequences, type SpecialIds } from './pack.js';
 import { presetConfig } from './presets.js';
-import { buildCorpusTokenizer, cachedStream, sha256Hex, STREAM_FORMAT } from './tokens.js';
+import { assertNewlineSafe, buildCorpusTokenizer, cachedStream, sha256Hex, STREAM_FORMAT } from './tokens.js';
 
 export interface PretrainSettings {
   readonly preset: string;
@@ -61,6 +62,8 @@ export interface PretrainOptions extends RunControl {
   /** The base tokenizer to trim (default the Gemma 3 tokenizer); injectable so tests parse it once. */
   readonly baseTokenizer?: TokenizerFiles;
   readonly verify?: 'none' | 'size' | 'sha256';
+  /** Also write the final model (+ tokenizer files) here in a smaller dtype, and score that copy too. */
+  readonly exportTo?: { readonly dir: string; readonly dtype: 'F32' | 'F16' | 'BF16' };
   readonly onLog?: (rec: StepLog) => void;
   /** Status lines (tokenizer built, caches, evals). */
   readonly log?: (line: string) => void;
@@ -95,6 +98,8 @@ export interface PretrainMetrics {
   /** Unigram model of the training tokens (add-one), on the same targets as `final`. */
   readonly unigram: readonly PieceEval[];
   readonly modelDir: string;
+  /** The exported copy: where, its dtype, and its held-out perplexity on the same targets as `final`. */
+  readonly exported?: { readonly dir: string; readonly dtype: string; readonly pieces: readonly PieceEval[] };
 }
 
 const pieceResult = (piece: PieceEval['piece'], t: NllTotal): PieceEval => ({ piece, tokens: t.tokens, nll: t.nll, perplexity: perplexity(t) });
@@ -181,7 +186,10 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainMetrics> {
       log(`tokenizer: ${built.counted.tokens} base tokens, ${built.counted.distinct} distinct; kept ${built.trim.stats.kept} (top ${built.counted.keptByFrequency}) in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     }
   }
-  const tok = loadTokenizer(tokDir);
+  // Read directly (not through loadTokenizer's per-folder cache: this folder may have just been rewritten).
+  const tokFiles = readTokenizerFiles(tokDir);
+  assertNewlineSafe(tokFiles, join(tokDir, 'tokenizer.json'));
+  const tok = tokenizerFromJson(tokFiles.tokenizerJson, tokFiles.config, undefined, join(tokDir, 'tokenizer.json'));
   const specials: SpecialIds = { bosId: tok.bosId, eosId: tok.eosId, padId: tok.padId };
   const tokSha = sha256Hex(await readFile(join(tokDir, 'tokenizer.json')));
 
@@ -277,6 +285,24 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainMetrics> {
     await model.save(modelDir);
     for (const f of ['tokenizer.json', 'tokenizer_config.json']) await writeFileAtomic(join(modelDir, f), await readFile(join(tokDir, f)));
 
+    let exported: PretrainMetrics['exported'];
+    if (o.exportTo) {
+      await model.save(o.exportTo.dir, o.exportTo.dtype);
+      for (const f of ['tokenizer.json', 'tokenizer_config.json']) await writeFileAtomic(join(o.exportTo.dir, f), await readFile(join(tokDir, f)));
+      const copy = await loadGemmaModel(o.exportTo.dir);
+      try {
+        const pieces: PieceEval[] = [];
+        for (const [src, packed] of heldout) {
+          const indices = finalPer === undefined ? undefined : spreadIndices(packed.count, finalPer);
+          pieces.push(pieceResult(src, await evaluateNll(copy, packed, specials, { ...(indices ? { indices } : {}), ...(o.signal ? { signal: o.signal } : {}) })));
+        }
+        exported = { dir: o.exportTo.dir, dtype: o.exportTo.dtype, pieces: [...pieces, pooled(pieces)] };
+      } finally {
+        copy.dispose();
+      }
+      log(`exported ${o.exportTo.dtype} copy to ${o.exportTo.dir}: pooled perplexity ${(exported.pieces.at(-1) as PieceEval).perplexity.toFixed(3)}`);
+    }
+
     const trainMs = result.logs.reduce((a, l) => a + l.ms, 0);
     const tokensSeen = result.logs.reduce((a, l) => a + l.examples * s.seqLen, 0);
     const metrics: PretrainMetrics = {
@@ -298,6 +324,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainMetrics> {
       final,
       unigram: [...unigramParts, pooled(unigramParts)],
       modelDir,
+      ...(exported ? { exported } : {}),
     };
     await writeJsonAtomic(metricsFile, { status: 'done', ...metrics });
     return metrics;

@@ -21,7 +21,8 @@ function stableText(text: string): string {
 function stableOutput(o: Output): unknown {
   switch (o.output_type) {
     case 'stream':
-      return { stream: o.name, text: stableText(o.text) };
+      // nbformat may store multi-line strings as lists of lines
+      return { stream: o.name, text: stableText([o.text].flat().join('')) };
     case 'error':
       return { error: o.ename, evalue: o.evalue };
     default:

@@ -255,7 +255,7 @@ const text = (v: unknown) => (Array.isArray(v) ? v.join('') : String(v));
 export function outputToHtml(o: Output): string {
   switch (o.output_type) {
     case 'stream':
-      return `<pre class="stream ${o.name}">${esc(o.text)}</pre>`;
+      return `<pre class="stream ${o.name}">${esc(text(o.text))}</pre>`;
     case 'error':
       return `<pre class="error">${esc(stripAnsi(o.traceback.join('\n') || `${o.ename}: ${o.evalue}`))}</pre>`;
     default: {

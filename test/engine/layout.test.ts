@@ -1,5 +1,5 @@
 /**
- * Native Transpose and last-axis Softmax (registered for the cpu backend) against float64
+ * Native Transpose, last-axis Softmax and contiguous-axes Sum (registered for the cpu backend) against float64
  * references, incl. the threaded path, masked (-inf) logits and gradients. The same checks run on
  * stock wasm as a control. Tolerance: transpose is exact; softmax 1e-6 abs + 1e-5 rel.
  */
@@ -55,7 +55,7 @@ for (const choice of ['cpu', 'wasm'] as const) {
   describe(`Transpose and Softmax on ${choice}${choice === 'cpu' ? ' (native)' : ' (stock control)'}`, () => {
     it('transpose matches the index reference exactly, with gradient', async () => {
       const info = await initEngine(choice);
-      if (choice === 'cpu') assert.ok(info.nativeKernels.includes('Transpose') && info.nativeKernels.includes('Softmax'));
+      if (choice === 'cpu') assert.ok(['Transpose', 'Softmax', 'Sum'].every((k) => info.nativeKernels.includes(k)));
       for (const [shape, perm] of TRANSPOSES) {
         const x = randomTensor(rng, shape);
         const got = tf.tidy(() => tf.transpose(tf.tensor(Float32Array.from(x.data), shape), perm));
@@ -70,6 +70,40 @@ for (const choice of ['cpu', 'wasm'] as const) {
           tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.transpose(t, perm), tf.tensor(Float32Array.from(w.data), outShape))))(tf.tensor(Float32Array.from(x.data), shape)).dataSync(),
         );
         assertAllClose(g, transposeRef(w.data, outShape, inv), 0, `${choice} d transpose [${shape}]`);
+      }
+    });
+
+    it('sum over axis blocks matches float64 (keepDims, negative axes, stock for gaps)', async () => {
+      await initEngine(choice);
+      const cases: [number[], number | number[] | null, boolean][] = [
+        [[7], 0, false],
+        [[33, 65], 1, false],
+        [[33, 65], -1, true],
+        [[16, 128, 256], [0, 1], false], // bias-gradient style: P = 1, threaded over column blocks
+        [[16, 128, 33], [1], true],
+        [[2, 3, 5, 7], [1, 2], false],
+        [[2, 3, 5, 7], null, false],
+        [[2, 3, 5, 7], [0, 2], true], // not contiguous: stock kernel
+        [[4, 65, 1031], 2, false], // last axis, threaded
+      ];
+      for (const [shape, axis, keepDims] of cases) {
+        const x = randomTensor(rng, shape);
+        const rank = shape.length;
+        const axes = axis === null ? shape.map((_, i) => i) : (Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a));
+        const outShape = keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
+        const kept = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+        const want = new Float64Array(size(outShape));
+        for (let i = 0; i < x.data.length; i++) {
+          const c = unravel(i, shape);
+          let o = 0;
+          for (let d = 0; d < rank; d++) o = o * (kept[d] as number) + (axes.includes(d) ? 0 : (c[d] as number));
+          want[o] += x.data[i] as number;
+        }
+        const got = tf.tidy(() => tf.sum(tf.tensor(Float32Array.from(x.data), shape), axis ?? undefined, keepDims));
+        assert.deepEqual(got.shape, outShape, `sum [${shape}] axis ${JSON.stringify(axis)} shape`);
+        const n = size(shape) / Math.max(1, size(outShape));
+        assertAllClose(got.dataSync(), want, 1e-6 * n, `${choice} sum [${shape}] axis ${JSON.stringify(axis)}`);
+        got.dispose();
       }
     });
 

@@ -7,6 +7,7 @@ import { compile } from 'vega-lite';
 import { AbortedError, DataFileError } from '../../src/errors.js';
 import {
   ablationChart,
+  appendRecord,
   ablationJobs,
   bootstrapMeanInterval,
   crossGrid,
@@ -241,4 +242,13 @@ test('findings: labels, predicted signs and record selection', () => {
   });
   assert.equal(findingRecords(f, [rec(f.baseline, 'a'), rec(f.baseline, 'a', 999), rec({ ...f.baseline, pooling: 'first' }, 'a')]).length, 1, 'other budgets and variants are left out');
   assert.throws(() => findingRecords(f, [rec(f.baseline, 'a'), rec({ ...f.baseline, attention: 'causal' }, 'b')]), /several checkpoints \(a, b\)/);
+});
+
+test('concurrent appends to one file lose nothing', async () => {
+  const file = tmp();
+  const rec = (i: number): RunRecord => ({
+    key: i.toString(16).padStart(16, '0'), variant: { i }, seed: 0, task: 't', budget: {}, metric: 'm', value: i, metrics: { m: i }, steps: 1, seconds: 0, finished: 'x',
+  });
+  await Promise.all(Array.from({ length: 20 }, (_, i) => appendRecord(file, rec(i))));
+  assert.deepEqual(readRecords(file).map((r) => r.value).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i));
 });

@@ -157,3 +157,36 @@ test('%load_model loads a checkpoint with its typed API, or names the bad path',
   assert.equal(bad.reply.status === 'error' && bad.reply.ename, 'CheckpointError');
   assert.match(bad.reply.status === 'error' ? bad.reply.evalue : '', /\/nonexistent\/ckpt/);
 });
+
+test('%%glue and %%ablate fine-tune fresh encoders per task/variant and show results', { skip: !existsSync(join(sharedDir(), 'fixtures', 'gemma2-tiny')) && 'no ../shared fixtures' }, async () => {
+  const fixture = join(sharedDir(), 'fixtures', 'gemma2-tiny');
+  const setup = await run(
+    [
+      'const gl = await $nb.lib();',
+      'const utf8 = new TextEncoder();',
+      'const tok: lib.ExampleTokenizer = { padId: 0, encode: (texts) => [2, ...texts.flatMap((t) => Array.from(utf8.encode(t), (b) => 3 + (b % 253)))] };',
+      `const fresh = async (pooling: 'mean' | 'first', spec: lib.GlueTaskSpec) => gl.toEncoder(await gl.loadGemmaModel(${JSON.stringify(fixture)}), { attention: 'bidirectional_global', pooling: pooling, head: spec.kind === 'regression' ? { kind: 'regression' } : { kind: 'classification', numClasses: spec.labelNames!.length }, seed: 1 });`,
+    ].join('\n'),
+  );
+  assert.equal(setup.reply.status, 'ok', JSON.stringify(setup.reply));
+  const g = await run('%%glue res sst2,stsb steps=2 trainLimit=16 devLimit=8 maxLength=12 batch=8 lr=0.001\n{ encoder: (_task, spec) => fresh("mean", spec), tokenizer: tok }');
+  assert.equal(g.reply.status, 'ok', JSON.stringify(g.reply));
+  const shown = g.messages.filter((m) => m.type === 'display_data').map((m) => (m.content as { data: Record<string, string> }).data);
+  const table = shown.find((d) => d['text/plain']?.startsWith('|task|'));
+  assert.ok(table, 'a results table is displayed');
+  assert.match(table['text/plain']!, /\|sst2\|0\.\d{4}\|0\.\d{4}\|2\|8\|/, 'sst2: accuracy, score, steps, dev examples');
+  assert.match(table['text/plain']!, /\|stsb\|/);
+  assert.ok(shown.some((d) => d['text/plain']?.includes('train')), 'progress displays');
+  const [n] = results(await run('[res.runs.length, res.runs[0]!.result.steps, res.runs[1]!.task]'));
+  assert.equal(n?.['text/plain'], "[ 2, 2, 'stsb' ]");
+
+  const a = await run('%%ablate abl sst2 steps=2 trainLimit=16 devLimit=8 maxLength=12 batch=8\n{\n  variants: { mean: (_t, spec) => fresh("mean", spec), first: (_t, spec) => fresh("first", spec) },\n  tokenizer: tok,\n}');
+  assert.equal(a.reply.status, 'ok', JSON.stringify(a.reply));
+  const chart = a.messages.find((m) => m.type === 'display_data' && 'application/vnd.vegalite.v5+json' in (m.content as { data: object }).data);
+  assert.ok(chart, 'an ablation chart is displayed');
+  const values = ((chart!.content as { data: Record<string, { data: { values: { variant: string }[] } }> }).data['application/vnd.vegalite.v5+json']!).data.values;
+  assert.deepEqual(values.map((v) => v.variant), ['mean', 'first']);
+  const bad = await run('%%glue r2 sst2 epochs=3\n{}');
+  assert.equal(bad.reply.status === 'error' && bad.reply.ename, 'UsageError');
+  assert.match(bad.reply.status === 'error' ? bad.reply.evalue : '', /'epochs=3' is not one of steps=N/);
+});

@@ -42,12 +42,12 @@ test('jupyter_kernel_test suite and our protocol, interrupt and security checks 
   }
 });
 
-test('jupyter nbconvert --execute runs every notebook in notebooks/ with the same results as committed', { skip, timeout: 400_000 }, async () => {
-  const env = await kernelEnv();
-  const outDir = await mkdtemp(join(tmpdir(), 'gemma-lab-nbconvert-'));
-  const notebooks = (await readdir(join(REPO_ROOT, 'notebooks'))).filter((f) => f.endsWith('.ipynb'));
-  assert.ok(notebooks.length > 0);
-  for (const name of notebooks) {
+const NOTEBOOKS = (await readdir(join(REPO_ROOT, 'notebooks'))).filter((f) => f.endsWith('.ipynb')).sort();
+
+for (const name of NOTEBOOKS) {
+  test(`jupyter nbconvert --execute runs ${name} with the same results as committed`, { skip, timeout: 400_000 }, async () => {
+    const env = await kernelEnv();
+    const outDir = await mkdtemp(join(tmpdir(), 'gemma-lab-nbconvert-'));
     const input = join(REPO_ROOT, 'notebooks', name);
     await py(['-m', 'nbconvert', '--to', 'notebook', '--execute', input, '--output-dir', outDir, '--ExecutePreprocessor.kernel_name=gemma-lab', '--ExecutePreprocessor.timeout=300'], env, 380_000);
     const executed = JSON.parse(await readFile(join(outDir, name), 'utf8')) as Notebook;
@@ -56,8 +56,8 @@ test('jupyter nbconvert --execute runs every notebook in notebooks/ with the sam
     assert.ok(!code.some((c) => c.outputs?.some((o) => o.output_type === 'error')));
     // Through ZMQ and nbclient the deterministic outputs equal the committed (in-process) ones.
     assert.deepEqual(stableNotebook(executed), stableNotebook(await readNotebook(input)), `${name} differs when run by nbconvert`);
-  }
-});
+  });
+}
 
 test('nbconvert --allow-errors keeps executing after a failing cell (stop_on_error honoured)', { skip, timeout: 120_000 }, async () => {
   const env = await kernelEnv();
@@ -71,5 +71,6 @@ test('nbconvert --allow-errors keeps executing after a failing cell (stop_on_err
   const err = out.cells[1]!.outputs![0]!;
   assert.deepEqual(err.output_type === 'error' && [err.ename, err.evalue], ['RangeError', 'planned']);
   assert.deepEqual(out.cells[2]!.outputs!.map((o) => o.output_type === 'execute_result' && [o.data['text/plain']].flat().join('')), ['2']);
-  assert.equal(out.cells[3]!.outputs![0]!.output_type === 'stream' && out.cells[3]!.outputs![0]!.text, 'last\n');
+  const last = out.cells[3]!.outputs![0]!;
+  assert.equal(last.output_type === 'stream' && [last.text].flat().join(''), 'last\n');
 });

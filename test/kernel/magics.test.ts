@@ -60,5 +60,21 @@ test('blankMagics keeps offsets for completion and inspection', () => {
 
 test('%lsmagic lists every registered magic with its usage', () => {
   const text = reg.list();
-  for (const m of ['%time STATEMENT', '%backend', '%seed N', '%load_model NAME SOURCE', '%lsmagic', '%%time', '%%html']) assert.ok(text.includes(m), m);
+  for (const m of ['%time STATEMENT', '%backend', '%seed N', '%load_model NAME SOURCE', '%lsmagic', '%%time', '%%html', '%%glue NAME TASKS', '%%ablate NAME TASKS']) assert.ok(text.includes(m), m);
+});
+
+test('%%glue/%%ablate become one typed $nb call around the body, budget validated', () => {
+  const p = parseCell('%%glue res sst2,rte steps=16 lr=0.001\n{ encoder: f,\n  tokenizer: t }', reg);
+  assert.equal(p.kind, 'cell');
+  if (p.kind !== 'cell') return;
+  const calls: string[] = [];
+  void p.magic.run(p.args, p.body, { execute: async (code) => (calls.push(code), true), print: () => {}, display: () => {} });
+  assert.deepEqual(calls, ['const res = await $nb.glue(["sst2","rte"], {"steps":16,"lr":0.001}, (\n{ encoder: f,\n  tokenizer: t }\n));']);
+  const q = parseCell('%%ablate a sst2 trainLimit=x\n{}', reg);
+  assert.ok(q.kind === 'cell');
+  if (q.kind !== 'cell') return;
+  const ctx = { execute: async () => true, print: () => {}, display: () => {} };
+  assert.throws(() => q.magic.run(q.args, q.body, ctx), /trainLimit must be a number/);
+  assert.throws(() => q.magic.run('a', '{}', ctx), /needs a result name and task/);
+  assert.throws(() => q.magic.run('1a sst2', '{}', ctx), /not a valid variable name/);
 });

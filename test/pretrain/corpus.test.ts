@@ -60,13 +60,15 @@ test('real held-out split: 74 articles + 1 novel + 94 BBC articles, sha256-verif
 });
 
 test('real train files: wiki_06 has its 62 articles; the Latin-1 pound sign of bbc/sport/199.txt survives', async () => {
-  const [wiki] = (await splitEntries(corpus, 'train', ['wikipedia'])).filter((e) => e.file === 'wikipedia/wiki_06');
-  const docs = wikipediaDocuments(decodeUtf8Lenient(await readEntry(corpus, wiki as never, 'sha256')), 'wiki_06');
+  const wiki = (await splitEntries(corpus, 'train', ['wikipedia'])).find((e) => e.file === 'wikipedia/wiki_06');
+  assert.ok(wiki);
+  const docs = wikipediaDocuments(decodeUtf8Lenient(await readEntry(corpus, wiki, 'sha256')), 'wiki_06');
   assert.equal(docs.length, 62);
   assert.ok((docs[0] as string).startsWith('Alloy\nAn alloy is'));
   assert.ok((docs.at(-1) as string).startsWith('Casa Batlló\n'));
-  const [bbc] = (await splitEntries(corpus, 'train', ['bbc'])).filter((e) => e.file === 'bbc/sport/199.txt');
-  const text = decodeUtf8Lenient(await readEntry(corpus, bbc as never));
+  const bbc = (await splitEntries(corpus, 'train', ['bbc'])).find((e) => e.file === 'bbc/sport/199.txt');
+  assert.ok(bbc);
+  const text = decodeUtf8Lenient(await readEntry(corpus, bbc));
   assert.ok(text.includes('£'));
   assert.ok(!text.includes('\uFFFD'));
 });

@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { initEngine } from '../../src/engine/index.js';
-import { TrainingError } from '../../src/errors.js';
+import { ConfigError, TrainingError } from '../../src/errors.js';
 import { sharedDataPath } from '../../src/io/paths.js';
 import { loadGemmaModel } from '../../src/models/load.js';
 import { bbcDocument, decodeUtf8Lenient, readEntry, splitEntries } from '../../src/pretrain/corpus.js';
 import { evaluateNll, perplexity } from '../../src/pretrain/loss.js';
 import { PackedSequences } from '../../src/pretrain/pack.js';
 import { pretrain, type PretrainOptions } from '../../src/pretrain/run.js';
-import { buildCorpusTokenizer, cachedStream, encodeDocument } from '../../src/pretrain/tokens.js';
+import { assertNewlineSafe, buildCorpusTokenizer, cachedStream, encodeDocument } from '../../src/pretrain/tokens.js';
 import { loadTokenizer, tokenizerFromJson } from '../../src/tokenize/index.js';
 import { readTokenizerFiles } from '../../src/tokenize/trim.js';
 import { TrainingInterrupted } from '../../src/train/trainer.js';
@@ -32,6 +32,12 @@ test('per-line encoding gives exactly the ids of whole-text encoding (real corpu
   }
   const tricky = 'a\n\n\nb \n c\n';
   assert.deepEqual(encodeDocument(gemma3, tricky), gemma3.encode(tricky, { addBos: false }));
+});
+
+test('a tokenizer with a token mixing newline and text is refused (per-line encoding would not be exact)', () => {
+  assert.doesNotThrow(() => assertNewlineSafe(base, 'gemma3'));
+  const bad = { tokenizerJson: { model: { vocab: { a: 0, '.\n': 1 } } }, config: {} };
+  assert.throws(() => assertNewlineSafe(bad, 'bad.json'), (e: unknown) => e instanceof ConfigError && /bad\.json/.test(e.message));
 });
 
 test('corpus tokenizer keeps the most frequent tokens (+ specials and bytes) and stays lossless', async () => {
@@ -122,4 +128,16 @@ test('pretrain: interrupted + resumed gives bit-identical weights to a straight 
   assertAllClose(perplexity(r), want.perplexity, 1e-6 * want.perplexity, 'reloaded perplexity');
   const uni = straight.unigram.find((p) => p.piece === 'pooled');
   assert.ok(uni && uni.tokens === (straight.final.pieces.at(-1) as { tokens: number }).tokens);
+
+  // --resume on a finished run: no training, same weights; the BF16 export loads and scores about the same.
+  const before = weights(join(root, 'a'));
+  const exportDir = join(root, 'export');
+  const again = await pretrain(opts(join(root, 'a'), { resume: true, exportTo: { dir: exportDir, dtype: 'BF16' } }));
+  assert.ok(weights(join(root, 'a')).equals(before));
+  assert.deepEqual(again.final, straight.final);
+  assert.equal((JSON.parse(readFileSync(join(exportDir, 'config.json'), 'utf8')) as { dtype: string }).dtype, 'bfloat16');
+  assert.ok(readFileSync(join(exportDir, 'model.safetensors')).length < 0.6 * before.length);
+  const pooledPpl = (xs: readonly { piece: string; perplexity: number }[]) => (xs.find((p) => p.piece === 'pooled') as { perplexity: number }).perplexity;
+  const rel = Math.abs(pooledPpl(again.exported?.pieces ?? []) / pooledPpl(straight.final.pieces) - 1);
+  assert.ok(rel < 0.01, `bf16 copy perplexity differs by ${rel}`);
 });

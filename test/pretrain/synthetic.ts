@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const SENTENCES = [
+export const SENTENCES = [
   'The committee met on Tuesday to discuss the budget for the coming year.',
   'Shares in the company rose sharply after the announcement of record profits.',
   'The novel follows a young woman who moves to the city in search of work.',
