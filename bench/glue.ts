@@ -4,17 +4,14 @@
  * batches of 64; train = optimizer steps (AdamW, batch 32, dropout 0.1) through src/train. Stock wasm vs
  * native kernels, same weights and batches.
  */
-import { parseGemmaConfig } from '../src/config/gemma.js';
 import { toEncoder, type EncoderBatch } from '../src/encoder/encoder.js';
 import { exampleTokenizer, glueFile } from '../src/encoder/glue.js';
 import { initEngine } from '../src/engine/index.js';
 import { GemmaModel } from '../src/models/gemma.js';
 import { loadGlue, type GlueTaskId } from '../src/tasks/glue.js';
-import { tokenizerFromJson } from '../src/tokenize/index.js';
-import { readTokenizerFiles, trimTokenizer } from '../src/tokenize/trim.js';
 import { bucketedBatches, padRight, sequentialBatches } from '../src/train/batching.js';
 import { train } from '../src/train/trainer.js';
-import { type BenchSection, fmt, ratio, type Table, timeIt } from './harness.js';
+import { type BenchSection, fmt, ratio, type Table, timeIt, tinyGemma2 } from './harness.js';
 
 const TASKS: readonly GlueTaskId[] = ['sst2', 'mrpc'];
 const TRAIN_ROWS = 2048;
@@ -37,19 +34,8 @@ const section: BenchSection = {
     }
     ctx.log('glue: trimming the Gemma 3 vocabulary to the bench texts');
     const allTexts = [...data.values()].flatMap((d) => [...d.train, ...d.dev].flat());
-    const trimmed = trimTokenizer(readTokenizerFiles(), allTexts);
-    const tok = tokenizerFromJson(trimmed.tokenizerJson, trimmed.config, { eos: ['<eos>'] }, 'trimmed');
+    const { tok, config } = tinyGemma2(allTexts, 'bench/glue.ts');
     const encode = exampleTokenizer(tok, 128);
-    const config = parseGemmaConfig(
-      {
-        model_type: 'gemma2', vocab_size: tok.vocabSize, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2,
-        num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16, query_pre_attn_scalar: 16, sliding_window: 64,
-        layer_types: ['sliding_attention', 'full_attention'], attn_logit_softcapping: 50, final_logit_softcapping: 30,
-        rms_norm_eps: 1e-6, rope_theta: 10000, pad_token_id: tok.padId, bos_token_id: tok.bosId, eos_token_id: tok.eosId,
-        initializer_range: 0.02, hidden_activation: 'gelu_pytorch_tanh', max_position_embeddings: 512,
-      },
-      'bench/glue.ts',
-    );
 
     const rows: (string | number)[][] = [];
     for (const task of TASKS) {

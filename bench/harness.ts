@@ -3,6 +3,9 @@
  * are ratios against a baseline measured in the same run (the box is shared and noisy).
  */
 import { cpus, loadavg } from 'node:os';
+import { type GemmaConfig, parseGemmaConfig } from '../src/config/gemma.js';
+import { type Tokenizer, tokenizerFromJson } from '../src/tokenize/index.js';
+import { readTokenizerFiles, trimTokenizer } from '../src/tokenize/trim.js';
 
 export interface Table {
   readonly title: string;
@@ -70,4 +73,25 @@ export function formatTable(t: Table): string {
 export function machineLine(): string {
   const cpu = cpus()[0]?.model ?? 'unknown cpu';
   return `${cpu}, ${cpus().length} cores, node ${process.version}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`;
+}
+
+/**
+ * The fixed tiny model of the task sections: the Gemma 3 tokenizer trimmed to `texts` (so the
+ * embedding table stays small) and a Gemma 2 config over that vocabulary (D64 F128 L2 H4 G2 K16,
+ * sliding + full layer). `source` names the caller in config errors.
+ */
+export function tinyGemma2(texts: Iterable<string>, source: string): { tok: Tokenizer; config: GemmaConfig } {
+  const trimmed = trimTokenizer(readTokenizerFiles(), texts);
+  const tok = tokenizerFromJson(trimmed.tokenizerJson, trimmed.config, { eos: ['<eos>'] }, 'trimmed');
+  const config = parseGemmaConfig(
+    {
+      model_type: 'gemma2', vocab_size: tok.vocabSize, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2,
+      num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16, query_pre_attn_scalar: 16, sliding_window: 64,
+      layer_types: ['sliding_attention', 'full_attention'], attn_logit_softcapping: 50, final_logit_softcapping: 30,
+      rms_norm_eps: 1e-6, rope_theta: 10000, pad_token_id: tok.padId, bos_token_id: tok.bosId, eos_token_id: tok.eosId,
+      initializer_range: 0.02, hidden_activation: 'gelu_pytorch_tanh', max_position_embeddings: 512,
+    },
+    source,
+  );
+  return { tok, config };
 }

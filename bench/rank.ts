@@ -10,7 +10,6 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseGemmaConfig } from '../src/config/gemma.js';
 import { toEncoder } from '../src/encoder/encoder.js';
 import { initEngine } from '../src/engine/index.js';
 import { sharedDataPath } from '../src/io/paths.js';
@@ -18,10 +17,8 @@ import { GemmaModel } from '../src/models/gemma.js';
 import { EncoderPairScorer, rankingBatch, type RankTextOptions } from '../src/rank/encoder.js';
 import { rerank, rerankQueriesFromTrecDl, type RerankQuery } from '../src/rank/rerank.js';
 import { loadTrecDlJsonl, streamCollection } from '../src/tasks/msmarco.js';
-import { tokenizerFromJson } from '../src/tokenize/index.js';
-import { readTokenizerFiles, trimTokenizer } from '../src/tokenize/trim.js';
 import type { PaddedBatch } from '../src/train/batching.js';
-import { type BenchContext, type BenchSection, fmt, ratio, type Table, timeIt } from './harness.js';
+import { type BenchContext, type BenchSection, fmt, ratio, type Table, timeIt, tinyGemma2 } from './harness.js';
 
 const QUERIES = 2; // x 100 BM25 candidates each
 const OPTS: RankTextOptions = { maxLength: 128, addEos: true };
@@ -31,18 +28,7 @@ async function rerankTable(ctx: BenchContext): Promise<Table> {
   const queries = rerankQueriesFromTrecDl(await loadTrecDlJsonl(sharedDataPath('msmarco', 'trec-dl-2019', 'bm25_dl19_top100.jsonl'))).slice(0, QUERIES);
   const pairs = queries.flatMap((q) => q.candidates.map((c) => [q.query, c.text] as const));
   ctx.log('rank: trimming the Gemma 3 vocabulary to the DL19 texts');
-  const trimmed = trimTokenizer(readTokenizerFiles(), pairs.flat());
-  const tok = tokenizerFromJson(trimmed.tokenizerJson, trimmed.config, { eos: ['<eos>'] }, 'trimmed');
-  const config = parseGemmaConfig(
-    {
-      model_type: 'gemma2', vocab_size: tok.vocabSize, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2,
-      num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16, query_pre_attn_scalar: 16, sliding_window: 64,
-      layer_types: ['sliding_attention', 'full_attention'], attn_logit_softcapping: 50, final_logit_softcapping: 30,
-      rms_norm_eps: 1e-6, rope_theta: 10000, pad_token_id: tok.padId, bos_token_id: tok.bosId, eos_token_id: tok.eosId,
-      initializer_range: 0.02, hidden_activation: 'gelu_pytorch_tanh', max_position_embeddings: 512,
-    },
-    'bench/rank.ts',
-  );
+  const { tok, config } = tinyGemma2(pairs.flat(), 'bench/rank.ts');
   const model = GemmaModel.random(config, 0);
   const enc = toEncoder(model, { attention: 'bidirectional_global', pooling: 'mean', head: { kind: 'ranking', loss: 'pointwise' }, seed: 0 });
   const scorer = new EncoderPairScorer(enc, tok, OPTS);

@@ -256,12 +256,7 @@ function ioError(err: unknown, file: string, tensor?: string): SafetensorsError 
 
 /** Reads and fully validates the header of a file, without reading tensor data. */
 export async function readSafetensorsHeader(file: string): Promise<SafetensorsHeader> {
-  let fh;
-  try {
-    fh = await open(file, 'r');
-  } catch (err) {
-    throw ioError(err, file);
-  }
+  const fh = await openFile(file);
   try {
     const { size } = await fh.stat();
     const prefix = new Uint8Array(8);
@@ -276,6 +271,23 @@ export async function readSafetensorsHeader(file: string): Promise<SafetensorsHe
 }
 
 type FileHandle = Awaited<ReturnType<typeof open>>;
+
+async function openFile(file: string, tensor?: string): Promise<FileHandle> {
+  try {
+    return await open(file, 'r');
+  } catch (err) {
+    throw ioError(err, file, tensor);
+  }
+}
+
+/** The file's size, checked against its validated header (a file rewritten since would read garbage). */
+async function checkUnchangedSize(fh: FileHandle, header: SafetensorsHeader, tensor?: string): Promise<number> {
+  const { size } = await fh.stat();
+  const expected = header.dataStart + (lastEnd(header) ?? 0);
+  if (size !== expected)
+    throw new SafetensorsError('MetadataIncompleteBuffer', `file changed size since its header was read (${size} != ${expected})`, header.file, tensor);
+  return size;
+}
 
 async function readExactly(fh: FileHandle, into: Uint8Array, position: number, file: string, tensor?: string): Promise<void> {
   let done = 0;
@@ -295,18 +307,9 @@ async function readExactly(fh: FileHandle, into: Uint8Array, position: number, f
 export async function readTensorFromHeader(header: SafetensorsHeader, name: string): Promise<HostTensor> {
   const e = header.entries.get(name);
   if (!e) throw new SafetensorsError('IoError', 'tensor not found in file', header.file, name);
-  let fh;
+  const fh = await openFile(header.file, name);
   try {
-    fh = await open(header.file, 'r');
-  } catch (err) {
-    throw ioError(err, header.file, name);
-  }
-  try {
-    const { size } = await fh.stat();
-    const expected = header.dataStart + (lastEnd(header) ?? 0);
-    if (size !== expected) {
-      throw new SafetensorsError('MetadataIncompleteBuffer', `file changed size since its header was read (${size} != ${expected})`, header.file, name);
-    }
+    await checkUnchangedSize(fh, header, name);
     const data = new Uint8Array(e.end - e.begin);
     await readExactly(fh, data, header.dataStart + e.begin, header.file, name);
     return { dtype: e.dtype, shape: e.shape, data };
@@ -325,18 +328,9 @@ function lastEnd(header: SafetensorsHeader): number | undefined {
 export async function readSafetensors(file: string): Promise<{ metadata: Record<string, string>; tensors: Map<string, HostTensor> }> {
   const header = await readSafetensorsHeader(file);
   let buf: Uint8Array;
-  let fh;
+  const fh = await openFile(file);
   try {
-    fh = await open(file, 'r');
-  } catch (err) {
-    throw ioError(err, file);
-  }
-  try {
-    const { size } = await fh.stat();
-    if (size !== header.dataStart + (lastEnd(header) ?? 0)) {
-      throw new SafetensorsError('MetadataIncompleteBuffer', 'file changed size while being read', file);
-    }
-    buf = new Uint8Array(size - header.dataStart);
+    buf = new Uint8Array((await checkUnchangedSize(fh, header)) - header.dataStart);
     await readExactly(fh, buf, header.dataStart, file);
   } finally {
     await fh.close();

@@ -5,7 +5,6 @@
  * last_non_pad} [B][D], as nested float arrays (float32 values printed exactly).
  */
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../engine/index.js';
 import { DataFileError } from '../errors.js';
@@ -14,13 +13,18 @@ import type { ForwardOutput } from '../models/gemma.js';
 import { loadGemmaModel } from '../models/load.js';
 import { ATTENTION_MODES, type AttentionMode } from '../nn/masks.js';
 import { POOLING_KINDS } from '../nn/pooling.js';
+import { type CommandSpec, type FlagSpec, formatUsage, parseCommandArgs } from './args.js';
 import type { Command } from './main.js';
 
-const USAGE = `usage: gemma-lab forward --model DIR --input FILE.json --out OUT.json [--mode MODE]
-  --model   checkpoint directory or hf://org/repo[@rev]
-  --input   JSON {"input_ids": [[...]], "attention_mask": [[...]]} (attention_mask optional)
-  --mode    ${ATTENTION_MODES.join(' | ')} (default: causal)
-  --out     output JSON: hidden_states, logits (causal mode), pooled {${POOLING_KINDS.join(', ')}}`;
+const FORWARD_ARGS = {
+  name: 'forward',
+  flags: {
+    model: { type: 'string', required: true, value: 'DIR', help: 'checkpoint directory or hf://org/repo[@rev]' },
+    input: { type: 'string', required: true, value: 'FILE.json', help: 'JSON {"input_ids": [[...]], "attention_mask": [[...]]} (attention_mask optional)' },
+    out: { type: 'string', required: true, value: 'OUT.json', help: `output JSON: hidden_states, logits (causal mode), pooled {${POOLING_KINDS.join(', ')}}` },
+    mode: { type: 'string', default: 'causal', value: 'MODE', help: ATTENTION_MODES.join(' | ') },
+  },
+} as const satisfies CommandSpec<Record<string, FlagSpec>>;
 
 /** Reads and validates the input file; errors name the file and what is wrong. */
 export async function readForwardInput(file: string): Promise<{ inputIds: number[][]; attentionMask: number[][] }> {
@@ -51,23 +55,12 @@ export async function readForwardInput(file: string): Promise<{ inputIds: number
 const command: Command = {
   summary: 'run a checkpoint on token ids; write hidden states, logits and pooled vectors as JSON',
   async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: 'string' },
-        input: { type: 'string' },
-        mode: { type: 'string', default: 'causal' },
-        out: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help || !values.model || !values.input || !values.out) {
-      console.log(USAGE);
-      return values.help ? 0 : 2;
-    }
+    const args = parseCommandArgs(FORWARD_ARGS, argv);
+    if (!args.ok) return args.exitCode;
+    const { values } = args;
     const mode = values.mode as AttentionMode;
     if (!ATTENTION_MODES.includes(mode)) {
-      console.error(`gemma-lab forward: unknown --mode '${values.mode}'\n${USAGE}`);
+      console.error(`gemma-lab forward: unknown --mode '${values.mode}'\n${formatUsage(FORWARD_ARGS)}`);
       return 2;
     }
     const { inputIds, attentionMask } = await readForwardInput(values.input);

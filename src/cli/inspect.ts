@@ -2,10 +2,10 @@
  * `gemma-lab inspect DIR|hf://org/repo[@rev] [--json]`: family, sizes, dtypes and parameter count, read
  * from config.json and the safetensors headers only (no tensor data is loaded).
  */
-import { parseArgs } from 'node:util';
 import { resolveModelSource } from '../checkpoint/hub.js';
 import { openCheckpoint, numElements } from '../checkpoint/index.js';
 import { GEMMA_MODEL_TYPES, parseGemmaConfig, type GemmaConfig } from '../config/gemma.js';
+import { type CommandSpec, type FlagSpec, parseCommandArgs } from './args.js';
 import type { Command } from './main.js';
 
 export interface InspectReport {
@@ -70,18 +70,18 @@ export function formatInspect(r: InspectReport): string {
   return lines.join('\n');
 }
 
+const INSPECT_ARGS = {
+  name: 'inspect',
+  positionals: ['DIR|hf://org/repo[@rev]'],
+  flags: { json: { type: 'boolean', help: 'print the report as JSON' } },
+} as const satisfies CommandSpec<Record<string, FlagSpec>>;
+
 const command: Command = {
   summary: 'print a checkpoint\'s family, sizes, dtype and parameter count',
   async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-    });
-    if (values.help || positionals.length !== 1) {
-      console.log('usage: gemma-lab inspect DIR [--json]');
-      return values.help ? 0 : 2;
-    }
+    const args = parseCommandArgs(INSPECT_ARGS, argv);
+    if (!args.ok) return args.exitCode;
+    const { values, positionals } = args;
     const report = await inspectCheckpoint(positionals[0] as string);
     console.log(values.json ? JSON.stringify(report, null, 2) : formatInspect(report));
     return 0;

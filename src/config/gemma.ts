@@ -179,7 +179,7 @@ const READ_KEYS_COMMON = [
   'torch_dtype',
   'layer_types',
 ];
-const READ_KEYS: Record<GemmaModelType, readonly string[]> = {
+export const GEMMA_READ_KEYS: Readonly<Record<GemmaModelType, readonly string[]>> = {
   gemma: READ_KEYS_COMMON,
   gemma2: [
     ...READ_KEYS_COMMON,
@@ -295,7 +295,7 @@ export function parseGemmaConfig(json: unknown, sourcePath: string, opts: ParseO
   if (!(GEMMA_MODEL_TYPES as readonly string[]).includes(modelType))
     r.fail('model_type', `unknown model_type '${modelType}' (expected one of ${GEMMA_MODEL_TYPES.join(', ')})`);
   const family = modelType as GemmaModelType;
-  r.rejectUnknown(READ_KEYS[family], opts.ignoreKeys);
+  r.rejectUnknown(GEMMA_READ_KEYS[family], opts.ignoreKeys);
   r.checkDecoderOnlyFlags();
   const stack = parseGemmaStack(r, family);
   const tie = r.bool('tie_word_embeddings', true);

@@ -12,7 +12,7 @@
  * Each module is a Gemma 2-style stack parsed by the shared `parseGemmaStack`.
  */
 import { ConfigError } from '../errors.js';
-import { ConfigReader, type GemmaStackConfig, type ParseOptions, parseGemmaStack, readDtype } from './gemma.js';
+import { ConfigReader, GEMMA_READ_KEYS, type GemmaStackConfig, type ParseOptions, parseGemmaStack, readDtype } from './gemma.js';
 
 export interface T5GemmaModuleConfig extends GemmaStackConfig {
   /** Dropout on embeddings, sub-block outputs, MLP hidden and final output (HF `dropout_rate`). */
@@ -63,37 +63,9 @@ const TOP_KEYS = [
   'torch_dtype',
 ];
 
-/** Keys of a t5_gemma_module sub-config that parseGemmaStack reads or this parser checks. */
+/** Keys of a t5_gemma_module sub-config that parseGemmaStack reads (a Gemma 2 stack) or this parser checks. */
 const MODULE_KEYS = [
-  'model_type',
-  'vocab_size',
-  'hidden_size',
-  'intermediate_size',
-  'num_hidden_layers',
-  'num_attention_heads',
-  'num_key_value_heads',
-  'head_dim',
-  'rms_norm_eps',
-  'hidden_activation',
-  'hidden_act',
-  'rope_theta',
-  'rope_scaling',
-  'rope_parameters',
-  'attention_bias',
-  'attention_dropout',
-  'initializer_range',
-  'pad_token_id',
-  'bos_token_id',
-  'eos_token_id',
-  'max_position_embeddings',
-  'tie_word_embeddings',
-  'dtype',
-  'torch_dtype',
-  'layer_types',
-  'query_pre_attn_scalar',
-  'attn_logit_softcapping',
-  'final_logit_softcapping',
-  'sliding_window',
+  ...GEMMA_READ_KEYS.gemma2,
   'sliding_window_size',
   'is_decoder',
   'dropout_rate',

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors.js';
+import { variableFrom } from '../models/strict.js';
 import { linear } from '../nn/linear.js';
 import { Rng } from '../rng/index.js';
 import { loadTensorsFile, saveTensors } from '../train/checkpoint.js';
@@ -105,7 +106,7 @@ export class GemmaEncoder {
     const std = backbone.config.initializerRange ?? 0.02;
     const rng = new Rng(options.seed ?? 0);
     const normal = (shape: number[]) =>
-      tf.variable(tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => std * rng.normal()), shape), true);
+      variableFrom(tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => std * rng.normal()), shape));
     this.headParams = new Map();
     if (options.pooling === 'attention') {
       const H = options.attentionPoolingHeads ?? 4;
@@ -118,7 +119,7 @@ export class GemmaEncoder {
     }
     const n = headOutputs(options.head);
     this.headParams.set('score.weight', normal([n, D]));
-    this.headParams.set('score.bias', tf.variable(tf.zeros([n]), true));
+    this.headParams.set('score.bias', variableFrom(tf.zeros([n])));
     this.params = new Map([...(options.trainBackbone === false ? [] : backbone.params), ...this.headParams]);
   }
 

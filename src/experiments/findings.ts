@@ -34,7 +34,7 @@ export interface Finding {
 export const ENCODER_BASELINE: Variant = { attention: 'bidirectional_global', pooling: 'mean', dropout: 0.1, init: 'pretrained' };
 
 /** One fine-tuning budget for every GLUE finding (so the baseline runs are shared). */
-export const GLUE_BUDGET: Budget = { steps: 100, batch: 16, lr: 1e-3, trainLimit: 1600, devLimit: 0, maxLength: 64 };
+export const GLUE_BUDGET: Budget = { steps: 250, batch: 16, lr: 1e-3, trainLimit: 4000, devLimit: 0, maxLength: 64 };
 
 /**
  * Finding (e): the same adaptation tokens for both arms (adaptSteps x adaptBatch sequences of adaptSeqLen),
@@ -46,7 +46,7 @@ export const SEQ2SEQ_BUDGET: Budget = {
 };
 
 export const GLUE_RESULTS = 'data/results/glue-encoder.jsonl';
-const SEEDS = [0, 1, 2];
+const SEEDS = [0, 1, 2, 3, 4];
 
 export const FINDINGS: Readonly<Record<string, Finding>> = {
   attention: {

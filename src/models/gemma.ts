@@ -15,7 +15,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GemmaConfig, LayerType } from '../config/gemma.js';
 import { gemmaConfigToJson } from '../config/gemma.js';
-import { CheckpointError } from '../errors.js';
 import { fromFloat32, saveCheckpoint, type HostTensor } from '../checkpoint/index.js';
 import { Rng } from '../rng/index.js';
 import { attention, softcap, type AttentionSpec } from '../nn/attention.js';
@@ -25,6 +24,8 @@ import { gegluMlp } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
 import { pool as poolStates, type PoolingKind } from '../nn/pooling.js';
 import { ropeTables, type RopeTables } from '../nn/rope.js';
+import { randomHostParams } from './init.js';
+import { checkParamShapes, variablesFromFloat32 } from './strict.js';
 
 export type { AttentionMode } from '../nn/masks.js';
 export type { PoolingKind } from '../nn/pooling.js';
@@ -121,22 +122,13 @@ export class GemmaModel {
     readonly params: Map<string, tf.Variable>,
     seed = 0,
   ) {
-    const want = gemmaParameterShapes(config);
-    for (const [name, shape] of want) {
-      const v = params.get(name);
-      if (!v) throw new CheckpointError('missing parameter', config.sourcePath, name);
-      if (v.shape.join(',') !== shape.join(','))
-        throw new CheckpointError(`expected shape [${shape.join(', ')}], got [${v.shape.join(', ')}]`, config.sourcePath, name);
-    }
-    for (const name of params.keys()) if (!want.has(name)) throw new CheckpointError('unexpected parameter', config.sourcePath, name);
+    checkParamShapes(params, gemmaParameterShapes(config), config.sourcePath);
     this.rng = new Rng(seed);
   }
 
   /** Builds a model from float32 host data keyed by HF name (copies into variables). */
   static fromFloat32(config: GemmaConfig, tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>): GemmaModel {
-    const params = new Map<string, tf.Variable>();
-    for (const [name, t] of tensors) params.set(name, tf.variable(tf.tensor(t.data, [...t.shape], 'float32'), true)); // unnamed: tfjs variable names are global
-    return new GemmaModel(config, params);
+    return new GemmaModel(config, variablesFromFloat32(tensors, gemmaParameterShapes(config), config.sourcePath));
   }
 
   /**
@@ -144,18 +136,7 @@ export class GemmaModel {
    * the padding row of the embedding zero, RMSNorm offsets zero (so the norm scale is 1).
    */
   static random(config: GemmaConfig, seed: number): GemmaModel {
-    const rng = new Rng(seed);
-    const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-    for (const [name, shape] of gemmaParameterShapes(config)) {
-      const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-      if (!name.endsWith('norm.weight')) {
-        const r = rng.fork(name);
-        for (let i = 0; i < data.length; i++) data[i] = r.normal() * config.initializerRange;
-      }
-      if (name === 'model.embed_tokens.weight') data.fill(0, config.padTokenId * config.hiddenSize, (config.padTokenId + 1) * config.hiddenSize);
-      tensors.set(name, { shape, data });
-    }
-    return GemmaModel.fromFloat32(config, tensors);
+    return GemmaModel.fromFloat32(config, randomHostParams(gemmaParameterShapes(config), config, seed));
   }
 
   /** Total number of parameter values. */

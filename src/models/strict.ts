@@ -36,13 +36,50 @@ export async function loadStrictParams(
   }
   const params = new Map<string, tf.Variable>();
   try {
-    for (const [name, shape] of expected) {
-      const t = await ckpt.loadFloat32(name);
-      params.set(name, tf.variable(tf.tensor(t.data, [...shape], 'float32'), true));
-    }
+    for (const [name, shape] of expected) params.set(name, variableFrom(tf.tensor((await ckpt.loadFloat32(name)).data, [...shape], 'float32')));
   } catch (err) {
     for (const v of params.values()) v.dispose();
     throw err;
   }
+  return params;
+}
+
+/**
+ * A trainable, unnamed (tfjs variable names are global) variable holding `value`; `value` is disposed.
+ * tfjs variables share the tensor's data and add a reference, so keeping `value` would leak it.
+ */
+export function variableFrom(value: tf.Tensor): tf.Variable {
+  const v = tf.variable(value, true);
+  value.dispose();
+  return v;
+}
+
+/** Checks that `params` holds exactly the `expected` names (HF) with the expected shapes; `file` names the source in errors. */
+export function checkParamShapes(
+  params: ReadonlyMap<string, { readonly shape: readonly number[] }>,
+  expected: ReadonlyMap<string, readonly number[]>,
+  file: string,
+): void {
+  for (const [name, shape] of expected) {
+    const v = params.get(name);
+    if (!v) throw new CheckpointError('missing parameter', file, name);
+    if (v.shape.join(',') !== shape.join(','))
+      throw new CheckpointError(`expected shape [${shape.join(', ')}], got [${v.shape.join(', ')}]`, file, name);
+  }
+  for (const name of params.keys()) if (!expected.has(name)) throw new CheckpointError('unexpected parameter', file, name);
+}
+
+/**
+ * Float32 host data keyed by HF name -> trainable variables, after `checkParamShapes` (so a bad map
+ * throws before any variable exists).
+ */
+export function variablesFromFloat32(
+  tensors: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>,
+  expected: ReadonlyMap<string, readonly number[]>,
+  file: string,
+): Map<string, tf.Variable> {
+  checkParamShapes(tensors, expected, file);
+  const params = new Map<string, tf.Variable>();
+  for (const [name, t] of tensors) params.set(name, variableFrom(tf.tensor(t.data, [...t.shape], 'float32')));
   return params;
 }

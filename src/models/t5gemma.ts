@@ -18,7 +18,6 @@ import type { Checkpoint } from '../checkpoint/index.js';
 import { fromFloat32, saveCheckpoint, type HostTensor } from '../checkpoint/index.js';
 import type { LayerType } from '../config/gemma.js';
 import { type T5GemmaConfig, type T5GemmaModuleConfig, parseT5GemmaConfig, t5gemmaConfigToJson } from '../config/t5gemma.js';
-import { CheckpointError } from '../errors.js';
 import { attention, softcap, type AttentionSpec, type AttentionWeights } from '../nn/attention.js';
 import { linear } from '../nn/linear.js';
 import { andMasks, layerMask, maskBias, padding, type MaskPredicate } from '../nn/masks.js';
@@ -27,7 +26,8 @@ import { rmsNorm } from '../nn/norm.js';
 import { ropeTables } from '../nn/rope.js';
 import { Rng } from '../rng/index.js';
 import type { LoadOptions } from './registry.js';
-import { loadStrictParams } from './strict.js';
+import { randomHostParams } from './init.js';
+import { checkParamShapes, loadStrictParams, variablesFromFloat32 } from './strict.js';
 
 /** The LM head is the decoder embedding unless stored separately (HF `_tied_weights_keys`). */
 export const T5GEMMA_TIED_WEIGHTS: Readonly<Record<string, string>> = Object.freeze({
@@ -143,27 +143,18 @@ export class T5GemmaModel {
     readonly params: Map<string, tf.Variable>,
     seed = 0,
   ) {
-    const want = t5gemmaParameterShapes(config);
-    for (const [name, shape] of want) {
-      const v = params.get(name);
-      if (!v) throw new CheckpointError('missing parameter', config.sourcePath, name);
-      if (v.shape.join(',') !== shape.join(','))
-        throw new CheckpointError(`expected shape [${shape.join(', ')}], got [${v.shape.join(', ')}]`, config.sourcePath, name);
-    }
-    for (const name of params.keys()) if (!want.has(name)) throw new CheckpointError('unexpected parameter', config.sourcePath, name);
+    checkParamShapes(params, t5gemmaParameterShapes(config), config.sourcePath);
     this.rng = new Rng(seed);
   }
 
   /** Builds a model from float32 host data keyed by HF name (copies into variables). */
   static fromFloat32(config: T5GemmaConfig, tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>): T5GemmaModel {
-    const params = new Map<string, tf.Variable>();
-    for (const [name, t] of tensors) params.set(name, tf.variable(tf.tensor(t.data, [...t.shape], 'float32'), true));
-    return new T5GemmaModel(config, params);
+    return new T5GemmaModel(config, variablesFromFloat32(tensors, t5gemmaParameterShapes(config), config.sourcePath));
   }
 
   /** HF-like random init: N(0, initializer_range) for matrices, embedding pad row 0, norm offsets 0. */
   static random(config: T5GemmaConfig, seed: number): T5GemmaModel {
-    return T5GemmaModel.fromFloat32(config, randomT5GemmaTensors(config, t5gemmaParameterShapes(config), seed));
+    return T5GemmaModel.fromFloat32(config, randomHostParams(t5gemmaParameterShapes(config), config, seed));
   }
 
   get parameterCount(): number {
@@ -355,28 +346,6 @@ export class T5GemmaModel {
   }
 }
 
-/** Random float32 tensors for the given names (HF `_init_weights` style), each from its own named stream. */
-export function randomT5GemmaTensors(
-  config: T5GemmaConfig,
-  shapes: ReadonlyMap<string, readonly number[]>,
-  seed: number,
-): Map<string, { shape: number[]; data: Float32Array }> {
-  const rng = new Rng(seed);
-  const out = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [name, shape] of shapes) {
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    if (!name.endsWith('norm.weight')) {
-      const r = rng.fork(name);
-      for (let i = 0; i < data.length; i++) data[i] = r.normal() * config.initializerRange;
-    }
-    if (name.endsWith('embed_tokens.weight')) {
-      const D = shape[1] as number;
-      data.fill(0, config.padTokenId * D, (config.padTokenId + 1) * D);
-    }
-    out.set(name, { shape: [...shape], data });
-  }
-  return out;
-}
 
 /**
  * Checkpoints name tensors `model.encoder.*` (HF ForConditionalGeneration) or `encoder.*` (keras-hub,

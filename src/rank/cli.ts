@@ -3,18 +3,26 @@
  * offline, printing what the reference tool prints (ms_marco_eval.py's block with --msmarco,
  * otherwise trec_eval-style `measure  all  value` lines).
  */
-import { parseArgs } from 'node:util';
+import { type CommandSpec, type FlagSpec, parseCommandArgs } from '../cli/args.js';
 import type { Command } from '../cli/main.js';
+import { ConfigError } from '../errors.js';
 import { formatTrec, hitRate, msmarcoMrr, trecEval, type Qrels, type Run, type TrecEvalOptions } from '../eval/ranking.js';
 import { loadQrels, loadRun } from '../tasks/msmarco.js';
 
-const USAGE = `usage: gemma-lab rank-eval --qrels QRELS --run RUN [--msmarco] [-l LEVEL] [-c] [-M DEPTH]
-  --msmarco  official MS MARCO MRR@10 (rank column, divides by qrels queries) plus pygaggle's
-             hit-rate R@k, as ms_marco_eval.py / pygaggle print them
-  otherwise  trec_eval measures (score order, ties by docid descending):
-  -l LEVEL   relevance threshold for binary measures (TREC DL: 2); nDCG always uses graded gains
-  -c         average over all qrels queries (missing ones score 0)
-  -M DEPTH   keep the first DEPTH documents per query`;
+const RANK_EVAL_ARGS = {
+  name: 'rank-eval',
+  flags: {
+    qrels: { type: 'string', required: true, value: 'QRELS', help: 'relevance judgments (TREC qrels)' },
+    run: { type: 'string', required: true, value: 'RUN', help: 'run file (MS MARCO or TREC format)' },
+    msmarco: {
+      type: 'boolean',
+      help: "official MS MARCO MRR@10 (rank column, divides by qrels queries) plus pygaggle's\nhit-rate R@k, as ms_marco_eval.py / pygaggle print them;\notherwise trec_eval measures (score order, ties by docid descending) with:",
+    },
+    l: { type: 'string', value: 'LEVEL', help: 'relevance threshold for binary measures (TREC DL: 2); nDCG always uses graded gains' },
+    c: { type: 'boolean', help: 'average over all qrels queries (missing ones score 0)' },
+    M: { type: 'string', value: 'DEPTH', help: 'keep the first DEPTH documents per query' },
+  },
+} as const satisfies CommandSpec<Record<string, FlagSpec>>;
 
 /** The lines `rank-eval` prints. */
 export function rankEvalReport(qrels: Qrels, run: Run, mode: { readonly msmarco: boolean } & TrecEvalOptions): string[] {
@@ -49,32 +57,19 @@ export function rankEvalReport(qrels: Qrels, run: Run, mode: { readonly msmarco:
 const command: Command = {
   summary: 'score a run file against qrels (official MS MARCO MRR@10 or trec_eval measures)',
   async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        qrels: { type: 'string' },
-        run: { type: 'string' },
-        msmarco: { type: 'boolean' },
-        l: { type: 'string', short: 'l' },
-        c: { type: 'boolean', short: 'c' },
-        M: { type: 'string', short: 'M' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help || !values.qrels || !values.run) {
-      console.log(USAGE);
-      return values.help ? 0 : 2;
-    }
+    const args = parseCommandArgs(RANK_EVAL_ARGS, argv);
+    if (!args.ok) return args.exitCode;
+    const { values } = args;
     const int = (v: string | undefined, flag: string): number | undefined => {
       if (v === undefined) return undefined;
-      if (!/^-?\d+$/.test(v)) throw new RangeError(`${flag} needs an integer, got '${v}'`);
+      if (!/^-?\d+$/.test(v)) throw new ConfigError(`needs an integer, got '${v}'`, undefined, flag);
       return Number(v);
     };
     const level = int(values.l, '-l');
     const depth = int(values.M, '-M');
     const lines = rankEvalReport(await loadQrels(values.qrels), await loadRun(values.run), {
-      msmarco: values.msmarco ?? false,
-      complete: values.c ?? false,
+      msmarco: values.msmarco,
+      complete: values.c,
       ...(level !== undefined ? { relevanceLevel: level } : {}),
       ...(depth !== undefined ? { maxDocs: depth } : {}),
     });

@@ -21,7 +21,9 @@ import type { T5GemmaConfig, T5GemmaModuleConfig } from '../config/t5gemma.js';
 import { ConfigError } from '../errors.js';
 import type { GemmaModel } from '../models/gemma.js';
 import { loadGemmaModel } from '../models/load.js';
-import { T5GemmaModel, isCrossAttentionParam, randomT5GemmaTensors, t5gemmaParameterShapes } from '../models/t5gemma.js';
+import { variableFrom } from '../models/strict.js';
+import { randomHostParams } from '../models/init.js';
+import { T5GemmaModel, isCrossAttentionParam, t5gemmaParameterShapes } from '../models/t5gemma.js';
 
 export type CrossAttentionInit = 'copy' | 'random';
 
@@ -118,7 +120,7 @@ export async function toEncoderDecoder(
     }
     const shapes = t5gemmaParameterShapes(config);
     const fresh = new Map([...shapes].filter(([n]) => init === 'random' && isCrossAttentionParam(n)));
-    const random = randomT5GemmaTensors(config, fresh, o.seed ?? 0);
+    const random = randomHostParams(fresh, config, o.seed ?? 0);
     const params = new Map<string, tf.Variable>();
     for (const [name, shape] of shapes) {
       const from = sourceName(name, init);
@@ -133,8 +135,7 @@ export async function toEncoderDecoder(
         if (v.shape.join(',') !== shape.join(',')) throw new ConfigError(`'${from}' has shape [${v.shape}], '${name}' needs [${shape}]`, side.config.sourcePath, from);
         value = v.clone();
       }
-      params.set(name, tf.variable(value, true));
-      value.dispose();
+      params.set(name, variableFrom(value));
     }
     return new T5GemmaModel(config, params);
   } finally {

@@ -3,49 +3,43 @@
  * [--seed N] [--dtype F32|BF16]`: builds a T5Gemma checkpoint from Gemma 2 decoder checkpoints
  * (balanced from one, unbalanced from two) and writes it where `loadModel` and transformers read it.
  */
-import { parseArgs } from 'node:util';
+import { type CommandSpec, type FlagSpec, parseCommandArgs } from '../cli/args.js';
 import type { Command } from '../cli/main.js';
 import { initEngine } from '../engine/index.js';
 import { ConfigError } from '../errors.js';
 import { type CrossAttentionInit, toEncoderDecoder } from './build.js';
 
-const USAGE = `usage: gemma-lab to-encoder-decoder --encoder DIR [--decoder DIR] --out DIR [--cross-init copy|random] [--seed N] [--dtype F32|BF16]
-  --encoder     Gemma 2 checkpoint for the encoder (and the decoder when --decoder is absent)
-  --decoder     Gemma 2 checkpoint for the decoder (unbalanced builds, e.g. 9B encoder + 2B decoder)
-  --cross-init  copy: cross-attention from each layer's self-attention (needs equal widths);
-                random: fresh init (train it alone first: pretrain's crossAttentionWarmupSteps).
-                Default: copy when the widths match, else random
-  --seed        seed of the random cross-attention init (default 0)
-  --dtype       stored dtype (default F32)`;
+const TO_ENCODER_DECODER_ARGS = {
+  name: 'to-encoder-decoder',
+  flags: {
+    encoder: { type: 'string', required: true, value: 'DIR', help: 'Gemma 2 checkpoint for the encoder (and the decoder when --decoder is absent)' },
+    decoder: { type: 'string', value: 'DIR', help: 'Gemma 2 checkpoint for the decoder (unbalanced builds, e.g. 9B encoder + 2B decoder)' },
+    out: { type: 'string', required: true, value: 'DIR', help: 'where the T5Gemma checkpoint is written' },
+    'cross-init': {
+      type: 'string',
+      value: 'copy|random',
+      help: "copy: cross-attention from each layer's self-attention (needs equal widths);\nrandom: fresh init (train it alone first: pretrain's crossAttentionWarmupSteps).\nDefault: copy when the widths match, else random",
+    },
+    seed: { type: 'string', default: '0', value: 'N', help: 'seed of the random cross-attention init' },
+    dtype: { type: 'string', default: 'F32', value: 'F32|BF16', help: 'stored dtype' },
+  },
+} as const satisfies CommandSpec<Record<string, FlagSpec>>;
 
 const command: Command = {
   summary: 'build a T5Gemma encoder-decoder checkpoint from Gemma 2 decoder checkpoints',
   async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        encoder: { type: 'string' },
-        decoder: { type: 'string' },
-        out: { type: 'string' },
-        'cross-init': { type: 'string' },
-        seed: { type: 'string' },
-        dtype: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help || !values.encoder || !values.out) {
-      console.log(USAGE);
-      return values.help ? 0 : 2;
-    }
+    const args = parseCommandArgs(TO_ENCODER_DECODER_ARGS, argv);
+    if (!args.ok) return args.exitCode;
+    const { values } = args;
     const init = values['cross-init'];
     if (init !== undefined && init !== 'copy' && init !== 'random') throw new ConfigError(`must be copy or random, got '${init}'`, undefined, '--cross-init');
-    const dtype = values.dtype ?? 'F32';
+    const dtype = values.dtype;
     if (dtype !== 'F32' && dtype !== 'BF16') throw new ConfigError(`must be F32 or BF16, got '${dtype}'`, undefined, '--dtype');
-    if (values.seed !== undefined && !/^\d+$/.test(values.seed)) throw new ConfigError(`must be a non-negative integer, got '${values.seed}'`, undefined, '--seed');
+    if (!/^\d+$/.test(values.seed)) throw new ConfigError(`must be a non-negative integer, got '${values.seed}'`, undefined, '--seed');
     await initEngine();
     const model = await toEncoderDecoder(values.encoder, values.decoder, {
       ...(init ? { crossAttentionInit: init as CrossAttentionInit } : {}),
-      seed: Number(values.seed ?? 0),
+      seed: Number(values.seed),
     });
     try {
       await model.save(values.out, dtype);

@@ -15,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors.js';
 import type { MultiRCPrediction } from '../eval/superglue.js';
+import { variableFrom } from '../models/strict.js';
 import type { T5GemmaModel } from '../models/t5gemma.js';
 import { linear } from '../nn/linear.js';
 import { pool } from '../nn/pooling.js';
@@ -60,8 +61,8 @@ export class EncoderClassifier {
     const rng = new Rng(seed).fork('score.out_proj');
     const w = Float32Array.from({ length: numLabels * D }, () => rng.normal() * model.config.initializerRange);
     this.head = new Map([
-      ['score.out_proj.weight', tf.variable(tf.tensor2d(w, [numLabels, D]), true)],
-      ['score.out_proj.bias', tf.variable(tf.zeros([numLabels]), true)],
+      ['score.out_proj.weight', variableFrom(tf.tensor2d(w, [numLabels, D]))],
+      ['score.out_proj.bias', variableFrom(tf.zeros([numLabels]))],
     ]);
   }
 

@@ -190,3 +190,16 @@ test('%%glue and %%ablate fine-tune fresh encoders per task/variant and show res
   assert.equal(bad.reply.status === 'error' && bad.reply.ename, 'UsageError');
   assert.match(bad.reply.status === 'error' ? bad.reply.evalue : '', /'epochs=3' is not one of steps=N/);
 });
+
+test('silent requests show nothing and keep the count; late async output reaches the cell that started it', async () => {
+  const before = kernel.executionCount;
+  const s = sink();
+  const reply = await kernel.submit({ code: 'const quiet = 1;\nquiet + 1', silent: true }, s);
+  assert.deepEqual([reply.status, s.messages], ['ok', []]);
+  assert.equal(kernel.executionCount, before);
+  const a = sink();
+  await kernel.submit({ code: 'setTimeout(() => console.log("late from A"), 150);' }, a);
+  const b = await run('await new Promise((r) => setTimeout(r, 400));\n"b"');
+  assert.equal(a.out.stdout, 'late from A\n');
+  assert.equal(b.stdout, '');
+});

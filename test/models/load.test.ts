@@ -151,3 +151,19 @@ test('a sharded save (model.safetensors.index.json) loads to the same model', as
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('no tensor leaks: loadModel, fromFloat32, random and a rejected parameter map return to the baseline', async () => {
+  await initEngine();
+  const before = tf.memory().numTensors;
+  const loaded = await loadGemmaModel(G1);
+  assert.equal(tf.memory().numTensors, before + loaded.params.size); // exactly one tensor per variable
+  const { tensors } = await fixtureTensors();
+  const host = new Map([...tensors].map(([n, t]) => [n, { shape: t.shape, data: loaded.params.get(n)!.dataSync() as Float32Array }]));
+  const copy = GemmaModel.fromFloat32(loaded.config, host);
+  const random = GemmaModel.random(loaded.config, 1);
+  assert.equal(tf.memory().numTensors, before + 3 * loaded.params.size);
+  host.delete('model.norm.weight');
+  assert.throws(() => GemmaModel.fromFloat32(loaded.config, host), (e: unknown) => e instanceof CheckpointError && e.tensor === 'model.norm.weight');
+  for (const m of [loaded, copy, random]) m.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
 
 import { openCheckpoint, saveCheckpoint, type HostTensor } from '../../src/checkpoint/index.js';
 import { initEngine } from '../../src/engine/index.js';
@@ -95,4 +96,18 @@ test('dropout: active only in training, seeded; bad inputs are RangeErrors', asy
   assert.throws(() => m.encode([[2, 3]], [[1, 2]]), RangeError);
   assert.throws(() => m.forward([[2, 3]], [[2, 3]], { attentionMask: [[1, 1, 1]] }), RangeError);
   m.dispose();
+});
+
+test('no tensor leaks: loadModel, fromFloat32, random and a rejected parameter map return to the baseline', async () => {
+  const before = tf.memory().numTensors;
+  const loaded = (await loadModel(fixtureDir('t5gemma-tiny-unbalanced'))) as T5GemmaModel;
+  assert.equal(tf.memory().numTensors, before + loaded.params.size); // exactly one tensor per variable
+  const host = new Map([...loaded.params].map(([n, v]) => [n, { shape: v.shape, data: v.dataSync() as Float32Array }]));
+  const copy = T5GemmaModel.fromFloat32(loaded.config, host);
+  const random = T5GemmaModel.random(loaded.config, 1);
+  assert.equal(tf.memory().numTensors, before + 3 * loaded.params.size);
+  host.delete('model.encoder.norm.weight');
+  assert.throws(() => T5GemmaModel.fromFloat32(loaded.config, host), (e: unknown) => e instanceof CheckpointError && e.tensor === 'model.encoder.norm.weight');
+  for (const m of [loaded, copy, random]) m.dispose();
+  assert.equal(tf.memory().numTensors, before);
 });
