@@ -9,7 +9,7 @@ import { sharedDataPath } from '../io/paths.js';
 import { throwIfAborted, type RunControl } from '../progress/index.js';
 import { Rng } from '../rng/index.js';
 import { GLUE_TASKS, loadGlue, type GlueTaskId } from '../tasks/glue.js';
-import type { Example, Texts } from '../tasks/types.js';
+import { type Example, labelsOf, type Texts } from '../tasks/types.js';
 import { encodeBatch, type Tokenizer } from '../tokenize/index.js';
 import { bucketedBatches, padRight, sequentialBatches } from '../train/batching.js';
 import type { AdamWOptions } from '../train/optimizer.js';
@@ -113,11 +113,7 @@ interface Tokenized {
 
 function tokenizeExamples(examples: readonly Example[], tok: ExampleTokenizer, maxLength: number, file: string): Tokenized {
   const ids = examples.map((e) => tok.encode(e.texts).slice(0, maxLength));
-  const labels = examples.map((e, i) => {
-    if (e.label === null) throw new ConfigError(`example ${i} has no label (test split?)`, file, 'label');
-    return e.label;
-  });
-  return { ids, labels };
+  return { ids, labels: labelsOf({ file, examples }) };
 }
 
 const toBatch = (t: Tokenized, rows: readonly number[], padId: number): EncoderBatch => ({

@@ -15,17 +15,17 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GemmaConfig, LayerType } from '../config/gemma.js';
 import { gemmaConfigToJson } from '../config/gemma.js';
-import { fromFloat32, saveCheckpoint, type HostTensor } from '../checkpoint/index.js';
 import { Rng } from '../rng/index.js';
-import { attention, softcap, type AttentionSpec } from '../nn/attention.js';
+import { attention, softcap } from '../nn/attention.js';
 import { linear } from '../nn/linear.js';
-import { andMasks, layerMask, maskBias, padding, type AttentionMode } from '../nn/masks.js';
+import type { AttentionMode } from '../nn/masks.js';
 import { gegluMlp } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
 import { pool as poolStates, type PoolingKind } from '../nn/pooling.js';
-import { ropeTables, type RopeTables } from '../nn/rope.js';
+import { ParamModel } from './base.js';
 import { randomHostParams } from './init.js';
-import { checkParamShapes, variablesFromFloat32 } from './strict.js';
+import { attentionSpec, selfAttentionTables } from './stack.js';
+import { variablesFromFloat32 } from './strict.js';
 
 export type { AttentionMode } from '../nn/masks.js';
 export type { PoolingKind } from '../nn/pooling.js';
@@ -112,18 +112,10 @@ function toRows(x: tf.Tensor2D | number[][], what: string, shape?: readonly [num
   return rows;
 }
 
-export class GemmaModel {
-  /** Dropout seeds for calls without an explicit seed. */
-  private readonly rng: Rng;
-
+export class GemmaModel extends ParamModel<GemmaConfig> {
   /** `params`: HF tensor name -> trainable variable, exactly the set `gemmaParameterShapes(config)` lists. */
-  constructor(
-    readonly config: GemmaConfig,
-    readonly params: Map<string, tf.Variable>,
-    seed = 0,
-  ) {
-    checkParamShapes(params, gemmaParameterShapes(config), config.sourcePath);
-    this.rng = new Rng(seed);
+  constructor(config: GemmaConfig, params: Map<string, tf.Variable>, seed = 0) {
+    super(config, params, gemmaParameterShapes(config), seed);
   }
 
   /** Builds a model from float32 host data keyed by HF name (copies into variables). */
@@ -137,21 +129,6 @@ export class GemmaModel {
    */
   static random(config: GemmaConfig, seed: number): GemmaModel {
     return GemmaModel.fromFloat32(config, randomHostParams(gemmaParameterShapes(config), config, seed));
-  }
-
-  /** Total number of parameter values. */
-  get parameterCount(): number {
-    let n = 0;
-    for (const v of this.params.values()) n += v.size;
-    return n;
-  }
-
-  private w2(name: string): tf.Tensor2D {
-    return this.params.get(name) as tf.Tensor2D;
-  }
-
-  private w1(name: string): tf.Tensor1D {
-    return this.params.get(name) as tf.Tensor1D;
   }
 
   /** The attention mode used when `forward` is given none. */
@@ -191,29 +168,9 @@ export class GemmaModel {
     const drop = <T extends tf.Tensor>(x: T, rate: number): T => (rate > 0 ? (tf.dropout(x, rate, undefined, dropRng.seed()) as T) : x);
 
     return tf.tidy(() => {
-      const positions = Array.from({ length: T }, (_, t) => t);
       // One mask bias and one RoPE table per layer type, shared by the layers of that type.
-      const perType = new Map<LayerType, { bias: tf.Tensor4D; rope: RopeTables }>();
-      const forType = (lt: LayerType) => {
-        let e = perType.get(lt);
-        if (!e) {
-          const rule = layerMask(mode, lt, c.slidingWindow);
-          e = {
-            bias: maskBias(mask ? andMasks(rule, padding(mask)) : rule, B, T, T),
-            rope: ropeTables(positions, c.headDim, c.rope[lt]),
-          };
-          perType.set(lt, e);
-        }
-        return e;
-      };
-      const spec: AttentionSpec = {
-        numHeads: c.numAttentionHeads,
-        numKvHeads: c.numKeyValueHeads,
-        headDim: c.headDim,
-        scale: 1 / Math.sqrt(c.queryPreAttnScalar),
-        softcap: c.attnLogitSoftcapping,
-        normEps: c.rmsNormEps,
-      };
+      const forType = selfAttentionTables(c, mode, mask, B, T);
+      const spec = attentionSpec(c);
       const eps = c.rmsNormEps;
       const probDropout = rates.attention > 0 ? (p: tf.Tensor4D) => drop(p, rates.attention) : undefined;
 
@@ -285,24 +242,7 @@ export class GemmaModel {
     return poolStates(hiddenStates, attentionMask, kind);
   }
 
-  /** The parameters as host tensors (F32 by default), keyed by HF name, sorted. */
-  toHostTensors(dtype: 'F32' | 'F16' | 'BF16' = 'F32'): Map<string, HostTensor> {
-    const out = new Map<string, HostTensor>();
-    for (const name of [...this.params.keys()].sort()) {
-      const v = this.params.get(name) as tf.Variable;
-      out.set(name, fromFloat32(v.dataSync() as Float32Array, v.shape, dtype));
-    }
-    return out;
-  }
-
-  /** Writes config.json + safetensors that HF transformers (and `loadModel`) can read back. */
-  async save(dir: string, dtype: 'F32' | 'F16' | 'BF16' = 'F32'): Promise<void> {
-    const hfDtype = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype];
-    await saveCheckpoint(dir, { config: gemmaConfigToJson(this.config, hfDtype), tensors: this.toHostTensors(dtype) });
-  }
-
-  dispose(): void {
-    for (const v of this.params.values()) v.dispose();
-    this.params.clear();
+  protected configJson(dtype: string): Record<string, unknown> {
+    return gemmaConfigToJson(this.config, dtype);
   }
 }

@@ -15,19 +15,19 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Checkpoint } from '../checkpoint/index.js';
-import { fromFloat32, saveCheckpoint, type HostTensor } from '../checkpoint/index.js';
 import type { LayerType } from '../config/gemma.js';
 import { type T5GemmaConfig, type T5GemmaModuleConfig, parseT5GemmaConfig, t5gemmaConfigToJson } from '../config/t5gemma.js';
-import { attention, softcap, type AttentionSpec, type AttentionWeights } from '../nn/attention.js';
+import { attention, softcap, type AttentionWeights } from '../nn/attention.js';
 import { linear } from '../nn/linear.js';
-import { andMasks, layerMask, maskBias, padding, type MaskPredicate } from '../nn/masks.js';
+import { maskBias, padding, type MaskPredicate } from '../nn/masks.js';
 import { gegluMlp, type MlpWeights } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
-import { ropeTables } from '../nn/rope.js';
 import { Rng } from '../rng/index.js';
 import type { LoadOptions } from './registry.js';
+import { ParamModel } from './base.js';
 import { randomHostParams } from './init.js';
-import { checkParamShapes, loadStrictParams, variablesFromFloat32 } from './strict.js';
+import { attentionSpec, selfAttentionTables } from './stack.js';
+import { loadStrictParams, variablesFromFloat32 } from './strict.js';
 
 /** The LM head is the decoder embedding unless stored separately (HF `_tied_weights_keys`). */
 export const T5GEMMA_TIED_WEIGHTS: Readonly<Record<string, string>> = Object.freeze({
@@ -123,28 +123,10 @@ function checkIds(rows: number[][], V: number, what: string): void {
   );
 }
 
-function attentionSpec(c: T5GemmaModuleConfig): AttentionSpec {
-  return {
-    numHeads: c.numAttentionHeads,
-    numKvHeads: c.numKeyValueHeads,
-    headDim: c.headDim,
-    scale: 1 / Math.sqrt(c.queryPreAttnScalar),
-    softcap: c.attnLogitSoftcapping,
-    normEps: c.rmsNormEps,
-  };
-}
-
-export class T5GemmaModel {
-  private readonly rng: Rng;
-
-  /** `params`: HF name -> variable, exactly the set `t5gemmaParameterShapes(config)` lists. */
-  constructor(
-    readonly config: T5GemmaConfig,
-    readonly params: Map<string, tf.Variable>,
-    seed = 0,
-  ) {
-    checkParamShapes(params, t5gemmaParameterShapes(config), config.sourcePath);
-    this.rng = new Rng(seed);
+export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
+  /** `params`: HF tensor name -> trainable variable, exactly the set `t5gemmaParameterShapes(config)` lists. */
+  constructor(config: T5GemmaConfig, params: Map<string, tf.Variable>, seed = 0) {
+    super(config, params, t5gemmaParameterShapes(config), seed);
   }
 
   /** Builds a model from float32 host data keyed by HF name (copies into variables). */
@@ -155,20 +137,6 @@ export class T5GemmaModel {
   /** HF-like random init: N(0, initializer_range) for matrices, embedding pad row 0, norm offsets 0. */
   static random(config: T5GemmaConfig, seed: number): T5GemmaModel {
     return T5GemmaModel.fromFloat32(config, randomHostParams(t5gemmaParameterShapes(config), config, seed));
-  }
-
-  get parameterCount(): number {
-    let n = 0;
-    for (const v of this.params.values()) n += v.size;
-    return n;
-  }
-
-  private w2(name: string): tf.Tensor2D {
-    return this.params.get(name) as tf.Variable as unknown as tf.Tensor2D;
-  }
-
-  private w1(name: string): tf.Tensor1D {
-    return this.params.get(name) as tf.Variable as unknown as tf.Tensor1D;
   }
 
   private attnWeights(prefix: string): AttentionWeights {
@@ -215,17 +183,7 @@ export class T5GemmaModel {
     const mask = attentionMask === undefined ? defaultMask(ids, this.config.padTokenId) : checkMask(toRows(attentionMask, 'attentionMask', B, S), 'attentionMask');
     const d = this.dropouts(o);
     return tf.tidy(() => {
-      const positions = Array.from({ length: S }, (_, t) => t);
-      const perType = new Map<LayerType, { bias: tf.Tensor4D; rope: ReturnType<typeof ropeTables> }>();
-      const forType = (lt: LayerType) => {
-        let e = perType.get(lt);
-        if (!e) {
-          const rule = layerMask('bidirectional_sliding', lt, c.slidingWindow);
-          e = { bias: maskBias(andMasks(rule, padding(mask)), B, S, S), rope: ropeTables(positions, c.headDim, c.rope[lt]) };
-          perType.set(lt, e);
-        }
-        return e;
-      };
+      const forType = selfAttentionTables(c, 'bidirectional_sliding', mask, B, S);
       const spec = attentionSpec(c);
       const probDropout = d.active && this.config.attentionDropout > 0 ? (p: tf.Tensor4D) => d.attention(p) : undefined;
       let x = tf.mul(tf.gather(this.w2('model.encoder.embed_tokens.weight'), tf.tensor2d(ids, [B, S], 'int32')), Math.sqrt(c.hiddenSize)) as tf.Tensor3D;
@@ -268,17 +226,7 @@ export class T5GemmaModel {
     const decMask = o.decoderAttentionMask === undefined ? null : checkMask(toRows(o.decoderAttentionMask, 'decoderAttentionMask', B, T), 'decoderAttentionMask');
     const d = this.dropouts(o);
     return tf.tidy(() => {
-      const positions = Array.from({ length: T }, (_, t) => t);
-      const perType = new Map<LayerType, { bias: tf.Tensor4D; rope: ReturnType<typeof ropeTables> }>();
-      const forType = (lt: LayerType) => {
-        let e = perType.get(lt);
-        if (!e) {
-          const rule = layerMask('causal', lt, c.slidingWindow);
-          e = { bias: maskBias(decMask ? andMasks(rule, padding(decMask)) : rule, B, T, T), rope: ropeTables(positions, c.headDim, c.rope[lt]) };
-          perType.set(lt, e);
-        }
-        return e;
-      };
+      const forType = selfAttentionTables(c, 'causal', decMask, B, T);
       const everyKey: MaskPredicate = () => true;
       const crossBias = maskBias(encMask ? padding(encMask) : everyKey, B, T, S);
       const spec = attentionSpec(c);
@@ -324,25 +272,8 @@ export class T5GemmaModel {
     return { encoderHiddenStates, decoderHiddenStates: dec.hiddenStates, logits: dec.logits as tf.Tensor3D };
   }
 
-  /** The parameters as host tensors keyed by HF name, sorted (the tied LM head is not stored). */
-  toHostTensors(dtype: 'F32' | 'F16' | 'BF16' = 'F32'): Map<string, HostTensor> {
-    const out = new Map<string, HostTensor>();
-    for (const name of [...this.params.keys()].sort()) {
-      const v = this.params.get(name) as tf.Variable;
-      out.set(name, fromFloat32(v.dataSync() as Float32Array, v.shape, dtype));
-    }
-    return out;
-  }
-
-  /** Writes config.json + safetensors in HF's T5Gemma layout (readable by `loadModel` and transformers). */
-  async save(dir: string, dtype: 'F32' | 'F16' | 'BF16' = 'F32'): Promise<void> {
-    const hfDtype = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype];
-    await saveCheckpoint(dir, { config: t5gemmaConfigToJson(this.config, hfDtype), tensors: this.toHostTensors(dtype) });
-  }
-
-  dispose(): void {
-    for (const v of this.params.values()) v.dispose();
-    this.params.clear();
+  protected configJson(dtype: string): Record<string, unknown> {
+    return t5gemmaConfigToJson(this.config, dtype);
   }
 }
 

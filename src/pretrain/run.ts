@@ -18,7 +18,7 @@ import { ConfigError, TrainingError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { GemmaModel } from '../models/gemma.js';
 import { loadGemmaModel } from '../models/load.js';
-import type { RunControl } from '../progress/index.js';
+import type { ProgressEvent, RunControl } from '../progress/index.js';
 import type { Rng } from '../rng/index.js';
 import { tokenizerFromJson } from '../tokenize/index.js';
 import { readTokenizerFiles, saveTrimmedTokenizer, type TokenizerFiles } from '../tokenize/trim.js';
@@ -219,6 +219,12 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainMetrics> {
   }
   if (heldout.size === 0) throw new TrainingError(`${o.corpusDir}: the heldout split has no text`);
 
+  // Signal and progress for a sub-task, its events relabelled.
+  const control = (phase: string): RunControl => ({
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.onProgress ? { onProgress: (e: ProgressEvent) => o.onProgress?.({ ...e, phase }) } : {}),
+  });
+
   const config = presetConfig(s.preset, tok, Math.max(512, s.seqLen));
   const model = GemmaModel.random(config, s.seed);
   try {
@@ -226,7 +232,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainMetrics> {
       const pieces: PieceEval[] = [];
       for (const [src, packed] of heldout) {
         const indices = perPiece === undefined ? undefined : spreadIndices(packed.count, perPiece);
-        pieces.push(pieceResult(src, await evaluateNll(model, packed, specials, { ...(indices ? { indices } : {}), ...(o.signal ? { signal: o.signal } : {}) })));
+        pieces.push(pieceResult(src, await evaluateNll(model, packed, specials, { ...(indices ? { indices } : {}), ...control(`eval:${src}`) })));
       }
       return { step, sequencesPerPiece: perPiece ?? 'all', pieces: [...pieces, pooled(pieces)] };
     };
@@ -294,7 +300,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainMetrics> {
         const pieces: PieceEval[] = [];
         for (const [src, packed] of heldout) {
           const indices = finalPer === undefined ? undefined : spreadIndices(packed.count, finalPer);
-          pieces.push(pieceResult(src, await evaluateNll(copy, packed, specials, { ...(indices ? { indices } : {}), ...(o.signal ? { signal: o.signal } : {}) })));
+          pieces.push(pieceResult(src, await evaluateNll(copy, packed, specials, { ...(indices ? { indices } : {}), ...control(`eval:${o.exportTo?.dtype}:${src}`) })));
         }
         exported = { dir: o.exportTo.dir, dtype: o.exportTo.dtype, pieces: [...pieces, pooled(pieces)] };
       } finally {

@@ -7,6 +7,7 @@
  * (strings or 0/1) are mapped through `labelNames` per task; never assume two tasks share an order
  * (CB != MNLI, WNLI != RTE).
  */
+import { DataFileError } from '../errors.js';
 
 export type TaskKind = 'classification' | 'regression';
 
@@ -80,7 +81,7 @@ export interface TextPair {
 /** Labels of a labelled split, in order; throws if any label is hidden. */
 export function labelsOf(split: { readonly file: string; readonly examples: readonly { readonly label: number | null }[] }): number[] {
   return split.examples.map((e, i) => {
-    if (e.label === null) throw new Error(`${split.file}: example ${i} has no label (test split?)`);
+    if (e.label === null) throw new DataFileError(`example ${i} has no label (test split?)`, split.file);
     return e.label;
   });
 }

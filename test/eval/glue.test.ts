@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DataFileError } from '../../src/errors.js';
 import { glueAverage, scoreGlueTask, writeGlueSubmission } from '../../src/eval/glue.js';
 import { sharedDataPath } from '../../src/io/paths.js';
 import { GLUE_SPLIT_SIZES, GLUE_TASKS, loadGlue } from '../../src/tasks/glue.js';
@@ -39,6 +40,15 @@ test('perfect predictions on real dev sets score 1.0 (benchmarks.md §5 case 9)'
     const r = scoreGlueTask(task, y, y);
     for (const [m, v] of Object.entries(r.metrics)) close(v, 1, `${task} ${m}`);
   }
+});
+
+test('labelsOf: a hidden label (test split) is a DataFileError naming the file and example', () => {
+  const split = { file: 'glue/sst2/test.tsv', examples: [{ label: 1 }, { label: null }] };
+  assert.deepEqual(labelsOf({ ...split, examples: split.examples.slice(0, 1) }), [1]);
+  assert.throws(
+    () => labelsOf(split),
+    (e: unknown) => e instanceof DataFileError && e.file === split.file && e.message === 'glue/sst2/test.tsv: example 1 has no label (test split?)',
+  );
 });
 
 test('GLUE average: MNLI counts once as mean(m, mm); BERT-Base leaderboard row gives 78.3', () => {

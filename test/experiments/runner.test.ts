@@ -237,6 +237,8 @@ test('findings: labels, predicted signs and record selection', () => {
   assert.equal(label({ ...f.baseline, attention: 'causal', pooling: 'last' }), 'attention=causal, pooling=last');
   assert.equal(expectedSign(f, { ...f.baseline, attention: 'causal' }), -1);
   assert.equal(expectedSign(f, { ...f.baseline, attention: 'causal', pooling: 'last' }), undefined);
+  const s2s = FINDINGS.seq2seq!;
+  assert.equal(expectedSign(s2s, { arch: 'encoder_decoder', objective: 'prefixlm' }), 1, 'the objective is coupled to the architecture');
   const rec = (variant: Variant, modelSha: string, steps = f.budget.steps): RunRecord => ({
     key: '0123456789abcdef', variant, seed: 0, task: 'sst2', budget: { ...f.budget, steps, model: 'm', modelSha }, metric: 'accuracy', value: 0.5, metrics: {}, steps: 1, seconds: 1, finished: 'x',
   });
