@@ -5,6 +5,7 @@
  * required flag or a wrong number of positionals prints what is wrong plus the usage (exit 2).
  */
 import { parseArgs } from 'node:util';
+import type { Command } from './main.js';
 
 export interface FlagSpec {
   readonly type: 'string' | 'boolean';
@@ -100,4 +101,22 @@ export function parseCommandArgs<F extends Readonly<Record<string, FlagSpec>>>(s
   if (parsed.positionals.length !== want.length)
     return usageError(spec, `expected ${want.length} positional argument(s) (${want.join(' ')}), got ${parsed.positionals.length}`);
   return { ok: true, values: values as FlagValues<F>, positionals: parsed.positionals };
+}
+
+/**
+ * A `gemma-lab` command whose flags are parsed by `spec` before `run` sees them (help and usage
+ * errors never reach `run`).
+ */
+export function defineCommand<const F extends Readonly<Record<string, FlagSpec>>>(
+  summary: string,
+  spec: CommandSpec<F>,
+  run: (values: FlagValues<F>, positionals: readonly string[]) => Promise<number>,
+): Command {
+  return {
+    summary,
+    async run(argv) {
+      const args = parseCommandArgs(spec, argv);
+      return args.ok ? run(args.values, args.positionals) : args.exitCode;
+    },
+  };
 }

@@ -13,8 +13,7 @@ import type { ForwardOutput } from '../models/gemma.js';
 import { loadGemmaModel } from '../models/load.js';
 import { ATTENTION_MODES, type AttentionMode } from '../nn/masks.js';
 import { POOLING_KINDS } from '../nn/pooling.js';
-import { type CommandSpec, type FlagSpec, formatUsage, parseCommandArgs } from './args.js';
-import type { Command } from './main.js';
+import { type CommandSpec, type FlagSpec, defineCommand, formatUsage } from './args.js';
 
 const FORWARD_ARGS = {
   name: 'forward',
@@ -52,51 +51,44 @@ export async function readForwardInput(file: string): Promise<{ inputIds: number
   return { inputIds, attentionMask };
 }
 
-const command: Command = {
-  summary: 'run a checkpoint on token ids; write hidden states, logits and pooled vectors as JSON',
-  async run(argv) {
-    const args = parseCommandArgs(FORWARD_ARGS, argv);
-    if (!args.ok) return args.exitCode;
-    const { values } = args;
-    const mode = values.mode as AttentionMode;
-    if (!ATTENTION_MODES.includes(mode)) {
-      console.error(`gemma-lab forward: unknown --mode '${values.mode}'\n${formatUsage(FORWARD_ARGS)}`);
-      return 2;
-    }
-    const { inputIds, attentionMask } = await readForwardInput(values.input);
-    await initEngine();
-    const model = await loadGemmaModel(values.model);
+export default defineCommand('run a checkpoint on token ids; write hidden states, logits and pooled vectors as JSON', FORWARD_ARGS, async (values) => {
+  const mode = values.mode as AttentionMode;
+  if (!ATTENTION_MODES.includes(mode)) {
+    console.error(`gemma-lab forward: unknown --mode '${values.mode}'\n${formatUsage(FORWARD_ARGS)}`);
+    return 2;
+  }
+  const { inputIds, attentionMask } = await readForwardInput(values.input);
+  await initEngine();
+  const model = await loadGemmaModel(values.model);
+  try {
+    let out: ForwardOutput;
     try {
-      let out: ForwardOutput;
-      try {
-        out = model.forward(inputIds, { attentionMask, mode });
-      } catch (err) {
-        // out-of-range ids or masks: point at the input file
-        if (err instanceof RangeError) throw new DataFileError(err.message, values.input, undefined, { cause: err });
-        throw err;
-      }
-      const pooled: Record<string, number[][]> = {};
-      for (const k of POOLING_KINDS) {
-        const p = model.pool(out.hiddenStates, attentionMask, k);
-        pooled[k] = p.arraySync();
-        p.dispose();
-      }
-      const result = {
-        model: values.model,
-        model_type: model.config.modelType,
-        mode,
-        hidden_states: out.hiddenStates.arraySync(),
-        ...(out.logits ? { logits: out.logits.arraySync() } : {}),
-        pooled,
-      };
-      tf.dispose(out);
-      await writeJsonAtomic(values.out, result);
-      const [B, T] = [inputIds.length, (inputIds[0] as number[]).length];
-      console.log(`wrote ${values.out}: ${model.config.modelType}, mode ${mode}, batch ${B} x ${T} tokens`);
-      return 0;
-    } finally {
-      model.dispose();
+      out = model.forward(inputIds, { attentionMask, mode });
+    } catch (err) {
+      // out-of-range ids or masks: point at the input file
+      if (err instanceof RangeError) throw new DataFileError(err.message, values.input, undefined, { cause: err });
+      throw err;
     }
-  },
-};
-export default command;
+    const pooled: Record<string, number[][]> = {};
+    for (const k of POOLING_KINDS) {
+      const p = model.pool(out.hiddenStates, attentionMask, k);
+      pooled[k] = p.arraySync();
+      p.dispose();
+    }
+    const result = {
+      model: values.model,
+      model_type: model.config.modelType,
+      mode,
+      hidden_states: out.hiddenStates.arraySync(),
+      ...(out.logits ? { logits: out.logits.arraySync() } : {}),
+      pooled,
+    };
+    tf.dispose(out);
+    await writeJsonAtomic(values.out, result);
+    const [B, T] = [inputIds.length, (inputIds[0] as number[]).length];
+    console.log(`wrote ${values.out}: ${model.config.modelType}, mode ${mode}, batch ${B} x ${T} tokens`);
+    return 0;
+  } finally {
+    model.dispose();
+  }
+});

@@ -5,8 +5,7 @@
 import { resolveModelSource } from '../checkpoint/hub.js';
 import { openCheckpoint, numElements } from '../checkpoint/index.js';
 import { GEMMA_MODEL_TYPES, parseGemmaConfig, type GemmaConfig } from '../config/gemma.js';
-import { type CommandSpec, type FlagSpec, parseCommandArgs } from './args.js';
-import type { Command } from './main.js';
+import { defineCommand } from './args.js';
 
 export interface InspectReport {
   readonly dir: string;
@@ -70,21 +69,16 @@ export function formatInspect(r: InspectReport): string {
   return lines.join('\n');
 }
 
-const INSPECT_ARGS = {
-  name: 'inspect',
-  positionals: ['DIR|hf://org/repo[@rev]'],
-  flags: { json: { type: 'boolean', help: 'print the report as JSON' } },
-} as const satisfies CommandSpec<Record<string, FlagSpec>>;
-
-const command: Command = {
-  summary: 'print a checkpoint\'s family, sizes, dtype and parameter count',
-  async run(argv) {
-    const args = parseCommandArgs(INSPECT_ARGS, argv);
-    if (!args.ok) return args.exitCode;
-    const { values, positionals } = args;
+export default defineCommand(
+  'print a checkpoint\'s family, sizes, dtype and parameter count',
+  {
+    name: 'inspect',
+    positionals: ['DIR|hf://org/repo[@rev]'],
+    flags: { json: { type: 'boolean', help: 'print the report as JSON' } },
+  },
+  async (values, positionals) => {
     const report = await inspectCheckpoint(positionals[0] as string);
     console.log(values.json ? JSON.stringify(report, null, 2) : formatInspect(report));
     return 0;
   },
-};
-export default command;
+);

@@ -116,7 +116,7 @@ export const FINDINGS: Readonly<Record<string, Finding>> = {
     expected: { random: -1 },
     baseline: ENCODER_BASELINE,
     variants: oneAtATime(ENCODER_BASELINE, { init: ['random'] }),
-    tasks: ['sst2'],
+    tasks: ['sst2', 'mrpc'],
     seeds: SEEDS,
     budget: GLUE_BUDGET,
     file: 'data/results/glue-encoder-gemma3.jsonl',

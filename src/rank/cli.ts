@@ -3,26 +3,10 @@
  * offline, printing what the reference tool prints (ms_marco_eval.py's block with --msmarco,
  * otherwise trec_eval-style `measure  all  value` lines).
  */
-import { type CommandSpec, type FlagSpec, parseCommandArgs } from '../cli/args.js';
-import type { Command } from '../cli/main.js';
+import { defineCommand } from '../cli/args.js';
 import { ConfigError } from '../errors.js';
 import { formatTrec, hitRate, msmarcoMrr, trecEval, type Qrels, type Run, type TrecEvalOptions } from '../eval/ranking.js';
 import { loadQrels, loadRun } from '../tasks/msmarco.js';
-
-const RANK_EVAL_ARGS = {
-  name: 'rank-eval',
-  flags: {
-    qrels: { type: 'string', required: true, value: 'QRELS', help: 'relevance judgments (TREC qrels)' },
-    run: { type: 'string', required: true, value: 'RUN', help: 'run file (MS MARCO or TREC format)' },
-    msmarco: {
-      type: 'boolean',
-      help: "official MS MARCO MRR@10 (rank column, divides by qrels queries) plus pygaggle's\nhit-rate R@k, as ms_marco_eval.py / pygaggle print them;\notherwise trec_eval measures (score order, ties by docid descending) with:",
-    },
-    l: { type: 'string', value: 'LEVEL', help: 'relevance threshold for binary measures (TREC DL: 2); nDCG always uses graded gains' },
-    c: { type: 'boolean', help: 'average over all qrels queries (missing ones score 0)' },
-    M: { type: 'string', value: 'DEPTH', help: 'keep the first DEPTH documents per query' },
-  },
-} as const satisfies CommandSpec<Record<string, FlagSpec>>;
 
 /** The lines `rank-eval` prints. */
 export function rankEvalReport(qrels: Qrels, run: Run, mode: { readonly msmarco: boolean } & TrecEvalOptions): string[] {
@@ -54,12 +38,23 @@ export function rankEvalReport(qrels: Qrels, run: Run, mode: { readonly msmarco:
   ];
 }
 
-const command: Command = {
-  summary: 'score a run file against qrels (official MS MARCO MRR@10 or trec_eval measures)',
-  async run(argv) {
-    const args = parseCommandArgs(RANK_EVAL_ARGS, argv);
-    if (!args.ok) return args.exitCode;
-    const { values } = args;
+export default defineCommand(
+  'score a run file against qrels (official MS MARCO MRR@10 or trec_eval measures)',
+  {
+    name: 'rank-eval',
+    flags: {
+      qrels: { type: 'string', required: true, value: 'QRELS', help: 'relevance judgments (TREC qrels)' },
+      run: { type: 'string', required: true, value: 'RUN', help: 'run file (MS MARCO or TREC format)' },
+      msmarco: {
+        type: 'boolean',
+        help: "official MS MARCO MRR@10 (rank column, divides by qrels queries) plus pygaggle's\nhit-rate R@k, as ms_marco_eval.py / pygaggle print them;\notherwise trec_eval measures (score order, ties by docid descending) with:",
+      },
+      l: { type: 'string', value: 'LEVEL', help: 'relevance threshold for binary measures (TREC DL: 2); nDCG always uses graded gains' },
+      c: { type: 'boolean', help: 'average over all qrels queries (missing ones score 0)' },
+      M: { type: 'string', value: 'DEPTH', help: 'keep the first DEPTH documents per query' },
+    },
+  },
+  async (values) => {
     const int = (v: string | undefined, flag: string): number | undefined => {
       if (v === undefined) return undefined;
       if (!/^-?\d+$/.test(v)) throw new ConfigError(`needs an integer, got '${v}'`, undefined, flag);
@@ -76,5 +71,4 @@ const command: Command = {
     console.log(lines.join('\n'));
     return 0;
   },
-};
-export default command;
+);

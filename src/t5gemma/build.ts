@@ -122,20 +122,26 @@ export async function toEncoderDecoder(
     const fresh = new Map([...shapes].filter(([n]) => init === 'random' && isCrossAttentionParam(n)));
     const random = randomHostParams(fresh, config, o.seed ?? 0);
     const params = new Map<string, tf.Variable>();
-    for (const [name, shape] of shapes) {
-      const from = sourceName(name, init);
-      const side = name.startsWith('model.encoder.') ? enc.model : dec.model;
-      let value: tf.Tensor;
-      if (from === null) {
-        const r = random.get(name) as { data: Float32Array };
-        value = tf.tensor(r.data, shape, 'float32');
-      } else {
-        const v = side.params.get(from);
-        if (!v) throw new ConfigError(`source has no tensor '${from}' for '${name}'`, side.config.sourcePath, from);
-        if (v.shape.join(',') !== shape.join(',')) throw new ConfigError(`'${from}' has shape [${v.shape}], '${name}' needs [${shape}]`, side.config.sourcePath, from);
-        value = v.clone();
+    try {
+      for (const [name, shape] of shapes) {
+        const from = sourceName(name, init);
+        const side = name.startsWith('model.encoder.') ? enc.model : dec.model;
+        let value: tf.Tensor;
+        if (from === null) {
+          const r = random.get(name) as { data: Float32Array };
+          value = tf.tensor(r.data, shape, 'float32');
+        } else {
+          const v = side.params.get(from);
+          if (!v) throw new ConfigError(`source has no tensor '${from}' for '${name}'`, side.config.sourcePath, from);
+          if (v.shape.join(',') !== shape.join(',')) throw new ConfigError(`'${from}' has shape [${v.shape}], '${name}' needs [${shape}]`, side.config.sourcePath, from);
+          value = v.clone();
+        }
+        params.set(name, variableFrom(value));
       }
-      params.set(name, variableFrom(value));
+    } catch (err) {
+      // A source that lacks a tensor must not leave the variables made so far behind.
+      for (const v of params.values()) v.dispose();
+      throw err;
     }
     return new T5GemmaModel(config, params);
   } finally {

@@ -3,34 +3,29 @@
  * [--seed N] [--dtype F32|BF16]`: builds a T5Gemma checkpoint from Gemma 2 decoder checkpoints
  * (balanced from one, unbalanced from two) and writes it where `loadModel` and transformers read it.
  */
-import { type CommandSpec, type FlagSpec, parseCommandArgs } from '../cli/args.js';
-import type { Command } from '../cli/main.js';
+import { defineCommand } from '../cli/args.js';
 import { initEngine } from '../engine/index.js';
 import { ConfigError } from '../errors.js';
 import { type CrossAttentionInit, toEncoderDecoder } from './build.js';
 
-const TO_ENCODER_DECODER_ARGS = {
-  name: 'to-encoder-decoder',
-  flags: {
-    encoder: { type: 'string', required: true, value: 'DIR', help: 'Gemma 2 checkpoint for the encoder (and the decoder when --decoder is absent)' },
-    decoder: { type: 'string', value: 'DIR', help: 'Gemma 2 checkpoint for the decoder (unbalanced builds, e.g. 9B encoder + 2B decoder)' },
-    out: { type: 'string', required: true, value: 'DIR', help: 'where the T5Gemma checkpoint is written' },
-    'cross-init': {
-      type: 'string',
-      value: 'copy|random',
-      help: "copy: cross-attention from each layer's self-attention (needs equal widths);\nrandom: fresh init (train it alone first: pretrain's crossAttentionWarmupSteps).\nDefault: copy when the widths match, else random",
+export default defineCommand(
+  'build a T5Gemma encoder-decoder checkpoint from Gemma 2 decoder checkpoints',
+  {
+    name: 'to-encoder-decoder',
+    flags: {
+      encoder: { type: 'string', required: true, value: 'DIR', help: 'Gemma 2 checkpoint for the encoder (and the decoder when --decoder is absent)' },
+      decoder: { type: 'string', value: 'DIR', help: 'Gemma 2 checkpoint for the decoder (unbalanced builds, e.g. 9B encoder + 2B decoder)' },
+      out: { type: 'string', required: true, value: 'DIR', help: 'where the T5Gemma checkpoint is written' },
+      'cross-init': {
+        type: 'string',
+        value: 'copy|random',
+        help: "copy: cross-attention from each layer's self-attention (needs equal widths);\nrandom: fresh init (train it alone first: pretrain's crossAttentionWarmupSteps).\nDefault: copy when the widths match, else random",
+      },
+      seed: { type: 'string', default: '0', value: 'N', help: 'seed of the random cross-attention init' },
+      dtype: { type: 'string', default: 'F32', value: 'F32|BF16', help: 'stored dtype' },
     },
-    seed: { type: 'string', default: '0', value: 'N', help: 'seed of the random cross-attention init' },
-    dtype: { type: 'string', default: 'F32', value: 'F32|BF16', help: 'stored dtype' },
   },
-} as const satisfies CommandSpec<Record<string, FlagSpec>>;
-
-const command: Command = {
-  summary: 'build a T5Gemma encoder-decoder checkpoint from Gemma 2 decoder checkpoints',
-  async run(argv) {
-    const args = parseCommandArgs(TO_ENCODER_DECODER_ARGS, argv);
-    if (!args.ok) return args.exitCode;
-    const { values } = args;
+  async (values) => {
     const init = values['cross-init'];
     if (init !== undefined && init !== 'copy' && init !== 'random') throw new ConfigError(`must be copy or random, got '${init}'`, undefined, '--cross-init');
     const dtype = values.dtype;
@@ -52,6 +47,4 @@ const command: Command = {
     }
     return 0;
   },
-};
-
-export default command;
+);

@@ -1,7 +1,7 @@
 /** The shared CLI flag parser: values, defaults, help text and usage errors (unknown / missing flags). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatUsage, parseCommandArgs } from '../../src/cli/args.js';
+import { defineCommand, formatUsage, parseCommandArgs } from '../../src/cli/args.js';
 
 const SPEC = {
   name: 'demo',
@@ -73,4 +73,24 @@ test('usage errors name the flag, print the usage to stderr and exit 2', () => {
     assert.ok(stderr.endsWith(`\n${USAGE}`), argv.join(' '));
     assert.equal(stdout, '');
   }
+});
+
+test('defineCommand: run gets the parsed values; help and usage errors return their code without running', async () => {
+  const calls: unknown[] = [];
+  const cmd = defineCommand('demo command', SPEC, async (values, positionals) => {
+    calls.push({ values, positionals });
+    return 7;
+  });
+  assert.equal(cmd.summary, 'demo command');
+  const [log, error] = [console.log, console.error];
+  console.log = () => {};
+  console.error = () => {};
+  try {
+    assert.equal(await cmd.run(['d', '--model', 'x']), 7);
+    assert.equal(await cmd.run(['-h']), 0);
+    assert.equal(await cmd.run(['d']), 2);
+  } finally {
+    [console.log, console.error] = [log, error];
+  }
+  assert.deepEqual(calls, [{ values: { model: 'x', mode: 'causal', json: false }, positionals: ['d'] }]);
 });

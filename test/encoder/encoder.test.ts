@@ -221,3 +221,16 @@ test('every head trains end to end through the trainer (attention pooling gets g
     model.dispose();
   }
 });
+
+test('no tensor leaks: an encoder head (attention pooling + score) holds one tensor per variable and dispose frees them', () => {
+  const model = GemmaModel.random(CONFIG, 1);
+  try {
+    const before = tf.memory().numTensors;
+    const enc = toEncoder(model, { attention: 'bidirectional_global', pooling: 'attention', attentionPoolingHeads: 2, head: { kind: 'classification', numClasses: 3 } });
+    assert.equal(tf.memory().numTensors, before + 5); // pooler.query, pooler.k_proj, pooler.v_proj, score.weight, score.bias
+    enc.dispose();
+    assert.equal(tf.memory().numTensors, before);
+  } finally {
+    model.dispose();
+  }
+});
