@@ -21,20 +21,24 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'to-encoder-decoder': async () => (await import('../t5gemma/cli.js')).default,
 };
 
-function usage(): string {
-  const lines = Object.keys(COMMANDS).sort().map((n) => `  ${n}`);
+/** Loads every command for its one-line summary: only paid on `--help` or a usage error. */
+async function usage(): Promise<string> {
+  const names = Object.keys(COMMANDS).sort();
+  const cmds = await Promise.all(names.map((n) => (COMMANDS[n] as () => Promise<Command>)()));
+  const width = Math.max(...names.map((n) => n.length));
+  const lines = names.map((n, i) => `  ${n.padEnd(width)}  ${(cmds[i] as Command).summary}`);
   return `usage: gemma-lab <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun 'gemma-lab <command> --help' for the command's options.`;
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h') {
-    console.log(usage());
+    console.log(await usage());
     return name ? 0 : 2;
   }
   const load = COMMANDS[name];
   if (!load) {
-    console.error(`gemma-lab: unknown command '${name}'\n\n${usage()}`);
+    console.error(`gemma-lab: unknown command '${name}'\n\n${await usage()}`);
     return 2;
   }
   const cmd = await load();
