@@ -49,6 +49,8 @@ export const SEQ2SEQ_BUDGET: Budget = {
 
 export const GLUE_RESULTS = 'data/results/glue-encoder.jsonl';
 const SEEDS = [0, 1, 2, 3, 4];
+/** The main GLUE findings share their baseline runs, so they afford two more seeds. */
+const GLUE_SEEDS = [0, 1, 2, 3, 4, 5, 6];
 
 export const FINDINGS: Readonly<Record<string, Finding>> = {
   attention: {
@@ -60,7 +62,7 @@ export const FINDINGS: Readonly<Record<string, Finding>> = {
     baseline: ENCODER_BASELINE,
     variants: [...oneAtATime(ENCODER_BASELINE, { attention: ['causal'] }), { ...ENCODER_BASELINE, attention: 'causal', pooling: 'last' }],
     tasks: ['sst2', 'mrpc'],
-    seeds: SEEDS,
+    seeds: GLUE_SEEDS,
     budget: GLUE_BUDGET,
     file: GLUE_RESULTS,
     kind: 'glue-encoder',
@@ -74,7 +76,7 @@ export const FINDINGS: Readonly<Record<string, Finding>> = {
     baseline: ENCODER_BASELINE,
     variants: oneAtATime(ENCODER_BASELINE, { pooling: ['first', 'last', 'attention'] }),
     tasks: ['sst2'],
-    seeds: SEEDS,
+    seeds: GLUE_SEEDS,
     budget: GLUE_BUDGET,
     file: GLUE_RESULTS,
     kind: 'glue-encoder',
@@ -88,7 +90,7 @@ export const FINDINGS: Readonly<Record<string, Finding>> = {
     baseline: ENCODER_BASELINE,
     variants: oneAtATime(ENCODER_BASELINE, { dropout: [0, 0.3] }),
     tasks: ['sst2'],
-    seeds: SEEDS,
+    seeds: GLUE_SEEDS,
     budget: GLUE_BUDGET,
     file: GLUE_RESULTS,
     kind: 'glue-encoder',
@@ -102,7 +104,7 @@ export const FINDINGS: Readonly<Record<string, Finding>> = {
     baseline: ENCODER_BASELINE,
     variants: oneAtATime(ENCODER_BASELINE, { init: ['random'] }),
     tasks: ['sst2', 'mrpc'],
-    seeds: SEEDS,
+    seeds: GLUE_SEEDS,
     budget: GLUE_BUDGET,
     file: GLUE_RESULTS,
     kind: 'glue-encoder',
@@ -124,13 +126,17 @@ export const FINDINGS: Readonly<Record<string, Finding>> = {
   },
   seq2seq: {
     id: 'seq2seq',
-    title: 'Encoder-decoder (PrefixLM-adapted) vs decoder-only on SuperGLUE',
+    title: 'Encoder-decoder (PrefixLM / UL2 adapted) vs decoder-only on SuperGLUE',
     paper: 'T5Gemma: the adapted encoder-decoder beats the decoder-only model on SuperGLUE regardless of objective and scale (2B-2B vs Gemma 2 2B: +1.8 PT), at a comparable compute budget.',
     factor: 'arch',
     expected: { encoder_decoder: 1 },
     coupled: ['objective'],
     baseline: { arch: 'decoder_only', objective: 'causal_lm' },
-    variants: [{ arch: 'decoder_only', objective: 'causal_lm' }, { arch: 'encoder_decoder', objective: 'prefixlm' }],
+    variants: [
+      { arch: 'decoder_only', objective: 'causal_lm' },
+      { arch: 'encoder_decoder', objective: 'prefixlm' },
+      { arch: 'encoder_decoder', objective: 'ul2' },
+    ],
     tasks: ['rte', 'cb', 'wic'],
     seeds: SEEDS,
     budget: SEQ2SEQ_BUDGET,
