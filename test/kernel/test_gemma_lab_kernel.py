@@ -63,6 +63,13 @@ class Client:
             if m["msg_type"] != "status":
                 msgs.append(m)
 
+    def wait_for(self, msg_id, wanted):
+        """Reads msg_id's iopub messages up to the first one for which wanted(msg) holds."""
+        while True:
+            m = self.kc.get_iopub_msg(timeout=TIMEOUT)
+            if m["parent_header"].get("msg_id") == msg_id and wanted(m):
+                return m
+
     def reply(self, msg_id):
         while True:
             r = self.kc.get_shell_msg(timeout=TIMEOUT)
@@ -200,7 +207,10 @@ class GemmaLabInterrupts(unittest.TestCase):
 
     def test_interrupt_sync_loop(self):
         self.c.run("const before = 1;")
-        msg_id = self.c.kc.execute("while (true) {}")
+        msg_id = self.c.kc.execute('console.log("spinning");\nwhile (true) {}')
+        # Interrupt the loop, not the cell's compile (seconds on a loaded machine; a SIGINT then is
+        # lost: tslab's breakOnSigint run drops a pending signal). ZMQ's thread sends the line meanwhile.
+        self.c.wait_for(msg_id, lambda m: m["msg_type"] == "stream" and "spinning" in m["content"]["text"])
         time.sleep(1.5)
         self.c.km.interrupt_kernel()
         reply = self.c.reply(msg_id)["content"]
@@ -217,11 +227,13 @@ class GemmaLabInterrupts(unittest.TestCase):
             # (`await (async () => …)()` would parse as a call of a function named await in tslab)
             "const loop = (async () => {\n"
             "  try {\n"
-            "    for (;;) { $nb.throwIfAborted(state.steps); await new Promise((r) => setTimeout(r, 10)); state.steps++; }\n"
+            "    for (;;) { $nb.throwIfAborted(state.steps); if (state.steps === 1) console.log('looping'); await new Promise((r) => setTimeout(r, 10)); state.steps++; }\n"
             "  } catch (e) { state.stopped = (e as Error).name; throw e; }\n"
             "})();\n"
             "await loop;"
         )
+        # Interrupt the loop while it runs, not the cell's compile (see test_interrupt_sync_loop).
+        self.c.wait_for(msg_id, lambda m: m["msg_type"] == "stream" and "looping" in m["content"]["text"])
         time.sleep(1.5)
         self.c.km.interrupt_kernel()
         reply = self.c.reply(msg_id)["content"]
