@@ -52,6 +52,21 @@ const SEEDS = [0, 1, 2, 3, 4];
 /** The main GLUE findings share their baseline runs, so they afford two more seeds. */
 const GLUE_SEEDS = [0, 1, 2, 3, 4, 5, 6];
 
+const INIT: Finding = {
+  id: 'init',
+  title: 'Adapted encoder vs random init',
+  paper: 'Gemma Encoder: initialising from the pretrained decoder is what makes the encoder strong (EmbeddingGemma: decoder init 59.7 vs random 45.2 MTEB).',
+  factor: 'init',
+  expected: { random: -1 },
+  baseline: ENCODER_BASELINE,
+  variants: oneAtATime(ENCODER_BASELINE, { init: ['random'] }),
+  tasks: ['sst2', 'mrpc'],
+  seeds: GLUE_SEEDS,
+  budget: GLUE_BUDGET,
+  file: GLUE_RESULTS,
+  kind: 'glue-encoder',
+};
+
 export const FINDINGS: Readonly<Record<string, Finding>> = {
   attention: {
     id: 'attention',
@@ -95,34 +110,14 @@ export const FINDINGS: Readonly<Record<string, Finding>> = {
     file: GLUE_RESULTS,
     kind: 'glue-encoder',
   },
-  init: {
-    id: 'init',
-    title: 'Adapted encoder vs random init',
-    paper: 'Gemma Encoder: initialising from the pretrained decoder is what makes the encoder strong (EmbeddingGemma: decoder init 59.7 vs random 45.2 MTEB).',
-    factor: 'init',
-    expected: { random: -1 },
-    baseline: ENCODER_BASELINE,
-    variants: oneAtATime(ENCODER_BASELINE, { init: ['random'] }),
-    tasks: ['sst2', 'mrpc'],
-    seeds: GLUE_SEEDS,
-    budget: GLUE_BUDGET,
-    file: GLUE_RESULTS,
-    kind: 'glue-encoder',
-  },
+  init: INIT,
   /** (d) again with a better-pretrained checkpoint (npm run pretrain's Gemma 3, 700 steps): does init start to pay? */
   init_gemma3: {
+    ...INIT,
     id: 'init_gemma3',
     title: 'Adapted encoder vs random init (stronger pretrained Gemma 3 checkpoint)',
-    paper: 'Gemma Encoder: initialising from the pretrained decoder is what makes the encoder strong (EmbeddingGemma: decoder init 59.7 vs random 45.2 MTEB).',
-    factor: 'init',
-    expected: { random: -1 },
-    baseline: ENCODER_BASELINE,
-    variants: oneAtATime(ENCODER_BASELINE, { init: ['random'] }),
-    tasks: ['sst2', 'mrpc'],
     seeds: SEEDS,
-    budget: GLUE_BUDGET,
     file: 'data/results/glue-encoder-gemma3.jsonl',
-    kind: 'glue-encoder',
   },
   seq2seq: {
     id: 'seq2seq',
