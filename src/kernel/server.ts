@@ -7,7 +7,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ZmqServer } from 'tslab/dist/jupyter.js';
 import { printQuickInfo } from 'tslab/dist/inspect.js';
-import { NotebookKernel, type ExecuteReply, type ExecuteRequest } from './core.js';
+import { NotebookKernel, type ExecuteRequest } from './core.js';
 import { kernelLog, type OutputSink } from './output.js';
 
 type Handler = ConstructorParameters<typeof ZmqServer>[0];
@@ -83,8 +83,6 @@ export class SignatureGate {
 
 class GemmaLabServer extends ZmqServer {
   private gate: SignatureGate | undefined;
-  /** After a failing cell (stop_on_error): requests still waiting in the shell socket get aborted. */
-  private draining = false;
 
   constructor(
     private readonly kernel: NotebookKernel,
@@ -119,29 +117,11 @@ class GemmaLabServer extends ZmqServer {
       stream: (name, text) => send('stream', { name, text }),
       send: (m) => send(m.type, m.content),
     };
-    const req = msg.content as ExecuteRequest;
-    // Called as the request is read: while draining, it was sent before the client saw the failure.
-    const result: ExecuteReply = this.draining ? { status: 'abort' } : await this.kernel.submit(req, sink);
-    if (result.status === 'error' && req.stop_on_error !== false) this.drainShell();
+    const result = await this.kernel.submit(msg.content as ExecuteRequest, sink);
     const reply = msg.createReply(); // created after execution so header.date is the finish time
     reply.header.msg_type = 'execute_reply';
     reply.content = result.status === 'ok' ? { ...result, user_expressions: {} } : result;
     reply.signAndSend(this.connInfo.key, sock);
-  }
-
-  /**
-   * NotebookKernel aborts the requests queued behind a failure, but only those read from the socket
-   * by then; on a loaded machine the client's next requests can still sit in ZMQ while a slow cell
-   * compiles and fails. Like ipykernel's flush on abort, abort what is waiting until the socket is
-   * empty; requests sent after the client saw the error arrive later and run.
-   */
-  private drainShell(): void {
-    this.draining = true;
-    const check = () => {
-      if (this.shell.readable) setImmediate(check);
-      else this.draining = false;
-    };
-    setImmediate(check);
   }
 
   override handleCommInfoRequest(sock: Socket, msg: Message): void {
