@@ -54,7 +54,7 @@ function checkEmbeddingGrad(what: string): void {
   const E = Float32Array.from({ length: V * D }, () => rng.normal());
   const w = Float32Array.from({ length: ids.length * D }, () => rng.normal());
   const want = new Float64Array(V * D);
-  for (let p = 0; p < ids.length; p++) for (let d = 0; d < D; d++) want[(ids[p] as number) * D + d] += w[p * D + d] as number;
+  for (let p = 0; p < ids.length; p++) for (let d = 0; d < D; d++) want[(ids[p] as number) * D + d]! += w[p * D + d] as number;
   const g = tf.tidy(() =>
     tf
       .grad((e: tf.Tensor) => tf.sum(tf.mul(tf.gather(e, tf.tensor(ids, [3, 11], 'int32')), tf.tensor(w, [3, 11, D]))))(tf.tensor(E, [V, D]))

@@ -97,7 +97,7 @@ for (const choice of ['cpu', 'wasm'] as const) {
           const c = unravel(i, shape);
           let o = 0;
           for (let d = 0; d < rank; d++) o = o * (kept[d] as number) + (axes.includes(d) ? 0 : (c[d] as number));
-          want[o] += x.data[i] as number;
+          want[o]! += x.data[i] as number;
         }
         const got = tf.tidy(() => tf.sum(tf.tensor(Float32Array.from(x.data), shape), axis ?? undefined, keepDims));
         assert.deepEqual(got.shape, outShape, `sum [${shape}] axis ${JSON.stringify(axis)} shape`);

@@ -92,7 +92,7 @@ export function matMulRef(a: F64Tensor, b: F64Tensor, tA: boolean, tB: boolean):
 /** Sums a broadcast-shaped gradient back onto `shape` (what d(broadcast)/dx does). */
 export function reduceToShape(g: F64Tensor, shape: readonly number[]): F64Tensor {
   const out = new Float64Array(size(shape));
-  for (let i = 0; i < g.data.length; i++) out[broadcastIndex(unravel(i, g.shape), shape)] += g.data[i] as number;
+  for (let i = 0; i < g.data.length; i++) out[broadcastIndex(unravel(i, g.shape), shape)]! += g.data[i] as number;
   return { shape: [...shape], data: out };
 }
 

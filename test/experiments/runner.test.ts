@@ -30,6 +30,7 @@ import {
   type RunFn,
   type RunRecord,
   type Variant,
+  type FactorValue,
 } from '../../src/experiments/index.js';
 import { renderChart } from '../../src/report/render.js';
 
@@ -239,7 +240,7 @@ test('findings: labels, predicted signs and record selection', () => {
   assert.equal(expectedSign(f, { ...f.baseline, attention: 'causal', pooling: 'last' }), undefined);
   const s2s = FINDINGS.seq2seq!;
   assert.equal(expectedSign(s2s, { arch: 'encoder_decoder', objective: 'prefixlm' }), 1, 'the objective is coupled to the architecture');
-  const rec = (variant: Variant, modelSha: string, steps = f.budget.steps): RunRecord => ({
+  const rec = (variant: Variant, modelSha: string, steps: FactorValue = f.budget.steps!): RunRecord => ({
     key: '0123456789abcdef', variant, seed: 0, task: 'sst2', budget: { ...f.budget, steps, model: 'm', modelSha }, metric: 'accuracy', value: 0.5, metrics: {}, steps: 1, seconds: 1, finished: 'x',
   });
   assert.equal(findingRecords(f, [rec(f.baseline, 'a'), rec(f.baseline, 'a', 999), rec({ ...f.baseline, pooling: 'first' }, 'a')]).length, 1, 'other budgets and variants are left out');
