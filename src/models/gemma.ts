@@ -88,6 +88,10 @@ export function gemmaParameterShapes(c: GemmaConfig): Map<string, number[]> {
     shapes.set(`${p}mlp.up_proj.weight`, [F, D]);
     shapes.set(`${p}mlp.down_proj.weight`, [D, F]);
     shapes.set(`${p}input_layernorm.weight`, [D]);
+    if (c.preNormsOnly) {
+      shapes.set(`${p}pre_feedforward_layernorm.weight`, [D]);
+      continue;
+    }
     shapes.set(`${p}post_attention_layernorm.weight`, [D]);
     if (c.sandwichNorms) {
       shapes.set(`${p}pre_feedforward_layernorm.weight`, [D]);
@@ -211,9 +215,11 @@ export class GemmaModel extends ParamModel<GemmaConfig> {
           m = rmsNorm(m, this.w1(`${p}post_feedforward_layernorm.weight`), eps);
           x = tf.add(x, drop(m, rates.residual));
         } else {
-          // Gemma 1: x += attn(in(x)); x += mlp(post_attention_layernorm(x)) (that norm is the pre-MLP norm)
+          // Gemma 1: x += attn(in(x)); x += mlp(post_attention_layernorm(x)) (that norm is the pre-MLP norm);
+          // VaultGemma: the same with the pre-MLP norm named pre_feedforward_layernorm.
           x = tf.add(x, drop(a, rates.residual));
-          const m = gegluMlp(rmsNorm(x, this.w1(`${p}post_attention_layernorm.weight`), eps), mlpW);
+          const preMlp = c.preNormsOnly ? `${p}pre_feedforward_layernorm.weight` : `${p}post_attention_layernorm.weight`;
+          const m = gegluMlp(rmsNorm(x, this.w1(preMlp), eps), mlpW);
           x = tf.add(x, drop(m, rates.residual));
         }
         layerStates?.push(x);
