@@ -27,6 +27,12 @@ export { loadModel, loadGemmaModel } from './models/load.js';
 export { GemmaModel, type ForwardOptions, type ForwardOutput } from './models/gemma.js';
 export { T5GemmaModel, loadT5Gemma } from './models/t5gemma.js';
 export { type AttentionMode } from './nn/masks.js';
+export { parseGemma3MultimodalConfig, GEMMA3_TEXT_DEFAULTS } from './config/gemma3.js';
+export { configJsonForMode, saveHfEncoder, type SaveEncoderOptions } from './models/hf-save.js';
+
+// Sentence embeddings (sentence-transformers pipelines, EmbeddingGemma)
+export { embed, loadEmbedder, SentenceEmbedder, type EmbedOptions, type EmbedInputIds } from './embed/embed.js';
+export { saveSentenceTransformer } from './embed/save.js';
 
 // Gemma Encoder and training
 export { toEncoder, GemmaEncoder, type EncoderOptions } from './encoder/encoder.js';

@@ -11,6 +11,7 @@ export interface Command {
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   // Each entry: name -> lazy import of a module whose default export is a Command.
+  embed: async () => (await import('./embed.js')).default,
   forward: async () => (await import('./forward.js')).default,
   inspect: async () => (await import('./inspect.js')).default,
   kernel: async () => (await import('./kernel.js')).default,

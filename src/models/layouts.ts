@@ -25,7 +25,13 @@ interface LayoutRule {
 
 const RULES: Readonly<Record<KeyLayout, LayoutRule>> = {
   causal_lm: { rename: [], skip: [] },
-  base_model: { rename: [['', 'model.']], skip: [] },
+  base_model: {
+    rename: [
+      ['lm_head.', 'lm_head.'],
+      ['', 'model.'],
+    ],
+    skip: [],
+  },
   gemma3_mm_v4: {
     rename: [
       ['language_model.model.', 'model.'],
