@@ -188,40 +188,47 @@ export class GemmaModel extends ParamModel<GemmaConfig> {
       for (let i = 0; i < c.numHiddenLayers; i++) {
         const p = `model.layers.${i}.`;
         const { bias, rope } = forType(c.layerTypes[i] as LayerType);
-        const hIn = rmsNorm(x, this.w1(`${p}input_layernorm.weight`), eps);
-        let a = attention(
-          hIn,
-          hIn,
-          {
-            qProj: this.w2(`${p}self_attn.q_proj.weight`),
-            kProj: this.w2(`${p}self_attn.k_proj.weight`),
-            vProj: this.w2(`${p}self_attn.v_proj.weight`),
-            oProj: this.w2(`${p}self_attn.o_proj.weight`),
-            ...(c.qkNorm ? { qNorm: this.w1(`${p}self_attn.q_norm.weight`), kNorm: this.w1(`${p}self_attn.k_norm.weight`) } : {}),
-          },
-          spec,
-          { rope: { q: rope, k: rope }, bias, ...(probDropout ? { probDropout } : {}) },
-        );
-        const mlpW = {
-          gateProj: this.w2(`${p}mlp.gate_proj.weight`),
-          upProj: this.w2(`${p}mlp.up_proj.weight`),
-          downProj: this.w2(`${p}mlp.down_proj.weight`),
-        };
-        if (c.sandwichNorms) {
-          // Gemma 2/3: x += post_attn(attn(in(x))); x += post_ff(mlp(pre_ff(x)))
-          a = rmsNorm(a, this.w1(`${p}post_attention_layernorm.weight`), eps);
-          x = tf.add(x, drop(a, rates.residual));
-          let m = gegluMlp(rmsNorm(x, this.w1(`${p}pre_feedforward_layernorm.weight`), eps), mlpW);
-          m = rmsNorm(m, this.w1(`${p}post_feedforward_layernorm.weight`), eps);
-          x = tf.add(x, drop(m, rates.residual));
-        } else {
-          // Gemma 1: x += attn(in(x)); x += mlp(post_attention_layernorm(x)) (that norm is the pre-MLP norm);
-          // VaultGemma: the same with the pre-MLP norm named pre_feedforward_layernorm.
-          x = tf.add(x, drop(a, rates.residual));
-          const preMlp = c.preNormsOnly ? `${p}pre_feedforward_layernorm.weight` : `${p}post_attention_layernorm.weight`;
-          const m = gegluMlp(rmsNorm(x, this.w1(preMlp), eps), mlpW);
-          x = tf.add(x, drop(m, rates.residual));
-        }
+        const xIn: tf.Tensor3D = x;
+        // One tidy per layer: a layer's intermediates are freed when it ends (inference memory is one
+        // layer's, not the stack's; under a gradient tape the tensors backprop needs are kept by tfjs).
+        x = tf.tidy(() => {
+          let x = xIn;
+          const hIn = rmsNorm(x, this.w1(`${p}input_layernorm.weight`), eps);
+          let a = attention(
+            hIn,
+            hIn,
+            {
+              qProj: this.w2(`${p}self_attn.q_proj.weight`),
+              kProj: this.w2(`${p}self_attn.k_proj.weight`),
+              vProj: this.w2(`${p}self_attn.v_proj.weight`),
+              oProj: this.w2(`${p}self_attn.o_proj.weight`),
+              ...(c.qkNorm ? { qNorm: this.w1(`${p}self_attn.q_norm.weight`), kNorm: this.w1(`${p}self_attn.k_norm.weight`) } : {}),
+            },
+            spec,
+            { rope: { q: rope, k: rope }, bias, ...(probDropout ? { probDropout } : {}) },
+          );
+          const mlpW = {
+            gateProj: this.w2(`${p}mlp.gate_proj.weight`),
+            upProj: this.w2(`${p}mlp.up_proj.weight`),
+            downProj: this.w2(`${p}mlp.down_proj.weight`),
+          };
+          if (c.sandwichNorms) {
+            // Gemma 2/3: x += post_attn(attn(in(x))); x += post_ff(mlp(pre_ff(x)))
+            a = rmsNorm(a, this.w1(`${p}post_attention_layernorm.weight`), eps);
+            x = tf.add(x, drop(a, rates.residual));
+            let m = gegluMlp(rmsNorm(x, this.w1(`${p}pre_feedforward_layernorm.weight`), eps), mlpW);
+            m = rmsNorm(m, this.w1(`${p}post_feedforward_layernorm.weight`), eps);
+            x = tf.add(x, drop(m, rates.residual));
+          } else {
+            // Gemma 1: x += attn(in(x)); x += mlp(post_attention_layernorm(x)) (that norm is the pre-MLP norm);
+            // VaultGemma: the same with the pre-MLP norm named pre_feedforward_layernorm.
+            x = tf.add(x, drop(a, rates.residual));
+            const preMlp = c.preNormsOnly ? `${p}pre_feedforward_layernorm.weight` : `${p}post_attention_layernorm.weight`;
+            const m = gegluMlp(rmsNorm(x, this.w1(preMlp), eps), mlpW);
+            x = tf.add(x, drop(m, rates.residual));
+          }
+          return x;
+        });
         layerStates?.push(x);
       }
 
