@@ -21,7 +21,18 @@ if (!spec) throw new Error(`unknown config ${name}`);
 
 const rssMiB = () => process.resourceUsage().maxRSS / 1024;
 const emit = (phase: string, o: Record<string, unknown>) => console.log(`RESULT ${JSON.stringify({ phase, maxRssMiB: Math.round(rssMiB()), ...o })}`);
-const errText = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : String(e));
+/** The error plus what the engine held when it happened (tfjs bytes, wasm heap size). */
+const errText = (e: unknown) => {
+  const msg = e instanceof Error ? `${e.name}: ${e.message.split('\n')[0]}` : String(e);
+  let mem = '';
+  try {
+    const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.buffer.byteLength;
+    mem = ` [tfjs tensors ${Math.round(tf.memory().numBytes / 2 ** 20)} MiB${heap !== undefined ? `, wasm heap ${Math.round(heap / 2 ** 20)} MiB` : ''}]`;
+  } catch {
+    // engine unusable after the failure
+  }
+  return msg + mem;
+};
 
 function batch(B: number, T: number, V: number): { ids: number[][]; mask: number[][] } {
   let s = 12345;
