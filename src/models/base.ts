@@ -3,9 +3,18 @@
  * expected set at construction, their count, export as host tensors, checkpoint saving and disposal.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { ResolveOptions } from '../checkpoint/hub.js';
 import { fromFloat32, saveCheckpoint, type HostTensor } from '../checkpoint/index.js';
 import { Rng } from '../rng/index.js';
 import { checkParamShapes } from './strict.js';
+
+/** How a checkpoint is loaded (every family's loader takes it). */
+export interface LoadOptions {
+  /** config.json keys the caller has vetted as irrelevant to the math (see config KNOWN_IRRELEVANT_KEYS). */
+  readonly ignoreKeys?: readonly string[];
+  /** For `hf://` sources: cache dir, offline mode, endpoint, token, progress (checkpoint/hub.ts). */
+  readonly hub?: ResolveOptions;
+}
 
 export type StoredDtype = 'F32' | 'F16' | 'BF16';
 

@@ -23,7 +23,7 @@ import { maskBias, padding, type MaskPredicate } from '../nn/masks.js';
 import { gegluMlp, type MlpWeights } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
 import { Rng } from '../rng/index.js';
-import type { LoadOptions } from './registry.js';
+import type { LoadOptions } from './base.js';
 import { ParamModel } from './base.js';
 import { randomHostParams } from './init.js';
 import { attentionSpec, selfAttentionTables } from './stack.js';

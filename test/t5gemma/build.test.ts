@@ -138,7 +138,7 @@ test('build refuses what it cannot map', async () => {
 });
 
 test('CLI to-encoder-decoder writes a checkpoint loadModel reads; bad flags are ConfigErrors', async () => {
-  const cli = (await import('../../src/t5gemma/cli.js')).default;
+  const cli = (await import('../../src/cli/to-encoder-decoder.js')).default;
   const out = join(tmp, 'cli');
   const log = console.log;
   console.log = () => {};
