@@ -17,7 +17,7 @@ export { initEngine, type EngineInfo, type EngineOptions } from './engine/index.
 export { openCheckpoint, saveCheckpoint, type Checkpoint, type TensorInfo } from './checkpoint/index.js';
 export { readSafetensors, writeSafetensors, toFloat32, fromFloat32, type DType, type HostTensor } from './checkpoint/safetensors.js';
 export { parseHubRef, resolveModelSource, type ResolveOptions } from './checkpoint/hub.js';
-export { loadTokenizer, encodeBatch, type Tokenizer, type Batch, type BatchOptions } from './tokenize/index.js';
+export { loadTokenizer, encodeBatch, type Tokenizer, type PaddedBatch, type Labelled, type BatchOptions } from './tokenize/index.js';
 export { trimTokenizer } from './tokenize/trim.js';
 
 // Models

@@ -7,22 +7,22 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { EncoderAttention } from '../encoder/encoder.js';
 import { toEncoder } from '../encoder/encoder.js';
 import { exampleTokenizer, finetuneGlue } from '../encoder/glue.js';
-import type { EncoderPooling } from '../encoder/pooling.js';
 import { ConfigError } from '../errors.js';
 import { REPO_ROOT } from '../io/paths.js';
 import { loadGemmaModel } from '../models/load.js';
 import { GemmaModel } from '../models/gemma.js';
+import type { AttentionMode } from '../nn/masks.js';
+import type { Pooling } from '../nn/pooling.js';
 import { GLUE_TASKS, type GlueTaskId } from '../tasks/glue.js';
 import { loadTokenizer } from '../tokenize/index.js';
 import type { Budget, Variant } from './grid.js';
 import type { RunFn } from './runner.js';
 
 export interface EncoderVariant {
-  readonly attention: EncoderAttention;
-  readonly pooling: EncoderPooling;
+  readonly attention: AttentionMode;
+  readonly pooling: Pooling;
   readonly dropout: number;
   readonly init: 'pretrained' | 'random';
 }
@@ -66,7 +66,7 @@ function num(v: Variant | Budget, k: string): number {
 export function encoderVariant(v: Variant): EncoderVariant {
   const init = str(v, 'init');
   if (init !== 'pretrained' && init !== 'random') throw new ConfigError(`'${init}' is not pretrained or random`, undefined, 'init');
-  return { attention: str(v, 'attention') as EncoderAttention, pooling: str(v, 'pooling') as EncoderPooling, dropout: num(v, 'dropout'), init };
+  return { attention: str(v, 'attention') as AttentionMode, pooling: str(v, 'pooling') as Pooling, dropout: num(v, 'dropout'), init };
 }
 
 export function glueBudget(b: Budget): GlueBudget {

@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { toEncoder, type EncoderBatch } from '../encoder/encoder.js';
+import { toEncoder } from '../encoder/encoder.js';
 import { ConfigError } from '../errors.js';
 import { scoreSuperGlueTask } from '../eval/superglue.js';
 import { REPO_ROOT } from '../io/paths.js';
@@ -29,11 +29,11 @@ import type { RunControl } from '../progress/index.js';
 import { Rng } from '../rng/index.js';
 import { toEncoderDecoder } from '../t5gemma/build.js';
 import { pretrain as pretrainSeq2Seq } from '../t5gemma/pretrain.js';
-import { EncoderClassifier, encodeExamples, type ClassificationBatch } from '../t5gemma/superglue.js';
+import { classProbabilities, encodeExamples, superglueClassifier } from '../t5gemma/superglue.js';
 import { loadSuperGlue, pairExamples, superglueSharedFile } from '../tasks/superglue.js';
 import type { Example } from '../tasks/types.js';
 import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
-import { padRight } from '../train/batching.js';
+import { padRight, rowIds, type Labelled } from '../tokenize/batch.js';
 import { loadTensorsFile, saveTensors } from '../train/checkpoint.js';
 import { train } from '../train/trainer.js';
 import { runKey, type Budget, type Variant } from './grid.js';
@@ -174,48 +174,32 @@ export const superglueSeq2SeqRun: RunFn = async (job, ctl) => {
   const trainEx = b.trainLimit < trainAll.length ? new Rng(`${job.seed}/subset`).shuffle([...trainAll]).slice(0, b.trainLimit) : trainAll;
   const numLabels = task === 'cb' ? 3 : 2;
   const enc = { tokenizer: tok, maxLength: b.maxLength };
-  const encoded = encodeExamples(trainEx, enc);
+  const train_ = encodeExamples(trainEx, enc);
   const trainLabels = labelsOf(trainEx);
-  const rows = encoded.inputIds.map((r, i) => r.slice(0, (encoded.attentionMask[i] as number[]).reduce((x, y) => x + y, 0)));
-  const batchesOf = <B>(make: (idx: number[]) => B) => (_e: number, rng: Rng) => {
-    const order = rng.shuffle(rows.map((_, i) => i));
-    return Array.from({ length: Math.ceil(order.length / b.batch) }, (_, k) => make(order.slice(k * b.batch, (k + 1) * b.batch)));
-  };
+  const rows = trainEx.map((_, i) => rowIds(train_, i));
   const schedule = { lr: b.lr, warmupSteps: Math.round(0.06 * b.steps), decay: 'linear' as const };
   const opts = { seed: job.seed, maxSteps: b.steps, schedule, ...(ctl.signal ? { signal: ctl.signal } : {}), ...(ctl.onProgress ? { onProgress: ctl.onProgress } : {}) };
-  const devEnc = encodeExamples(dev, enc);
-  const devRows = devEnc.inputIds.map((r, i) => r.slice(0, (devEnc.attentionMask[i] as number[]).reduce((x, y) => x + y, 0)));
+  // Both arms: the one encoder + head module; encoder_decoder reads the T5Gemma encoder, decoder_only the causal decoder.
+  const encoder =
+    adapted.kind === 'encoder_decoder'
+      ? superglueClassifier(adapted.model, numLabels, job.seed)
+      : toEncoder(adapted.model, { attention: 'causal', pooling: 'last', dropout: { rate: 0 }, head: { kind: 'classification', numClasses: numLabels }, seed: job.seed });
   let predictions: number[] = [];
   let lastLoss = NaN;
   try {
-    if (adapted.kind === 'encoder_decoder') {
-      const clf = new EncoderClassifier(adapted.model, numLabels, job.seed);
-      try {
-        const pad = (idx: number[]): ClassificationBatch => {
-          const p = padRight(idx.map((i) => rows[i] as number[]), tok.padId);
-          const ids = Array.from({ length: p.batch }, (_, r) => Array.from(p.ids.subarray(r * p.length, (r + 1) * p.length)));
-          const mask = Array.from({ length: p.batch }, (_, r) => Array.from(p.mask.subarray(r * p.length, (r + 1) * p.length)));
-          return { inputIds: ids, attentionMask: mask, labels: idx.map((i) => trainLabels[i] as number) };
-        };
-        const r = await train(clf.trainable(), { epoch: batchesOf(pad), size: (x) => x.labels.length }, opts);
-        lastLoss = r.logs.at(-1)?.loss ?? NaN;
-        const probs = await clf.probabilities(devEnc.inputIds, devEnc.attentionMask, 32);
-        predictions = probs.map((p) => p.indexOf(Math.max(...p)));
-      } finally {
-        clf.dispose();
-      }
-    } else {
-      const encoder = toEncoder(adapted.model, { attention: 'causal', pooling: 'last', dropout: { rate: 0 }, head: { kind: 'classification', numClasses: numLabels }, seed: job.seed });
-      try {
-        const pad = (idx: number[]): EncoderBatch => ({ ...padRight(idx.map((i) => rows[i] as number[]), tok.padId), labels: idx.map((i) => trainLabels[i] as number) });
-        const r = await train(encoder, { epoch: batchesOf(pad), size: (x) => x.batch }, opts);
-        lastLoss = r.logs.at(-1)?.loss ?? NaN;
-        for (let s = 0; s < devRows.length; s += 32) predictions.push(...encoder.predict(padRight(devRows.slice(s, s + 32), tok.padId)).values);
-      } finally {
-        encoder.dispose();
-      }
-    }
+    const batches = (_e: number, rng: Rng): Labelled[] => {
+      const order = rng.shuffle(rows.map((_, i) => i));
+      return Array.from({ length: Math.ceil(order.length / b.batch) }, (_, k) => {
+        const idx = order.slice(k * b.batch, (k + 1) * b.batch);
+        return { ...padRight(idx.map((i) => rows[i] as number[]), tok.padId), labels: idx.map((i) => trainLabels[i] as number) };
+      });
+    };
+    const r = await train(encoder, { epoch: batches, size: (x) => x.batch }, opts);
+    lastLoss = r.logs.at(-1)?.loss ?? NaN;
+    const probs = await classProbabilities(encoder, encodeExamples(dev, enc), 32);
+    predictions = probs.map((p) => p.indexOf(Math.max(...p)));
   } finally {
+    encoder.dispose();
     adapted.model.dispose();
   }
   const result = scoreSuperGlueTask(task, predictions, labelsOf(dev));

@@ -21,14 +21,14 @@ import { linear } from '../nn/linear.js';
 import type { AttentionMode } from '../nn/masks.js';
 import { gegluMlp } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
-import { pool as poolStates, type PoolingKind } from '../nn/pooling.js';
+import { pool as poolStates, type TokenPooling } from '../nn/pooling.js';
 import { ParamModel } from './base.js';
 import { randomHostParams } from './init.js';
 import { attentionSpec, selfAttentionTables } from './stack.js';
 import { variablesFromFloat32 } from './strict.js';
 
 export type { AttentionMode } from '../nn/masks.js';
-export type { PoolingKind } from '../nn/pooling.js';
+export type { Pooling, TokenPooling } from '../nn/pooling.js';
 
 /** Ties declared as data: the tensor that stands in for an absent one (HF `_tied_weights_keys`). */
 export const GEMMA_TIED_WEIGHTS: Readonly<Record<string, string>> = Object.freeze({
@@ -48,7 +48,7 @@ export interface ForwardOptions {
   /** [B, T], 1 = real token, 0 = pad. Default: all ones. */
   readonly attentionMask?: tf.Tensor2D | number[][];
   /** Default: 'causal' (or 'bidirectional_sliding_gemma3_hf' when the config sets use_bidirectional_attention). */
-  readonly mode?: AttentionMode;
+  readonly attention?: AttentionMode;
   /** Compute logits. Default: true in causal mode only. */
   readonly logits?: boolean;
   /** Enables dropout (rates from `dropout`). Default: false. */
@@ -156,7 +156,7 @@ export class GemmaModel extends ParamModel<GemmaConfig> {
         if (m !== 0 && m !== 1) throw new RangeError(`attentionMask[${b}][${t}] = ${m}, expected 0 or 1`);
       }),
     );
-    const mode = opts.mode ?? this.defaultMode;
+    const mode = opts.attention ?? this.defaultMode;
     const wantLogits = opts.logits ?? mode === 'causal';
     const training = opts.training ?? false;
     const rates = {
@@ -230,8 +230,8 @@ export class GemmaModel extends ParamModel<GemmaConfig> {
     });
   }
 
-  /** hiddenStates [B, T, D], attentionMask [B, T] -> [B, D] (mean / first / last_non_pad). */
-  pool(hiddenStates: tf.Tensor3D, attentionMask: tf.Tensor2D | number[][], kind: PoolingKind): tf.Tensor2D {
+  /** hiddenStates [B, T, D], attentionMask [B, T] -> [B, D] (mean / first / last). */
+  pool(hiddenStates: tf.Tensor3D, attentionMask: tf.Tensor2D | number[][], kind: TokenPooling): tf.Tensor2D {
     const [B, T] = hiddenStates.shape;
     if (Array.isArray(attentionMask)) {
       const rows = toRows(attentionMask, 'attentionMask', [B, T]);

@@ -8,10 +8,11 @@ import { initEngine } from '../../src/engine/index.js';
 import { parseGemmaConfig } from '../../src/config/gemma.js';
 import { GemmaModel } from '../../src/models/gemma.js';
 import { Rng } from '../../src/rng/index.js';
-import { attentionPool } from '../../src/encoder/pooling.js';
-import { headLoss } from '../../src/encoder/heads.js';
-import { toEncoder, type EncoderBatch } from '../../src/encoder/encoder.js';
-import { padRight } from '../../src/train/batching.js';
+import { attentionPool } from '../../src/nn/pooling.js';
+import { headLoss } from '../../src/encoder/head.js';
+import { toEncoder } from '../../src/encoder/encoder.js';
+import type { Labelled } from '../../src/tokenize/batch.js';
+import { padRight } from '../../src/tokenize/batch.js';
 import { ConfigError } from '../../src/errors.js';
 import { assertAllClose, TOL } from '../helpers/close.js';
 
@@ -29,7 +30,7 @@ const CONFIG = parseGemmaConfig(
   'test-config',
 );
 const SEQS = [[2, 5, 9, 11, 7, 3], [2, 8, 4], [2, 6, 6, 13, 1]];
-const batchOf = (labels: number[]): EncoderBatch => ({ ...padRight(SEQS, 0), labels });
+const batchOf = (labels: number[]): Labelled => ({ ...padRight(SEQS, 0), labels });
 
 /** float64 reference of attention pooling: per head, softmax over real keys of q.k/sqrt(K), then sum p v. */
 function attentionPoolRef(x: number[][][], mask: number[][], q: number[], wk: number[][], wv: number[][], H: number): number[][] {
@@ -108,7 +109,7 @@ test("attention switch: the encoder's states equal the model's own causal / bidi
     for (const mode of ['causal', 'bidirectional_global', 'bidirectional_sliding'] as const) {
       const enc = toEncoder(model, { attention: mode, pooling: 'mean', head: { kind: 'classification', numClasses: 2 } });
       const got = enc.embed(b).arraySync();
-      const h = model.forward(ids, { attentionMask: mask, mode }).hiddenStates;
+      const h = model.forward(ids, { attentionMask: mask, attention: mode }).hiddenStates;
       const want = model.pool(h, mask, 'mean').arraySync();
       assertAllClose(got, want, 1e-6, `mean pooling, ${mode}`);
       means.set(mode, got);
@@ -128,7 +129,7 @@ test("'last' pooling is the last non-pad token's state; 'first' is position 0", 
     const b = batchOf([0, 1, 0]);
     const h = model.forward(tf.tensor2d(b.ids, [b.batch, b.length], 'int32'), {
       attentionMask: tf.tensor2d(b.mask, [b.batch, b.length], 'int32'),
-      mode: 'bidirectional_global',
+      attention: 'bidirectional_global',
     }).hiddenStates.arraySync();
     const last = toEncoder(model, { attention: 'bidirectional_global', pooling: 'last', head: { kind: 'regression' } });
     assertAllClose(last.embed(b).arraySync(), SEQS.map((s, i) => h[i]![s.length - 1]!), 1e-6, 'last non-pad');
@@ -210,7 +211,7 @@ test('every head trains end to end through the trainer (attention pooling gets g
     ] as const;
     for (const [head, labels] of heads) {
       const enc = toEncoder(model, { attention: 'bidirectional_global', pooling: 'attention', head, seed: 3, trainBackbone: false });
-      const b: EncoderBatch = { ...padRight(SEQS.slice(0, labels.length), 0), labels };
+      const b: Labelled = { ...padRight(SEQS.slice(0, labels.length), 0), labels };
       const q0 = Array.from(enc.headParams.get('pooler.query')!.dataSync());
       const r = await train(enc, { epoch: () => [b], size: (x) => x.batch }, { seed: 0, maxSteps: 15, schedule: { lr: 0.05, decay: 'constant' } });
       assert.ok(r.logs.at(-1)!.loss < r.logs[0]!.loss, `${JSON.stringify(head)}: loss ${r.logs[0]!.loss} -> ${r.logs.at(-1)!.loss}`);

@@ -48,7 +48,7 @@ function directScore(model: GemmaModel, enc: GemmaEncoder, ids: number[]): numbe
 }
 
 function directMean(model: GemmaModel, ids: number[]): number[] {
-  const out = model.forward([ids], { attentionMask: [ids.map(() => 1)], mode: 'bidirectional_global', logits: false });
+  const out = model.forward([ids], { attentionMask: [ids.map(() => 1)], attention: 'bidirectional_global', logits: false });
   const h = (out.hiddenStates.arraySync() as number[][][])[0] as number[][];
   out.hiddenStates.dispose();
   return (h[0] as number[]).map((_, d) => h.reduce((s, row) => s + (row[d] as number), 0) / h.length);

@@ -43,7 +43,7 @@ test('balanced build: encoder == source Gemma in bidirectional_sliding mode; dec
   };
   for (const c of shared.cases) {
     const enc = model.encode(c.input_ids, c.attention_mask);
-    const src = gemma.forward(c.input_ids, { attentionMask: c.attention_mask, mode: 'bidirectional_sliding' });
+    const src = gemma.forward(c.input_ids, { attentionMask: c.attention_mask, attention: 'bidirectional_sliding' });
     const got = realTokens(enc.arraySync(), c.attention_mask);
     assert.deepEqual(got, realTokens(src.hiddenStates.arraySync(), c.attention_mask), 'bit-identical to the source Gemma');
     assertAllClose(got, realTokens(c.outputs.bidirectional_sliding.hidden_states, c.attention_mask), TOL.parityF32, 'vs gemma2-tiny golden');
