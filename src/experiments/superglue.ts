@@ -36,6 +36,7 @@ import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
 import { padRight, rowIds, type Labelled } from '../tokenize/batch.js';
 import { loadTensorsFile, saveTensors } from '../train/checkpoint.js';
 import { train } from '../train/trainer.js';
+import { readBudget, readBudgetNumber, readModelIdentity, type ModelIdentity, type TrainBudget } from './budget.js';
 import { runKey, type Budget, type Variant } from './grid.js';
 import { modelIdentity } from './glue.js';
 import type { RunFn } from './runner.js';
@@ -43,36 +44,22 @@ import type { RunFn } from './runner.js';
 export type Arm = 'encoder_decoder' | 'decoder_only';
 export type PairTask = 'rte' | 'cb' | 'wic' | 'boolq';
 
-export interface Seq2SeqBudget {
+/** The adaptation stage's spend (extra pretraining before fine-tuning), shared by both arms. */
+export interface AdaptationBudget {
   readonly adaptSteps: number;
   readonly adaptBatch: number;
   readonly adaptSeqLen: number;
   readonly adaptLr: number;
-  readonly steps: number;
-  readonly batch: number;
-  readonly lr: number;
-  readonly trainLimit: number;
-  /** 0 = the whole validation split. */
-  readonly devLimit: number;
-  readonly maxLength: number;
-  readonly model: string;
-  readonly modelSha: string;
 }
 
-const NUMBERS = ['adaptSteps', 'adaptBatch', 'adaptSeqLen', 'adaptLr', 'steps', 'batch', 'lr', 'trainLimit', 'devLimit', 'maxLength'] as const;
+/** A run's budget record: adaptation, then the fine-tune's spend (devLimit 0 = the whole validation split), and the checkpoint. */
+export type Seq2SeqBudget = AdaptationBudget & Required<Pick<TrainBudget, 'steps' | 'batch' | 'lr' | 'trainLimit' | 'devLimit' | 'maxLength'>> & TrainBudget & ModelIdentity;
+
+const ADAPT = ['adaptSteps', 'adaptBatch', 'adaptSeqLen', 'adaptLr'] as const;
 
 export function seq2seqBudget(b: Budget): Seq2SeqBudget {
-  const out: Record<string, number | string> = {};
-  for (const k of NUMBERS) {
-    const v = b[k];
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(`expected a number, got ${JSON.stringify(v)}`, undefined, k);
-    out[k] = v;
-  }
-  for (const k of ['model', 'modelSha'] as const) {
-    if (typeof b[k] !== 'string') throw new ConfigError(`expected a string, got ${JSON.stringify(b[k])}`, undefined, k);
-    out[k] = b[k];
-  }
-  return out as unknown as Seq2SeqBudget;
+  const adapt = Object.fromEntries(ADAPT.map((k) => [k, readBudgetNumber(b, k)])) as unknown as AdaptationBudget;
+  return { ...adapt, ...readBudget(b, ['steps', 'batch', 'lr', 'trainLimit', 'devLimit', 'maxLength']), ...readModelIdentity(b) };
 }
 
 function arm(v: Variant): { arm: Arm; objective: 'prefixlm' | 'ul2' | 'causal_lm' } {
@@ -177,7 +164,7 @@ export const superglueSeq2SeqRun: RunFn = async (job, ctl) => {
   const train_ = encodeExamples(trainEx, enc);
   const trainLabels = labelsOf(trainEx);
   const rows = trainEx.map((_, i) => rowIds(train_, i));
-  const schedule = { lr: b.lr, warmupSteps: Math.round(0.06 * b.steps), decay: 'linear' as const };
+  const schedule = { lr: b.lr, warmupSteps: Math.round((b.warmup ?? 0.06) * b.steps), decay: b.schedule ?? 'linear' };
   const opts = { seed: job.seed, maxSteps: b.steps, schedule, ...(ctl.signal ? { signal: ctl.signal } : {}), ...(ctl.onProgress ? { onProgress: ctl.onProgress } : {}) };
   // Both arms: the one encoder + head module; encoder_decoder reads the T5Gemma encoder, decoder_only the causal decoder.
   const encoder =
