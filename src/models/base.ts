@@ -39,6 +39,20 @@ export abstract class ParamModel<C extends { readonly sourcePath: string }> {
     this.rng = new Rng(seed);
   }
 
+  /** Builds a model of this family from float32 host data keyed by HF name (copies into variables). */
+  static fromFloat32<C extends { readonly sourcePath: string }, M>(this: ModelClass<C, M>, config: C, tensors: HostParams): M {
+    return new this(config, variablesFromFloat32(tensors, this.parameterShapes(config), config.sourcePath));
+  }
+
+  /**
+   * HF-like random init (`_init_weights`): linear and embedding weights ~ N(0, initializer_range),
+   * the padding row of every embedding zero, RMSNorm offsets zero (so the norm scale is 1).
+   */
+  static random<C extends InitConfig & { readonly sourcePath: string }, M>(this: ModelClass<C, M>, config: C, seed: number): M {
+    const shapes = this.parameterShapes(config);
+    return new this(config, variablesFromFloat32(randomHostParams(shapes, config, seed), shapes, config.sourcePath));
+  }
+
   /** config.json as transformers writes it, declaring `dtype` (HF name, e.g. 'bfloat16'). */
   protected abstract configJson(dtype: string): Record<string, unknown>;
 
@@ -97,17 +111,11 @@ export abstract class ParamModel<C extends { readonly sourcePath: string }> {
 /** Host float32 tensors keyed by HF name. */
 export type HostParams = ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>;
 
-/**
- * The two other ways every family is built, from its shape table and constructor: copies of host
- * data (`fromFloat32`), and HF-like random init (`random`: linear and embedding weights
- * ~ N(0, initializer_range), embedding pad row zero, RMSNorm offsets zero).
- */
-export function modelFactory<C extends InitConfig & { readonly sourcePath: string }, M>(
-  shapes: (c: C) => Map<string, number[]>,
-  make: (c: C, params: Map<string, tf.Variable>) => M,
-): { fromFloat32(config: C, tensors: HostParams): M; random(config: C, seed: number): M } {
-  const fromFloat32 = (config: C, tensors: HostParams): M => make(config, variablesFromFloat32(tensors, shapes(config), config.sourcePath));
-  return { fromFloat32, random: (config, seed) => fromFloat32(config, randomHostParams(shapes(config), config, seed)) };
+/** A family's class as ParamModel's static builders see it. */
+export interface ModelClass<C, M> {
+  new (config: C, params: Map<string, tf.Variable>): M;
+  /** HF tensor name -> shape, for a config. */
+  parameterShapes(config: C): Map<string, number[]>;
 }
 
 /** number[][] from a tensor or nested array, checked to be rectangular (and [B, T] when given). */

@@ -22,7 +22,7 @@ import type { AttentionMode } from '../nn/masks.js';
 import { gegluMlp } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
 import { pool as poolStates, type TokenPooling } from '../nn/pooling.js';
-import { maskRows, modelFactory, ParamModel, tokenRows, toRows, type HostParams } from './base.js';
+import { maskRows, ParamModel, tokenRows, toRows } from './base.js';
 import { attentionSpec, selfAttentionTables } from './stack.js';
 
 export type { AttentionMode } from '../nn/masks.js';
@@ -97,23 +97,13 @@ export function gemmaParameterShapes(c: GemmaConfig): Map<string, number[]> {
   return shapes;
 }
 
-const factory = modelFactory(gemmaParameterShapes, (c: GemmaConfig, p) => new GemmaModel(c, p));
-
 export class GemmaModel extends ParamModel<GemmaConfig> {
   /** `params`: HF tensor name -> trainable variable, exactly the set `gemmaParameterShapes(config)` lists. */
   constructor(config: GemmaConfig, params: Map<string, tf.Variable>, seed = 0) {
     super(config, params, gemmaParameterShapes(config), seed);
   }
 
-  /** Builds a model from float32 host data keyed by HF name (copies into variables). */
-  static fromFloat32(config: GemmaConfig, tensors: HostParams): GemmaModel {
-    return factory.fromFloat32(config, tensors);
-  }
-
-  /** HF-like random init (`_init_weights`, see models/init.ts). */
-  static random(config: GemmaConfig, seed: number): GemmaModel {
-    return factory.random(config, seed);
-  }
+  static readonly parameterShapes = gemmaParameterShapes;
 
   /** The attention mode used when `forward` is given none. */
   get defaultMode(): AttentionMode {

@@ -24,7 +24,7 @@ import { gegluMlp, type MlpWeights } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
 import { Rng } from '../rng/index.js';
 import type { LoadOptions } from './base.js';
-import { maskRows, modelFactory, ParamModel, tokenRows, toRows, type HostParams } from './base.js';
+import { maskRows, ParamModel, tokenRows, toRows } from './base.js';
 import { attentionSpec, selfAttentionTables } from './stack.js';
 import { loadStrictParams } from './strict.js';
 
@@ -94,23 +94,13 @@ function defaultMask(ids: readonly (readonly number[])[], pad: number): number[]
   return ids.map((row) => row.map((id) => (id === pad ? 0 : 1)));
 }
 
-const factory = modelFactory(t5gemmaParameterShapes, (c: T5GemmaConfig, p) => new T5GemmaModel(c, p));
-
 export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
   /** `params`: HF tensor name -> trainable variable, exactly the set `t5gemmaParameterShapes(config)` lists. */
   constructor(config: T5GemmaConfig, params: Map<string, tf.Variable>, seed = 0) {
     super(config, params, t5gemmaParameterShapes(config), seed);
   }
 
-  /** Builds a model from float32 host data keyed by HF name (copies into variables). */
-  static fromFloat32(config: T5GemmaConfig, tensors: HostParams): T5GemmaModel {
-    return factory.fromFloat32(config, tensors);
-  }
-
-  /** HF-like random init (`_init_weights`, see models/init.ts). */
-  static random(config: T5GemmaConfig, seed: number): T5GemmaModel {
-    return factory.random(config, seed);
-  }
+  static readonly parameterShapes = t5gemmaParameterShapes;
 
   private attnWeights(prefix: string): AttentionWeights {
     return {

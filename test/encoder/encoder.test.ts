@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../../src/engine/index.js';
-import { parseGemmaConfig } from '../../src/config/gemma.js';
+import { tinyGemma2 } from '../helpers/tiny.js';
 import { GemmaModel } from '../../src/models/gemma.js';
 import { Rng } from '../../src/rng/index.js';
 import { attentionPool } from '../../src/nn/pooling.js';
@@ -19,16 +19,7 @@ import { assertAllClose, TOL } from '../helpers/close.js';
 await initEngine();
 
 // A tiny Gemma 2 (sliding window 3 on layer 0, so the three attention modes differ).
-const CONFIG = parseGemmaConfig(
-  {
-    model_type: 'gemma2', vocab_size: 32, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 2,
-    num_attention_heads: 2, num_key_value_heads: 1, head_dim: 8, query_pre_attn_scalar: 8, sliding_window: 3,
-    layer_types: ['sliding_attention', 'full_attention'], attn_logit_softcapping: 50, final_logit_softcapping: 30,
-    rms_norm_eps: 1e-6, rope_theta: 10000, pad_token_id: 0, bos_token_id: 2, eos_token_id: 1, initializer_range: 0.5,
-    hidden_activation: 'gelu_pytorch_tanh', max_position_embeddings: 64,
-  },
-  'test-config',
-);
+const CONFIG = tinyGemma2({ vocab_size: 32, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 2, head_dim: 8, query_pre_attn_scalar: 8, sliding_window: 3, layer_types: ['sliding_attention', 'full_attention'], initializer_range: 0.5, max_position_embeddings: 64 });
 const SEQS = [[2, 5, 9, 11, 7, 3], [2, 8, 4], [2, 6, 6, 13, 1]];
 const batchOf = (labels: number[]): Labelled => ({ ...padRight(SEQS, 0), labels });
 
