@@ -34,10 +34,14 @@ export function padRight(seqs: readonly (readonly number[])[], padId: number, ma
   return { ids, mask, batch: seqs.length, length: T };
 }
 
+/** Row-major [B, width] values as nested rows [B][width]. */
+export function unflatten(a: Int32Array, width: number): number[][] {
+  return Array.from({ length: a.length / width }, (_, r) => Array.from(a.subarray(r * width, (r + 1) * width)));
+}
+
 /** The batch as nested rows [B][T] (for APIs that take arrays, e.g. T5Gemma encode/generate). */
 export function batchRows(b: PaddedBatch): { inputIds: number[][]; attentionMask: number[][] } {
-  const rows = (a: Int32Array) => Array.from({ length: b.batch }, (_, r) => Array.from(a.subarray(r * b.length, (r + 1) * b.length)));
-  return { inputIds: rows(b.ids), attentionMask: rows(b.mask) };
+  return { inputIds: unflatten(b.ids, b.length), attentionMask: unflatten(b.mask, b.length) };
 }
 
 /** Real (unpadded) ids of row r. */
