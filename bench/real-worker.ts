@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     const run = () => {
       if (embedForward) embedForward(ids, mask);
       else {
-        const out = model.forward(ids, { attentionMask: mask, mode, logits: false });
+        const out = model.forward(ids, { attentionMask: mask, attention: mode, logits: false });
         out.hiddenStates.dataSync();
         tf.dispose(out);
       }

@@ -116,7 +116,7 @@ export class SentenceEmbedder {
       const padIds = rowsIds.map((r) => [...r, ...new Array<number>(T - r.length).fill(this.model.config.padTokenId)]);
       const padMask = rowsMask.map((r) => [...r, ...new Array<number>(T - r.length).fill(0)]);
       const e = tf.tidy(() => {
-        const { hiddenStates } = this.model.forward(padIds, { attentionMask: padMask, mode: this.mode, logits: false });
+        const { hiddenStates } = this.model.forward(padIds, { attentionMask: padMask, attention: this.mode, logits: false });
         let x: tf.Tensor2D = this.modulesForward(hiddenStates, padMask, promptLength);
         if (dim < x.shape[1]) x = tf.slice(x, [0, 0], [-1, dim]);
         if (opts.normalize) x = l2normalize(x);

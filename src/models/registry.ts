@@ -3,21 +3,14 @@
  * loaders return, so adding a family (e.g. `t5gemma: loadT5Gemma,`) extends it automatically.
  */
 import type { Checkpoint } from '../checkpoint/index.js';
-import type { ResolveOptions } from '../checkpoint/hub.js';
 import { parseGemmaConfig, type GemmaConfig } from '../config/gemma.js';
 import { parseGemma3MultimodalConfig } from '../config/gemma3.js';
 import { GemmaModel, GEMMA_TIED_WEIGHTS, gemmaParameterShapes } from './gemma.js';
 import { detectLayout, layoutView } from './layouts.js';
 import { loadStrictParams } from './strict.js';
+import type { LoadOptions } from './base.js';
 
-export interface LoadOptions {
-  /** config.json keys the caller has vetted as irrelevant to the math (see config KNOWN_IRRELEVANT_KEYS). */
-  readonly ignoreKeys?: readonly string[];
-  /** For `hf://` sources: cache dir, offline mode, endpoint, token, progress (checkpoint/hub.ts). */
-  readonly hub?: ResolveOptions;
-  /** Where one-line notes go (e.g. vision tensors skipped). Default: console.info. */
-  readonly onInfo?: (line: string) => void;
-}
+export type { LoadOptions };
 
 /** What every registered loader returns at least. */
 export interface RegisteredModel {

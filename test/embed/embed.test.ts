@@ -21,7 +21,7 @@ import { initEngine } from '../../src/engine/index.js';
 import { ConfigError } from '../../src/errors.js';
 import { REPO_ROOT } from '../../src/io/paths.js';
 import { GemmaModel } from '../../src/models/gemma.js';
-import { saveHfEncoder } from '../../src/models/hf-save.js';
+import { saveHfEncoder } from '../../src/encoder/save.js';
 import { loadGemmaModel } from '../../src/models/load.js';
 import { assertAllClose, TOL } from '../helpers/close.js';
 import { nonPad, readGolden } from '../models/golden.js';
@@ -65,7 +65,7 @@ test('EmbeddingGemma as published (ST folder, Gemma3TextModel keys, HF bidirecti
     assert.equal(e.pipeline.prompts.query, 'task: search result | query: ');
     let worst = 0;
     for (const c of golden.cases) {
-      const out = e.model.forward(c.input_ids, { attentionMask: c.attention_mask, mode: e.mode });
+      const out = e.model.forward(c.input_ids, { attentionMask: c.attention_mask, attention: e.mode });
       worst = Math.max(worst, assertAllClose(nonPad(out.hiddenStates.arraySync(), c.lengths), nonPad(c.hidden_states, c.lengths), TOL.parityF32, `${c.name} hidden`));
       tf.dispose(out);
       const got = e.embed({ inputIds: c.input_ids, attentionMask: c.attention_mask });
@@ -221,7 +221,7 @@ test('an encoder saves as an HF checkpoint with the same attention (use_bidirect
   const enc = toEncoder(model, { attention: 'bidirectional_sliding', pooling: 'mean', head: { kind: 'classification', numClasses: 3 }, seed: 1 });
   const dir = mkdtempSync(join(tmpdir(), 'enc-save-'));
   try {
-    await saveHfEncoder(enc, dir, { labels: ['negative', 'neutral', 'positive'], tokenizerDir: TOKENIZER });
+    await saveHfEncoder(enc, model, dir, { labels: ['negative', 'neutral', 'positive'], tokenizerDir: TOKENIZER });
     const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
     assert.equal(cfg.use_bidirectional_attention, true);
     assert.equal(cfg.sliding_window, 14, '|i-j| < 8 written as HF 14//2+1');
@@ -234,7 +234,7 @@ test('an encoder saves as an HF checkpoint with the same attention (use_bidirect
       // HF semantics of the saved file (float64 reference of the bidirectional_sliding rule) and bit-equality with the encoder.
       for (const c of readGolden(G3).cases) {
         const a = back.forward(c.input_ids, { attentionMask: c.attention_mask });
-        const b = model.forward(c.input_ids, { attentionMask: c.attention_mask, mode: 'bidirectional_sliding' });
+        const b = model.forward(c.input_ids, { attentionMask: c.attention_mask, attention: 'bidirectional_sliding' });
         assert.deepEqual(a.hiddenStates.arraySync(), b.hiddenStates.arraySync());
         assertAllClose(nonPad(a.hiddenStates.arraySync(), c.lengths), nonPad(c.outputs.bidirectional_sliding?.hidden_states as number[][][], c.lengths), TOL.parityF32, c.name);
         tf.dispose([a, b]);
@@ -244,7 +244,7 @@ test('an encoder saves as an HF checkpoint with the same attention (use_bidirect
     }
     const g2 = await loadGemmaModel(join(REPO_ROOT, 'test', 'fixtures', 'gemma1-tiny'));
     const enc2 = toEncoder(g2, { attention: 'bidirectional_global', pooling: 'mean', head: { kind: 'regression' } });
-    await assert.rejects(saveHfEncoder(enc2, join(dir, 'g1')), (err: unknown) => err instanceof ConfigError && err.field === 'use_bidirectional_attention');
+    await assert.rejects(saveHfEncoder(enc2, g2, join(dir, 'g1')), (err: unknown) => err instanceof ConfigError && err.field === 'use_bidirectional_attention');
     enc2.dispose();
     g2.dispose();
   } finally {
