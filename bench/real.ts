@@ -50,11 +50,16 @@ function runWorker(cmd: string, args: string[], log: (l: string) => void, timeou
     child.stderr.on('data', (d: Buffer) => {
       err = (err + d.toString()).slice(-2000);
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutS * 1000);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutS * 1000);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code !== 0) {
-        const last = err.trim().split('\n').filter((l) => l.trim()).slice(-1)[0] ?? '';
+        const why = timedOut ? `timed out after ${timeoutS} s` : signal === 'SIGKILL' ? 'killed by SIGKILL (the kernel OOM killer, unless someone else)' : '';
+        const last = why || (err.trim().split('\n').filter((l) => l.trim()).slice(-1)[0] ?? '');
         results.push({ phase: 'exit', maxRssMiB: 0, error: `exit ${code ?? signal}: ${last}` });
         log(`  exit ${code ?? signal}: ${last}`);
       }
