@@ -3,7 +3,7 @@
  * its final token states, dropout where configured, and a task head. `toEncoder` adds the pooling and
  * head parameters (seeded init); `params` is everything the trainer updates (backbone + pooler + head).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '../errors.js';
 import { variableFrom } from '../models/strict.js';
 import { linear } from '../nn/linear.js';

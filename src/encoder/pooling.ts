@@ -4,7 +4,7 @@
  *   per head h (K = D/H):  P_h = softmax(q_h K_h^T / sqrt(K)) V_h,  K = X Wk^T, V = X Wv^T,
  * with padded keys masked; the heads are concatenated back to D (no output projection).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '../errors.js';
 import { linear } from '../nn/linear.js';
 import { MASK_NEG } from '../nn/masks.js';

@@ -2,7 +2,7 @@
  * What every model family shares: HF-named trainable parameters checked against the family's
  * expected set at construction, their count, export as host tensors, checkpoint saving and disposal.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { fromFloat32, saveCheckpoint, type HostTensor } from '../checkpoint/index.js';
 import { Rng } from '../rng/index.js';
 import { checkParamShapes } from './strict.js';

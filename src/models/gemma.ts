@@ -12,7 +12,7 @@
  * use float32 sqrt(D), as CONVENTIONS.md (and HF run in float32) does; bf16-run HF logits of large
  * checkpoints therefore differ slightly from ours by design.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { GemmaConfig, LayerType } from '../config/gemma.js';
 import { gemmaConfigToJson } from '../config/gemma.js';
 import { Rng } from '../rng/index.js';

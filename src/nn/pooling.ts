@@ -3,7 +3,7 @@
  * mean over real tokens, the first token (BOS), or the last real token (rightmost attention_mask=1,
  * so it is also right for left padding). Written with masks/one-hots so gradients flow.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 export type PoolingKind = 'mean' | 'first' | 'last_non_pad';
 export const POOLING_KINDS: readonly PoolingKind[] = ['mean', 'first', 'last_non_pad'];

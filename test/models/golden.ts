@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { assertAllClose, TOL } from '../helpers/close.js';
 import type { GemmaModel } from '../../src/models/gemma.js';
 import { ATTENTION_MODES, type AttentionMode } from '../../src/nn/masks.js';
