@@ -6,9 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT, sharedDataPath } from '../src/io/paths.js';
-import { terminalProgress } from '../src/progress/index.js';
-import { readTokenizerFiles, saveTrimmedTokenizer, trimTokenizer } from '../src/tokenize/trim.js';
+import { fileURLToPath } from 'node:url';
+import { readTokenizerFiles, saveTrimmedTokenizer, sharedDataPath, terminalProgress, trimTokenizer } from 'gemma-lab';
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** Paths (relative to the corpus folder) of the files MANIFEST.tsv marks with `split`. */
 export function corpusFiles(split: 'train' | 'heldout'): string[] {

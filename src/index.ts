@@ -19,8 +19,8 @@ export { initEngine, type EngineInfo, type EngineOptions, type BackendChoice, ty
 export { openCheckpoint, saveCheckpoint, type Checkpoint, type TensorInfo } from './checkpoint/index.js';
 export { readSafetensors, writeSafetensors, toFloat32, fromFloat32, type DType, type HostTensor } from './checkpoint/safetensors.js';
 export { parseHubRef, resolveModelSource, type HubRef, type ResolveOptions } from './checkpoint/hub.js';
-export { loadTokenizer, encodeBatch, type Tokenizer, type Batch, type BatchOptions } from './tokenize/index.js';
-export { trimTokenizer, type TokenizerFiles, type TrimOptions, type TrimResult } from './tokenize/trim.js';
+export { loadTokenizer, tokenizerFromJson, encodeBatch, type Tokenizer, type Batch, type BatchOptions, type EncodeOptions } from './tokenize/index.js';
+export { trimTokenizer, readTokenizerFiles, saveTrimmedTokenizer, type TokenizerFiles, type TrimOptions, type TrimResult } from './tokenize/trim.js';
 
 // Models
 export { parseGemmaConfig, type GemmaConfig, type GemmaModelType, type ParseOptions } from './config/gemma.js';
@@ -49,6 +49,8 @@ export {
   finetuneGlue,
   evaluateGlue,
   glueFile,
+  exampleTokenizer,
+  trainSubset,
   type GlueFinetuneOptions,
   type GlueFinetuneResult,
   type GlueEvalOptions,
@@ -57,6 +59,7 @@ export {
 } from './encoder/glue.js';
 export {
   train,
+  TrainingInterrupted,
   type TrainOptions,
   type TrainResult,
   type Trainable,
