@@ -1,6 +1,6 @@
 /**
  * T5Gemma encoder-decoder (HF transformers 4.57 `modeling_t5gemma.py` semantics; rules in
- * ../shared/fixtures/CONVENTIONS.md), computed in float32.
+ * docs/conventions.md), computed in float32.
  *
  * It differs from the Gemma decoder (gemma.ts) only by wiring and masks; the math is the shared
  * nn/ code (attention, GeGLU MLP, RMSNorm, RoPE, mask predicates):

@@ -1,5 +1,5 @@
 /**
- * Checks a model against a fixture's golden.json (format: ../shared/fixtures/CONVENTIONS.md):
+ * Checks a model against a fixture's golden.json (format: docs/conventions.md):
  * every case, every recorded mode, hidden states at non-pad positions, causal logits at non-pad
  * positions, and every pooling in full. Returns the max abs error per quantity for reporting.
  */
