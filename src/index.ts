@@ -19,7 +19,7 @@ export { initEngine, type EngineInfo, type EngineOptions, type BackendChoice, ty
 export { openCheckpoint, saveCheckpoint, type Checkpoint, type TensorInfo } from './checkpoint/index.js';
 export { readSafetensors, writeSafetensors, toFloat32, fromFloat32, type DType, type HostTensor } from './checkpoint/safetensors.js';
 export { parseHubRef, resolveModelSource, type HubRef, type ResolveOptions } from './checkpoint/hub.js';
-export { loadTokenizer, tokenizerFromJson, encodeBatch, type Tokenizer, type Batch, type BatchOptions, type EncodeOptions } from './tokenize/index.js';
+export { loadTokenizer, tokenizerFromJson, encodeBatch, type Tokenizer, type Batch, type BatchOptions, type EncodeOptions, type SpecialNames } from './tokenize/index.js';
 export { trimTokenizer, readTokenizerFiles, saveTrimmedTokenizer, type TokenizerFiles, type TrimOptions, type TrimResult } from './tokenize/trim.js';
 
 // Models

@@ -63,7 +63,7 @@ function tokenText(v: unknown): string | undefined {
   return undefined;
 }
 
-interface SpecialNames {
+export interface SpecialNames {
   readonly pad: readonly string[];
   readonly bos: readonly string[];
   readonly eos: readonly string[];
