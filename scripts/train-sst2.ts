@@ -24,8 +24,8 @@ import {
   trainSubset,
   trimTokenizer,
   writeJsonAtomic,
-  type EncoderAttention,
-  type EncoderPooling,
+  type AttentionMode,
+  type Pooling,
 } from 'gemma-lab';
 
 const { values: a } = parseArgs({
@@ -70,8 +70,8 @@ const config = parseGemmaConfig(
 );
 const model = GemmaModel.random(config, num('seed'));
 const encoder = toEncoder(model, {
-  attention: a.attention as EncoderAttention,
-  pooling: a.pooling as EncoderPooling,
+  attention: a.attention as AttentionMode,
+  pooling: a.pooling as Pooling,
   dropout: { rate: 0.1 },
   head: { kind: 'classification', numClasses: 2 },
   seed: num('seed'),

@@ -19,32 +19,25 @@ export { initEngine, type EngineInfo, type EngineOptions, type BackendChoice, ty
 export { openCheckpoint, saveCheckpoint, type Checkpoint, type TensorInfo } from './checkpoint/index.js';
 export { readSafetensors, writeSafetensors, toFloat32, fromFloat32, type DType, type HostTensor } from './checkpoint/safetensors.js';
 export { parseHubRef, resolveModelSource, type HubRef, type ResolveOptions } from './checkpoint/hub.js';
-export { loadTokenizer, tokenizerFromJson, encodeBatch, type Tokenizer, type Batch, type BatchOptions, type EncodeOptions, type SpecialNames } from './tokenize/index.js';
+export { loadTokenizer, tokenizerFromJson, encodeBatch, type Tokenizer, type BatchOptions, type EncodeOptions, type SpecialNames } from './tokenize/index.js';
+export { padRight, batchFromRows, batchRows, type PaddedBatch, type Labelled } from './tokenize/batch.js';
 export { trimTokenizer, readTokenizerFiles, saveTrimmedTokenizer, type TokenizerFiles, type TrimOptions, type TrimResult } from './tokenize/trim.js';
 
 // Models
 export { parseGemmaConfig, type GemmaConfig, type GemmaModelType, type ParseOptions } from './config/gemma.js';
 export { parseT5GemmaConfig, type T5GemmaConfig, type T5GemmaDecoderConfig, type T5GemmaModuleConfig } from './config/t5gemma.js';
 export { loadModel, loadGemmaModel } from './models/load.js';
-export { type LoadOptions as ModelLoadOptions, type LoadedModel } from './models/registry.js';
+export { type LoadOptions as ModelLoadOptions } from './models/base.js';
+export { type LoadedModel } from './models/registry.js';
 export { GemmaModel, type ForwardOptions, type ForwardOutput, type DropoutRates } from './models/gemma.js';
 export { T5GemmaModel, loadT5Gemma, type T5GemmaOutput, type T5GemmaRunOptions } from './models/t5gemma.js';
-export { type AttentionMode } from './nn/masks.js';
-export { type PoolingKind } from './nn/pooling.js';
+export { ATTENTION_MODES, type AttentionMode } from './nn/masks.js';
+export { POOLINGS, pool, attentionPool, type Pooling, type TokenPooling, type AttentionPoolWeights } from './nn/pooling.js';
 
 // Gemma Encoder and training
-export {
-  toEncoder,
-  GemmaEncoder,
-  type EncoderOptions,
-  type EncoderAttention,
-  type EncoderBackbone,
-  type EncoderBatch,
-  type DropoutPlacement,
-  type Prediction,
-} from './encoder/encoder.js';
-export { type EncoderPooling } from './encoder/pooling.js';
-export { type HeadSpec } from './encoder/heads.js';
+export { toEncoder, GemmaEncoder, type EncoderOptions, type DropoutPlacement, type Prediction, type RunOpts as EncoderRunOptions } from './encoder/encoder.js';
+export { gemmaBackbone, t5gemmaEncoderBackbone, type EncoderBackbone, type BackboneRun, type BackboneDropout } from './encoder/backbone.js';
+export { EncoderHead, headLoss, type HeadOptions, type HeadSpec } from './encoder/head.js';
 export {
   finetuneGlue,
   evaluateGlue,
@@ -69,7 +62,6 @@ export {
   type EvalRecord,
   type StepLog,
 } from './train/trainer.js';
-export { type PaddedBatch } from './train/batching.js';
 export { type AdamWOptions } from './train/optimizer.js';
 export { type ScheduleOptions } from './train/schedule.js';
 
@@ -81,8 +73,8 @@ export { pretrain as pretrainEncoderDecoder, type PretrainOptions as EncoderDeco
 export {
   classifySuperGlue,
   generateSuperGlue,
-  type EncoderClassifier,
-  type ClassificationBatch,
+  superglueClassifier,
+  classProbabilities,
   type GenerateScoreOptions,
   type IdxPrediction,
   type ScoreOptions,
@@ -90,7 +82,7 @@ export {
 } from './t5gemma/superglue.js';
 
 // Benchmarks: data, metrics, submissions
-export { type Example, type LoadOptions as TaskLoadOptions, type LoadedSplit, type MetricName, type SkippedRow, type TaskSpec, labelsOf } from './tasks/types.js';
+export { type Example, type LoadOptions as TaskLoadOptions, type LoadedSplit, type MetricName, type RunEntry, type SkippedRow, type TaskSpec, labelsOf } from './tasks/types.js';
 export { loadGlue, loadGlueShared, GLUE_TASKS, GLUE_TASK_IDS, type GlueTaskId, type GlueTaskSpec } from './tasks/glue.js';
 export {
   loadSuperGlue,
@@ -121,7 +113,6 @@ export {
   type MsmarcoMrrResult,
   type Qrels,
   type Run,
-  type RunEntry,
   type TrecEvalOptions,
   type TrecEvalResult,
   type TrecQueryMeasures,
@@ -131,6 +122,11 @@ export { denseRetrieve, type DenseOptions, type DensePassage, type DenseQuery, t
 export { type PairScorer, type TextEmbedder } from './rank/scorer.js';
 export { writeTrecRun, writeMsmarcoRun } from './rank/runfile.js';
 export { type ChartSpec } from './report/plots.js';
+
+// Experiments: budgets and the sweep runner
+export { runAblation, type AblationSpec, type RunFn } from './experiments/runner.js';
+export { runSweep, type SweepResult, type EncoderFactory } from './experiments/sweep.js';
+export { parseBudgetArgs, glueFinetuneOptions, type TrainBudget, type ModelIdentity } from './experiments/budget.js';
 
 // Pretraining the tiny decoder
 export {

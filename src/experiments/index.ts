@@ -1,4 +1,5 @@
-/** Ablation runner, JSONL result store and summaries (see runner.ts). */
+/** Budgets, the sweep runner, JSONL result store and summaries (see runner.ts). */
+export * from './budget.js';
 export * from './grid.js';
 export * from './store.js';
 export * from './runner.js';
@@ -6,3 +7,4 @@ export * from './summary.js';
 export * from './findings.js';
 export { glueEncoderRun, modelIdentity } from './glue.js';
 export { superglueSeq2SeqRun } from './superglue.js';
+export * from './sweep.js';
