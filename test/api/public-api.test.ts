@@ -35,7 +35,7 @@ const CONSUMER_TS = `
 import { encodeBatch, initEngine, loadTokenizer, msmarcoMrr, toEncoder, type BatchOptions, type EncoderOptions, type GlueFinetuneOptions, type ModelLoadOptions, type RunEntry } from 'gemma-lab';
 import { FINDINGS, loadFinding } from 'gemma-lab/experiments';
 const opts: BatchOptions = { maxLength: 8, padToMax: true };
-const batch: number[][] = encodeBatch(loadTokenizer(), ['Hello'], opts).inputIds;
+const batch: Int32Array = encodeBatch(loadTokenizer(), ['Hello'], opts).ids;
 const enc: Partial<EncoderOptions> = {};
 const load: ModelLoadOptions = {};
 const ft: Partial<GlueFinetuneOptions> = {};
