@@ -5,7 +5,7 @@
  * (e.g. the wasm32 heap) still leaves the earlier numbers and its exact error.
  *   node --import tsx bench/real-worker.ts NAME CKPT_DIR PHASES(comma list)
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { loadEmbedder } from '../src/embed/embed.js';
 import { toEncoder } from '../src/encoder/encoder.js';
 import { initEngine } from '../src/engine/index.js';

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { resolveModelSource, type ResolveOptions } from '../checkpoint/hub.js';
 import { ConfigError } from '../errors.js';

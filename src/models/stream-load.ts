@@ -5,7 +5,7 @@
  * bytes of one tensor rather than stored + aligned copy + float32 array + backend copy. Other backends
  * (or a backend whose internals differ) take the plain path.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { numElements, toFloat32, type HostTensor } from '../checkpoint/index.js';
 import { variableFrom } from './strict.js';
 

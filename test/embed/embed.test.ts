@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { parseGemmaConfig } from '../../src/config/gemma.js';
 import { CheckpointTokenizer, loadEmbedder, meanPoolingPipeline, SentenceEmbedder } from '../../src/embed/embed.js';
