@@ -27,7 +27,7 @@ export { trimTokenizer, readTokenizerFiles, saveTrimmedTokenizer, type Tokenizer
 export { parseGemmaConfig, type GemmaConfig, type GemmaModelType, type ParseOptions } from './config/gemma.js';
 export { parseT5GemmaConfig, type T5GemmaConfig, type T5GemmaDecoderConfig, type T5GemmaModuleConfig } from './config/t5gemma.js';
 export { loadModel, loadGemmaModel } from './models/load.js';
-export { type LoadOptions as ModelLoadOptions } from './models/base.js';
+export { type LoadOptions as ModelLoadOptions, type StoredDtype } from './models/base.js';
 export { type LoadedModel } from './models/registry.js';
 export { GemmaModel, type ForwardOptions, type ForwardOutput, type DropoutRates } from './models/gemma.js';
 export { T5GemmaModel, loadT5Gemma, type T5GemmaOutput, type T5GemmaRunOptions } from './models/t5gemma.js';
