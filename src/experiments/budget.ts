@@ -122,6 +122,9 @@ export function checkBudget(b: TrainBudget, where: string): TrainBudget {
   if (b.epochs !== undefined && !(b.epochs > 0)) throw bad('epochs', '> 0', b.epochs);
   if (b.lr !== undefined && !(b.lr > 0)) throw bad('lr', '> 0', b.lr);
   if (b.warmup !== undefined && !(b.warmup >= 0 && b.warmup < 1)) throw bad('warmup', 'in [0, 1)', b.warmup);
+  if (b.batch !== undefined && b.trainLimit !== undefined && b.batch > b.trainLimit) {
+    throw new ConfigError(`${where}: batch ${b.batch} is larger than the ${b.trainLimit} training examples (trainLimit)`, undefined, 'batch');
+  }
   return b;
 }
 

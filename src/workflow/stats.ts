@@ -40,7 +40,10 @@ const r4 = (x: number) => (Number.isFinite(x) ? Math.round(x * 1e4) / 1e4 : null
 export function seedTable(records: readonly RunRecord[], label: (r: RunRecord) => string = (r) => (Object.keys(r.variant).length ? JSON.stringify(r.variant) : '')): ColumnTable {
   const groups = new Map<string, { task: string; variant: string; metric: string; values: number[] }>();
   for (const r of records) {
-    for (const [metric, v] of [['score', r.value] as const, ...Object.entries(r.metrics).filter(([k]) => k !== r.metric)]) {
+    const own = Object.entries(r.metrics).filter(([k]) => k !== r.metric);
+    // A one-metric task's score is that metric: one row, under the metric's name.
+    const rows: (readonly [string, number])[] = own.length === 1 ? own : [[r.metric, r.value], ...own];
+    for (const [metric, v] of rows) {
       const key = JSON.stringify([r.task, label(r), metric]);
       const g = groups.get(key) ?? { task: r.task, variant: label(r), metric, values: [] };
       g.values.push(v);
