@@ -63,3 +63,8 @@ export { parseBudgetArgs, glueFinetuneOptions, type TrainBudget, type ModelIdent
 
 // Pretraining the tiny decoder
 export { pretrain as pretrainDecoder } from './pretrain/run.js';
+
+// The analyst workflow: one call per experiment (docs/workflow.md)
+export { finetune, evaluate, predictTest, runWorkflowSweep, exportHf, loadFinetuned, saveSentenceTransformerLayout, seedTable, type FinetuneResult, type WorkflowReport } from './workflow/index.js';
+export { mergeRecords } from './experiments/store.js';
+export { checkBudget } from './experiments/budget.js';
