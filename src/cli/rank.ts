@@ -72,13 +72,14 @@ const train = defineCommand(
         variants: variantGrid(v),
         seeds: Array.from({ length: seeds }, (_, i) => i),
         budgets: budgetGrid(v, 'gemma-lab rank train'),
+        ...(v.train ? { files: { train: v.train } } : {}),
       },
       options: {
         out: v.out,
         exportModels: true,
         resume: v.resume,
         ...(v.shard ? { shard: parseShard(v.shard) } : {}),
-        setup: { ...(v.train ? { files: { train: v.train } } : {}), negatives, temperature, year: year(v.year) },
+        setup: { negatives, temperature, year: year(v.year) },
       },
     });
   },

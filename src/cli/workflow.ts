@@ -101,6 +101,7 @@ export function runsTable(records: readonly RunRecord[]) {
       ...Object.fromEntries(Object.entries(r.metrics).map(([k, v]) => [k, r4(v)])),
       steps: r.steps,
       seconds: Math.round(r.seconds),
+      ...(typeof r.extra?.bm25_ndcg10 === 'number' ? { bm25_ndcg10: r4(r.extra.bm25_ndcg10) } : {}),
       selected_by: String(r.extra?.selectedBy ?? ''),
       dev_scored: 'once, at the end',
     })),
@@ -112,6 +113,8 @@ const COMMON: Record<string, FlagSpec> = {
   task: { type: 'string', required: true, value: 'T[,T]|all', help: 'tasks to fine-tune on' },
   out: { type: 'string', required: true, value: 'DIR', help: 'results.jsonl, results.csv, runs.csv, checkpoints/, models/, predictions/' },
   tokenizer: { type: 'string', value: 'DIR', help: 'tokenizer folder (default: the model folder)' },
+  train: { type: 'string', value: 'FILE', help: 'training file instead of ../shared/data (one task)' },
+  dev: { type: 'string', value: 'FILE', help: 'dev file instead of ../shared/data (one task)' },
   seeds: { type: 'string', default: '1', value: 'N', help: 'seeds 0..N-1 per (task, variant, budget)' },
   steps: { type: 'string', value: 'N[,N]', help: 'optimizer steps (or --epochs)' },
   epochs: { type: 'string', value: 'E[,E]', help: 'passes over the training rows (default 1)' },
@@ -166,11 +169,14 @@ export async function runSweepCli(c: SweepCliOptions): Promise<number> {
     const runs = runsTable(res.records);
     await writeFile(join(c.options.out, 'results.csv'), summary.toCSV());
     await writeFile(join(c.options.out, 'runs.csv'), runs.toCSV());
-    const shown = ['task', 'variant', 'budget', 'seed', 'score', 'ndcg@10', 'ndcg10', 'selected_by'].filter((col) => runs.columnNames().includes(col));
+    const shown = ['task', 'variant', 'budget', 'seed', 'score', 'ndcg10', 'bm25_ndcg10', 'selected_by'].filter((col) => runs.columnNames().includes(col));
     console.log(tableBundle(runs.select(shown), { limit: 200 })['text/plain']);
     console.log('');
     console.log(tableBundle(summary, { limit: 200 })['text/plain']);
-    console.log(`\n${res.ran} run(s) now, ${res.skipped} already recorded; dev scored once per run at the end; selection on validation rows carved from train.`);
+    const how = res.records.map((r) => String(r.extra?.selectedBy ?? '')).some((s) => s.startsWith('validation'))
+      ? 'checkpoints selected on validation rows carved from train (selected_by)'
+      : 'no checkpoint selection (final weights)';
+    console.log(`\n${res.ran} run(s) now, ${res.skipped} already recorded; dev / TREC DL scored once per run, at the end; ${how}.`);
     console.log(`wrote ${join(c.options.out, 'results.jsonl')}, results.csv, runs.csv`);
     return 0;
   } catch (e) {
@@ -205,6 +211,7 @@ export function benchmarkCommand(benchmark: 'glue' | 'superglue'): Command {
         throw new ConfigError(`objective '${String(v.objective)}' is the encoder-decoder route, not part of this build (use classifier)`, undefined, 'objective');
       }
       const tasks = tasksOf(benchmark, v.task as string);
+      if ((v.train || v.dev) && tasks.length !== 1) throw new ConfigError('--train/--dev need exactly one --task', undefined, 'task');
       const seeds = Number(v.seeds);
       if (!(Number.isInteger(seeds) && seeds >= 1)) throw new ConfigError(`--seeds must be a positive integer, got '${String(v.seeds)}'`, undefined, 'seeds');
       const every = v['checkpoint-every'] === undefined ? undefined : Number(v['checkpoint-every']);
@@ -218,6 +225,7 @@ export function benchmarkCommand(benchmark: 'glue' | 'superglue'): Command {
           seeds: Array.from({ length: seeds }, (_, i) => i),
           budgets: budgetGrid(v, `gemma-lab ${benchmark}`),
           testFiles: testFiles(v['test-file'] as string | undefined, tasks),
+          ...(v.train || v.dev ? { files: { ...(v.train ? { train: v.train as string } : {}), ...(v.dev ? { dev: v.dev as string } : {}) } } : {}),
         },
         options: {
           out: v.out as string,

@@ -211,15 +211,16 @@ export function rankingData(groups: readonly RankingGroup[], batchSize: number):
  * (in-batch negatives) and every group's hard negatives, at `temperature`.
  */
 export class BiEncoderObjective implements Trainable<RankingBatch> {
+  /** The model's parameters minus a task head's `score.*` (unused by `embed`, so it gets no gradient). */
+  readonly params: ReadonlyMap<string, tf.Variable>;
+
   constructor(
     private readonly model: EmbeddingModel & { readonly params: ReadonlyMap<string, tf.Variable> },
     private readonly tok: Tokenizer,
     private readonly options: EmbedderOptions,
     readonly temperature = 0.05,
-  ) {}
-
-  get params(): ReadonlyMap<string, tf.Variable> {
-    return this.model.params;
+  ) {
+    this.params = new Map([...model.params].filter(([n]) => !n.startsWith('score.')));
   }
 
   loss(batch: RankingBatch, ctx: { readonly seed: number }): tf.Scalar {

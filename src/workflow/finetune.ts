@@ -295,6 +295,16 @@ export async function evaluate(encoder: GemmaEncoder, task: string | TaskRef, se
   return report(ref, { score: s.model.ndcg10, metrics: rankMetrics(s.model), baseline: rankMetrics(s.bm25), selection: none, steps: 0, trainExamples: 0, logs: [], evals: [] });
 }
 
+/** The training and dev files a task reads (the setup's override, else ../shared/data). */
+export async function taskFiles(ref: TaskRef, files: WorkflowSetup['files'] = {}): Promise<{ train: string; dev?: string }> {
+  if (ref.benchmark === 'glue') return { train: files.train ?? glueFile(ref.task, 'train'), dev: files.dev ?? glueFile(ref.task, 'dev') };
+  if (ref.benchmark === 'superglue') {
+    const { superglueSharedFile } = await import('../tasks/superglue.js');
+    return { train: files.train ?? superglueSharedFile(ref.task, 'train'), dev: files.dev ?? superglueSharedFile(ref.task, 'val') };
+  }
+  return { train: files.train ?? DEFAULT_TRIPLES };
+}
+
 /**
  * Checks a test file before any training: it loads, it has no labels it should not, and its row count
  * is the official test size (the leaderboard rejects anything else). Returns the row count.

@@ -19,7 +19,7 @@ import { loadGemmaModel } from '../models/load.js';
 import type { RunControl } from '../progress/index.js';
 import { loadTokenizer } from '../tokenize/index.js';
 import { exportHf, saveSentenceTransformerLayout } from './export.js';
-import { checkTestFile, DEFAULT_VARIANT, finetune, parseTask, predictTest, taskId, taskLabels, type EncoderVariantSpec, type FinetuneResult, type TaskRef, type WorkflowSetup } from './finetune.js';
+import { checkTestFile, DEFAULT_VARIANT, finetune, parseTask, predictTest, taskFiles, taskId, taskLabels, type EncoderVariantSpec, type FinetuneResult, type TaskRef, type WorkflowSetup } from './finetune.js';
 
 export interface WorkflowSweepSpec {
   readonly name: string;
@@ -30,6 +30,8 @@ export interface WorkflowSweepSpec {
   readonly variants?: readonly EncoderVariantSpec[];
   readonly seeds: readonly number[];
   readonly budgets: readonly TrainBudget[];
+  /** Data files instead of ../shared/data (one task). */
+  readonly files?: { readonly train?: string; readonly dev?: string };
   /** Task id -> test file: predictions in the leaderboard format per run. */
   readonly testFiles?: Readonly<Record<string, string>>;
 }
@@ -69,6 +71,12 @@ export async function checkSweep(spec: WorkflowSweepSpec, o: Pick<WorkflowSweepO
   if (refs.length === 0) throw new ConfigError('no tasks', undefined, 'task');
   if (spec.seeds.length === 0) throw new ConfigError('no seeds', undefined, 'seeds');
   if (!existsSync(join(spec.model, 'config.json'))) throw new ConfigError('no config.json: not a checkpoint folder', spec.model, 'model');
+  const missing: string[] = [];
+  for (const ref of refs) {
+    const f = await taskFiles(ref, spec.files);
+    for (const path of [f.train, f.dev]) if (path !== undefined && !existsSync(path)) missing.push(`${taskId(ref)}: ${path}`);
+  }
+  if (missing.length) throw new ConfigError(`missing data files (give them with --train/--dev or pick other tasks):\n  ${missing.join('\n  ')}`, undefined, 'task');
   for (const [t, file] of Object.entries(spec.testFiles ?? {})) await checkTestFile(parseTask(t), file, { checkSize: o.checkTestSize ?? true });
   const { checkBudget } = await import('../experiments/budget.js');
   spec.budgets.forEach((b, i) => checkBudget(b, `budget ${i + 1}`));
@@ -96,6 +104,7 @@ export async function runWorkflowSweep(spec: WorkflowSweepSpec, o: WorkflowSweep
       try {
         r = await finetune(model, ref, budget, {
           ...o.setup,
+          ...(spec.files ? { files: spec.files } : {}),
           tokenizer,
           variant: job.variant as unknown as EncoderVariantSpec,
           checkpoint: { dir: ckDir, ...(o.checkpointEvery ? { every: o.checkpointEvery } : {}), keep: 1 },
@@ -122,7 +131,7 @@ export async function runWorkflowSweep(spec: WorkflowSweepSpec, o: WorkflowSweep
         o.onResult?.(key, r);
         // The run is recorded next: its trainer checkpoint is only needed to resume an interrupted run.
         await rm(ckDir, { recursive: true, force: true });
-        return { metric: ref.benchmark === 'msmarco' ? 'ndcg@10' : 'score', value: r.score, metrics: r.metrics, steps: r.steps, extra };
+        return { metric: ref.benchmark === 'msmarco' ? 'ndcg10' : 'score', value: r.score, metrics: r.metrics, steps: r.steps, extra };
       } finally {
         r?.encoder.dispose();
         model.dispose();
