@@ -28,7 +28,12 @@ import type { Pooling } from '../nn/pooling.js';
 
 export const HEAD_FILE = 'gemma_lab_head.safetensors';
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model'];
-const HF_CLASS: Readonly<Record<string, string>> = { gemma: 'Gemma', gemma2: 'Gemma2', gemma3_text: 'Gemma3' };
+/** transformers classes per model_type: the sequence classifier (text-only Gemma 3 has its own) and the causal LM. */
+const HF_CLASSES: Readonly<Record<string, { readonly classifier: string; readonly causal: string }>> = {
+  gemma: { classifier: 'GemmaForSequenceClassification', causal: 'GemmaForCausalLM' },
+  gemma2: { classifier: 'Gemma2ForSequenceClassification', causal: 'Gemma2ForCausalLM' },
+  gemma3_text: { classifier: 'Gemma3TextForSequenceClassification', causal: 'Gemma3ForCausalLM' },
+};
 
 export interface ExportMeta {
   /** Task id the head was trained on (recorded only). */
@@ -52,10 +57,11 @@ export async function exportHf(encoder: GemmaEncoder, model: GemmaModel, dir: st
   const labels = head.kind === 'classification' ? (meta.labels ?? Array.from({ length: n }, (_, i) => `LABEL_${i}`)) : [head.kind === 'ranking' ? 'relevance' : 'score'];
   if (labels.length !== n) throw new ConfigError(`${labels.length} labels for a head with ${n} outputs`, undefined, 'labels');
   const compatible = hfScoreCompatible(encoder);
-  const family = HF_CLASS[model.config.modelType] ?? 'Gemma';
+  const classes = HF_CLASSES[model.config.modelType];
+  if (!classes) throw new ConfigError(`no transformers classes known for model_type '${model.config.modelType}'`, undefined, 'model_type');
   const config: Record<string, unknown> = {
     ...gemmaConfigToJson(model.config, 'float32'),
-    architectures: [compatible ? `${family}ForSequenceClassification` : `${family}ForCausalLM`],
+    architectures: [compatible ? classes.classifier : classes.causal],
     id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
     label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
     num_labels: n,
