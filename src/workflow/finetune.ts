@@ -16,7 +16,9 @@ import { ConfigError } from '../errors.js';
 import { writeGlueSubmission } from '../eval/glue.js';
 import { writeMultiRCSubmission, writeReCoRDSubmission, writeSuperGlueSubmission } from '../eval/superglue.js';
 import { checkBudget, type TrainBudget } from '../experiments/budget.js';
-import { type GemmaModel } from '../models/gemma.js';
+import { GemmaModel } from '../models/gemma.js';
+import type { T5GemmaModel } from '../models/t5gemma.js';
+import type { EncoderBackbone } from '../encoder/backbone.js';
 import type { AttentionMode } from '../nn/masks.js';
 import type { Pooling } from '../nn/pooling.js';
 import type { RunControl } from '../progress/index.js';
@@ -114,8 +116,14 @@ export function taskLabels(ref: TaskRef): readonly string[] | undefined {
   return undefined;
 }
 
-/** The encoder a task trains: its head (classes / regression / ranking) on the model with the variant. */
-export function taskEncoder(model: GemmaModel, ref: TaskRef, variant: EncoderVariantSpec = {}, seed = 0): GemmaEncoder {
+/** What can be fine-tuned: a Gemma decoder (run with the variant's attention), a T5Gemma model (its encoder) or any backbone. */
+export type EncoderSource = GemmaModel | T5GemmaModel | EncoderBackbone;
+
+/**
+ * The encoder a task trains: its head (classes / regression / ranking) on the model with the variant.
+ * The attention mode applies to Gemma decoders; a T5Gemma encoder or a backbone attends its own way.
+ */
+export function taskEncoder(model: EncoderSource, ref: TaskRef, variant: EncoderVariantSpec = {}, seed = 0): GemmaEncoder {
   const v = { ...DEFAULT_VARIANT, ...variant };
   const head =
     ref.benchmark === 'glue'
@@ -125,7 +133,7 @@ export function taskEncoder(model: GemmaModel, ref: TaskRef, variant: EncoderVar
       : ref.benchmark === 'superglue'
         ? ({ kind: 'classification', numClasses: superglueClasses(ref.task) } as const)
         : ({ kind: 'ranking', loss: 'pairwise' } as const);
-  return toEncoder(model, { attention: v.attention, pooling: v.pooling, dropout: { rate: v.dropout }, head, bias: v.bias, seed });
+  return toEncoder(model, { ...(model instanceof GemmaModel ? { attention: v.attention } : {}), pooling: v.pooling, dropout: { rate: v.dropout }, head, bias: v.bias, seed });
 }
 
 function confusionOf(pred: readonly number[], gold: readonly number[], labels: readonly string[]): number[][] {
@@ -178,7 +186,7 @@ function superglueConfusion(ref: TaskRef & { benchmark: 'superglue' }, dev: Awai
  * Fine-tunes `model` (changed in place) on `task` under `budget` and scores it on dev once.
  * Budget defaults: batch 16, lr 2e-5, 1 epoch, maxLength 128, seed 0, warmup 0.06, linear decay.
  */
-export async function finetune(model: GemmaModel, task: string | TaskRef, budget: TrainBudget, setup: WorkflowSetup): Promise<FinetuneResult> {
+export async function finetune(model: EncoderSource, task: string | TaskRef, budget: TrainBudget, setup: WorkflowSetup): Promise<FinetuneResult> {
   const ref = typeof task === 'string' ? parseTask(task) : task;
   checkBudget(budget, taskId(ref));
   const seed = budget.seed ?? 0;

@@ -15,7 +15,8 @@ import type { TrainBudget } from '../experiments/budget.js';
 import { modelIdentity } from '../experiments/glue.js';
 import { runKey, type Budget, type FactorValue, type Variant } from '../experiments/grid.js';
 import { runAblation, type AblationResult, type Shard } from '../experiments/runner.js';
-import { loadGemmaModel } from '../models/load.js';
+import { GemmaModel } from '../models/gemma.js';
+import { loadModel } from '../models/load.js';
 import type { RunControl } from '../progress/index.js';
 import { loadTokenizer } from '../tokenize/index.js';
 import { exportHf, saveSentenceTransformerLayout } from './export.js';
@@ -99,7 +100,7 @@ export async function runWorkflowSweep(spec: WorkflowSweepSpec, o: WorkflowSweep
       const ref = parseTask(job.task);
       const budget: TrainBudget = { ...(spec.budgets[budgets.indexOf(job.budget)] as TrainBudget), seed: job.seed };
       const ckDir = join(o.out, 'checkpoints', key);
-      const model = await loadGemmaModel(dir);
+      const model = await loadModel(dir);
       let r: FinetuneResult | undefined;
       try {
         r = await finetune(model, ref, budget, {
@@ -119,7 +120,8 @@ export async function runWorkflowSweep(spec: WorkflowSweepSpec, o: WorkflowSweep
           ...(r.selection.best ? { bestStep: r.selection.best.step, bestValidation: r.selection.best.metric } : {}),
           ...Object.fromEntries(Object.entries(r.baseline ?? {}).map(([k, v]) => [`bm25_${k}`, v])),
         };
-        if (o.exportModels) {
+        if (o.exportModels && !(model instanceof GemmaModel)) extra.model = `not exported: ${model.config.modelType} checkpoints have no export here`;
+        else if (o.exportModels && model instanceof GemmaModel) {
           const mdir = join(o.out, 'models', label);
           const meta = { task: job.task, attention: (job.variant.attention as EncoderVariantSpec['attention']) ?? DEFAULT_VARIANT.attention, tokenizerDir, ...(taskLabels(ref) ? { labels: taskLabels(ref) as readonly string[] } : {}) };
           if (ref.benchmark === 'msmarco' && ref.task === 'embed') await saveSentenceTransformerLayout(r.encoder, model, mdir, { ...meta, maxLength: budget.maxLength ?? 128 });

@@ -205,3 +205,24 @@ test('seed statistics: Student-t 95% interval', () => {
   assert.ok(Math.abs(s.hi - (0.6 + (4.303 * 0.1) / Math.sqrt(3))) < 1e-12);
   assert.ok(Number.isNaN(seedStats([0.5]).lo));
 });
+
+test('finetune on a T5Gemma checkpoint fine-tunes its encoder (SuperGLUE RTE, the T5Gemma classification route)', async () => {
+  const { loadModel } = await import('../../src/models/load.js');
+  const { fixtureDir } = await import('../t5gemma/golden.js');
+  const t5 = await loadModel(fixtureDir('t5gemma-tiny'));
+  // Character-level ids inside the fixture's 256-token vocabulary.
+  const charTok = { ...tok, vocabSize: 256, padId: 0, bosId: 2, eosId: 1, encode: (text: string, o?: { addBos?: boolean }) => [...((o?.addBos ?? true) ? [2] : []), ...[...text].map((ch) => 16 + ((ch.codePointAt(0) as number) % 240))] };
+  const decoderBefore = [...t5.params].filter(([n]) => n.startsWith('model.decoder.')).map(([, v]) => v.dataSync().slice());
+  const encoderBefore = (t5.params.get('model.encoder.layers.0.mlp.up_proj.weight') as tf.Variable).dataSync().slice();
+  const r = await finetune(t5, 'superglue:rte', { steps: 2, batch: 4, lr: 1e-2, trainLimit: 16, devLimit: 8, maxLength: 32 }, { tokenizer: charTok, variant: { pooling: 'last' } });
+  try {
+    assert.equal(r.selection.by, 'none');
+    assert.equal(r.confusion?.matrix.flat().reduce((a, b) => a + b, 0), 8);
+    assert.notDeepEqual((t5.params.get('model.encoder.layers.0.mlp.up_proj.weight') as tf.Variable).dataSync(), encoderBefore, 'encoder trained');
+    const decoderAfter = [...t5.params].filter(([n]) => n.startsWith('model.decoder.')).map(([, v]) => v.dataSync());
+    assert.deepEqual(decoderAfter, decoderBefore, 'decoder untouched');
+  } finally {
+    r.encoder.dispose();
+    t5.dispose();
+  }
+});
