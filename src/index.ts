@@ -35,7 +35,6 @@ export { ATTENTION_MODES, type AttentionMode } from './nn/masks.js';
 export { POOLINGS, pool, attentionPool, type Pooling, type TokenPooling, type AttentionPoolWeights } from './nn/pooling.js';
 export { parseGemma3MultimodalConfig, GEMMA3_TEXT_DEFAULTS } from './config/gemma3.js';
 export { configJsonForMode } from './models/hf-save.js';
-export { saveHfEncoder, type SaveEncoderOptions } from './encoder/save.js';
 
 // Sentence embeddings (sentence-transformers pipelines, EmbeddingGemma)
 export { embed, loadEmbedder, SentenceEmbedder, CheckpointTokenizer, meanPoolingPipeline, type EmbedOptions, type EmbedInputIds, type LoadEmbedderOptions } from './embed/embed.js';

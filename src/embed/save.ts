@@ -10,11 +10,10 @@ import { join } from 'node:path';
 import { saveCheckpoint, fromFloat32, writeSafetensors, type HostTensor } from '../checkpoint/index.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import type { StoredDtype } from '../models/base.js';
-import { configJsonForMode, copyTokenizerFiles } from '../models/hf-save.js';
+import { configJsonForMode, copyTokenizerFiles, HF_DTYPE } from '../models/hf-save.js';
 import type { SentenceEmbedder } from './embed.js';
 import { ACTIVATION_CLASS, MODULES_FILE } from './st.js';
 
-const HF_DTYPE: Readonly<Record<StoredDtype, string>> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 const POOLING_KEYS = {
   cls: 'pooling_mode_cls_token',
   mean: 'pooling_mode_mean_tokens',

@@ -4,7 +4,7 @@
  * sliding layers see |i-j| < sliding_window//2 + 1. Our other bidirectional modes are written through
  * that rule exactly: |i-j| < W becomes sliding_window 2W-2, "every key" becomes a window wider than
  * max_position_embeddings. Families without the switch (Gemma 1/2, VaultGemma) only save causal.
- * (encoder/save.ts writes encoders with it; embed/save.ts sentence-transformers folders.)
+ * (workflow/export.ts writes fine-tuned Gemma 3 encoders with it; embed/save.ts sentence-transformers folders.)
  */
 import { copyFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
