@@ -100,7 +100,7 @@ export function gemmaParameterShapes(c: GemmaConfig): Map<string, number[]> {
 }
 
 /** number[][] from a tensor or nested array, checked to be [B, T] (or the given shape). */
-function toRows(x: tf.Tensor2D | number[][], what: string, shape?: readonly [number, number]): number[][] {
+export function toRows(x: tf.Tensor2D | number[][], what: string, shape?: readonly [number, number]): number[][] {
   const rows = Array.isArray(x) ? x : (x.arraySync() as number[][]);
   if (rows.length === 0) throw new RangeError(`${what}: empty batch`);
   const T = shape ? shape[1] : (rows[0] as number[]).length;
