@@ -112,7 +112,19 @@ const TEXT_READ_KEYS = [
 
 /** Keys of the multimodal wrapper: towers skipped unread (they never touch text), token ids recorded. */
 const WRAPPER_TOKEN_KEYS = ['boi_token_id', 'eoi_token_id', 'image_token_id', 'video_token_id', 'boa_token_id', 'eoa_token_index', 'eoa_token_id', 'audio_token_id'];
-const WRAPPER_SKIPPED = ['vision_config', 'audio_config', 'vision_soft_tokens_per_image', 'processor_class', 'initializer_range', 'image_token_index', 'audio_token_index'];
+const WRAPPER_SKIPPED = [
+  'vision_config',
+  'audio_config',
+  'vision_soft_tokens_per_image',
+  'processor_class',
+  'initializer_range',
+  'image_token_index',
+  'audio_token_index',
+  // generation ids of the wrapper (published E2B: eos [1, 106]); the text config's own ids are read
+  'eos_token_id',
+  'bos_token_id',
+  'pad_token_id',
+];
 
 /** Parses a `gemma4` or `gemma4_text` config.json. */
 export function parseGemma4Config(json: unknown, sourcePath: string, opts: ParseOptions = {}): Gemma4Config {
