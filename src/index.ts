@@ -23,7 +23,9 @@ export { trimTokenizer } from './tokenize/trim.js';
 // Models
 export { parseGemmaConfig, type GemmaConfig } from './config/gemma.js';
 export { parseT5GemmaConfig, type T5GemmaConfig } from './config/t5gemma.js';
-export { loadModel, loadGemmaModel } from './models/load.js';
+export { parseGemma4Config, type Gemma4Config } from './config/gemma4.js';
+export { loadModel, loadGemmaModel, loadDecoderModel, type DecoderModel } from './models/load.js';
+export { Gemma4Model } from './models/gemma4.js';
 export { GemmaModel, type ForwardOptions, type ForwardOutput } from './models/gemma.js';
 export { T5GemmaModel, loadT5Gemma } from './models/t5gemma.js';
 export { type AttentionMode } from './nn/masks.js';

@@ -13,8 +13,7 @@ import { exampleTokenizer, finetuneGlue } from '../encoder/glue.js';
 import type { EncoderPooling } from '../encoder/pooling.js';
 import { ConfigError } from '../errors.js';
 import { REPO_ROOT } from '../io/paths.js';
-import { loadGemmaModel } from '../models/load.js';
-import { GemmaModel } from '../models/gemma.js';
+import { loadDecoderModel, randomLike } from '../models/load.js';
 import { GLUE_TASKS, type GlueTaskId } from '../tasks/glue.js';
 import { loadTokenizer } from '../tokenize/index.js';
 import type { Budget, Variant } from './grid.js';
@@ -92,8 +91,8 @@ export const glueEncoderRun: RunFn = async (job, ctl) => {
   const dir = join(REPO_ROOT, b.model);
   const got = (await modelIdentity(dir)).modelSha;
   if (got !== b.modelSha) throw new ConfigError(`weights hash ${got} differs from the budget's ${b.modelSha} (checkpoint changed?)`, join(dir, 'model.safetensors'), 'modelSha');
-  const pretrained = await loadGemmaModel(dir);
-  const model = v.init === 'pretrained' ? pretrained : GemmaModel.random(pretrained.config, job.seed);
+  const pretrained = await loadDecoderModel(dir);
+  const model = v.init === 'pretrained' ? pretrained : randomLike(pretrained, job.seed);
   if (model !== pretrained) pretrained.dispose();
   const tokenizer = loadTokenizer(dir);
   const encoder = toEncoder(model, {
