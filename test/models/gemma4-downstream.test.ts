@@ -47,7 +47,7 @@ test('toEncoder: bidirectional mean / last embeddings equal the float64 golden p
   }
 });
 
-test('fine-tuning a classification head on Gemma 4 (dense PLE + MoE): loss falls, backbone blocks get updated', async () => {
+test('fine-tuning classification (dense PLE + MoE) and ranking heads on Gemma 4: losses fall, backbone blocks get updated', async () => {
   await initEngine();
   const { train } = await import('../../src/train/trainer.js');
   for (const dir of [E2B, MOE]) {
@@ -65,6 +65,14 @@ test('fine-tuning a classification head on Gemma 4 (dense PLE + MoE): loss falls
       assert.ok(r.logs.at(-1)!.loss < 0.5 * r.logs[0]!.loss, `${dir}: loss ${r.logs[0]!.loss} -> ${r.logs.at(-1)!.loss}`);
       watch.forEach((n, i) => assert.notDeepEqual(Array.from(model.params.get(n)!.dataSync()), before[i], `${n} was updated`));
       enc.dispose();
+      if (!model.config.enableMoeBlock) {
+        // The ranking path (MS MARCO style pairwise loss over [positive, negative] rows) on the same backbone.
+        const rank = toEncoder(model, { attention: 'bidirectional_global', pooling: 'last', head: { kind: 'ranking', loss: 'pairwise' }, seed: 2 });
+        const pairs: EncoderBatch = { ...padRight([seqs[0]!, seqs[1]!, seqs[2]!, seqs[3]!], 0), labels: [1, 0, 1, 0] };
+        const rr = await train(rank, { epoch: () => [pairs], size: (x) => x.batch }, { seed: 0, maxSteps: 8, schedule: { lr: 0.01, decay: 'constant' } });
+        assert.ok(rr.logs.at(-1)!.loss < rr.logs[0]!.loss, `ranking loss ${rr.logs[0]!.loss} -> ${rr.logs.at(-1)!.loss}`);
+        rank.dispose();
+      }
     } finally {
       model.dispose();
     }
