@@ -112,7 +112,7 @@ const section: BenchSection = {
     const rows: (string | number)[][] = [];
     try {
       ctx.log(`writing the E2B-shaped slice (${layers} layers, vocab ${vocab}) as a bf16 checkpoint`);
-      const built = Gemma4Model.random(c, 2);
+      const built: Gemma4Model = Gemma4Model.random(c, 2);
       const params = built.parameterCount;
       await built.save(dir, 'BF16');
       built.dispose();
@@ -128,7 +128,7 @@ const section: BenchSection = {
       rows.push(['process RSS growth on load GiB', fmt(rss() - rssBefore, 2)]);
       const rng = new Rng('bench-gemma4');
       const ids = Array.from({ length: B }, () => Array.from({ length: T }, () => 3 + rng.int(vocab - 3)));
-      const run = () => tf.dispose(model.forward(ids, { mode: 'bidirectional_sliding_gemma4_hf', logits: false }));
+      const run = () => tf.dispose(model.forward(ids, { attention: 'bidirectional_sliding_gemma4_hf', logits: false }));
       ctx.log(`forward B${B} T${T} on ${engineName}`);
       const tm = await timeIt(run, { warmup: 0, minRuns: 2, minSeconds: 0 });
       rows.push([`forward B${B} T${T} s (median of ${tm.runs})`, fmt(tm.median, 2)]);

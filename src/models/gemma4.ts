@@ -21,13 +21,12 @@ import { andMasks, layerMask, maskBias, padding, type AttentionMode } from '../n
 import { gegluMlp, geluTanh } from '../nn/mlp.js';
 import { moeExperts } from '../nn/moe.js';
 import { rmsNormDirect } from '../nn/norm.js';
-import { pool as poolStates, type PoolingKind } from '../nn/pooling.js';
+import { pool as poolStates, type TokenPooling } from '../nn/pooling.js';
 import { applyRope, ropeTablesFromInvFreq, type RopeTables } from '../nn/rope.js';
 import { Rng } from '../rng/index.js';
-import { ParamModel } from './base.js';
-import { toRows, type ForwardOptions, type ForwardOutput } from './gemma.js';
-import { randomHostParams } from './init.js';
-import type { LoadOptions } from './registry.js';
+import { maskRows, ParamModel, tokenRows, toRows, type LoadOptions, type ModelClass } from './base.js';
+import type { ForwardOptions, ForwardOutput } from './gemma.js';
+import { randomHostParams, type InitConfig } from './init.js';
 import { loadStrictParams, variablesFromFloat32 } from './strict.js';
 
 /** Tensors a `gemma4` checkpoint may hold that the text decoder never reads (skipped unread). */
@@ -105,12 +104,12 @@ export class Gemma4Model extends ParamModel<Gemma4Config> {
     super(config, params, gemma4ParameterShapes(config), seed);
   }
 
-  static fromFloat32(config: Gemma4Config, tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>): Gemma4Model {
-    return new Gemma4Model(config, variablesFromFloat32(tensors, gemma4ParameterShapes(config), config.sourcePath));
-  }
+  static readonly parameterShapes = gemma4ParameterShapes;
 
-  static random(config: Gemma4Config, seed: number): Gemma4Model {
-    return Gemma4Model.fromFloat32(config, gemma4RandomHost(config, seed));
+  /** HF's Gemma 4 init: norms, layer scalars and router scales one (not Gemma 1-3's zero offsets). */
+  static override random<C extends InitConfig & { readonly sourcePath: string }, M>(this: ModelClass<C, M>, config: C, seed: number): M {
+    const c = config as unknown as Gemma4Config;
+    return new this(config, variablesFromFloat32(gemma4RandomHost(c, seed), gemma4ParameterShapes(c), c.sourcePath));
   }
 
   /** HF "all" runs the whole decoder bidirectionally; otherwise (null / "vision") text is causal. */
@@ -121,22 +120,12 @@ export class Gemma4Model extends ParamModel<Gemma4Config> {
   /** inputIds [B, T] -> final hidden states [B, T, D] (+ logits [B, T, V] after the final softcap). Positions 0..T-1. */
   forward(inputIds: tf.Tensor2D | number[][], opts: ForwardOptions = {}): ForwardOutput {
     const c = this.config;
-    const ids = toRows(inputIds, 'inputIds');
+    // Ids index both tables when PLE is on.
+    const ids = tokenRows(inputIds, 'inputIds', c.hiddenSizePerLayerInput > 0 ? Math.min(c.vocabSize, c.vocabSizePerLayerInput) : c.vocabSize);
     const B = ids.length;
     const T = (ids[0] as number[]).length;
-    const maxId = c.hiddenSizePerLayerInput > 0 ? Math.min(c.vocabSize, c.vocabSizePerLayerInput) : c.vocabSize;
-    ids.forEach((row, b) =>
-      row.forEach((id, t) => {
-        if (!Number.isInteger(id) || id < 0 || id >= maxId) throw new RangeError(`inputIds[${b}][${t}] = ${id} is not a token id in [0, ${maxId})`);
-      }),
-    );
-    const mask = opts.attentionMask === undefined ? null : toRows(opts.attentionMask, 'attentionMask', [B, T]);
-    mask?.forEach((row, b) =>
-      row.forEach((v, t) => {
-        if (v !== 0 && v !== 1) throw new RangeError(`attentionMask[${b}][${t}] = ${v}, expected 0 or 1`);
-      }),
-    );
-    const mode = opts.mode ?? this.defaultMode;
+    const mask = opts.attentionMask === undefined ? null : maskRows(opts.attentionMask, 'attentionMask', B, T);
+    const mode = opts.attention ?? this.defaultMode;
     const wantLogits = opts.logits ?? mode === 'causal';
     const training = opts.training ?? false;
     const rates = {
@@ -246,10 +235,10 @@ export class Gemma4Model extends ParamModel<Gemma4Config> {
     });
   }
 
-  /** hiddenStates [B, T, D], attentionMask [B, T] -> [B, D] (mean / first / last_non_pad). */
-  pool(hiddenStates: tf.Tensor3D, attentionMask: tf.Tensor2D | number[][], kind: PoolingKind): tf.Tensor2D {
+  /** hiddenStates [B, T, D], attentionMask [B, T] -> [B, D] (mean / first / last). */
+  pool(hiddenStates: tf.Tensor3D, attentionMask: tf.Tensor2D | number[][], kind: TokenPooling): tf.Tensor2D {
     const [B, T] = hiddenStates.shape;
-    const rows = Array.isArray(attentionMask) ? toRows(attentionMask, 'attentionMask', [B, T]) : null;
+    const rows = Array.isArray(attentionMask) ? toRows(attentionMask, 'attentionMask', B, T) : null;
     return tf.tidy(() => poolStates(hiddenStates, rows ? tf.tensor2d(rows, [B, T], 'float32') : (attentionMask as tf.Tensor2D), kind));
   }
 

@@ -11,12 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { openCheckpoint } from '../../src/checkpoint/index.js';
-import { toEncoder, type EncoderBatch } from '../../src/encoder/encoder.js';
+import { toEncoder } from '../../src/encoder/encoder.js';
 import { initEngine } from '../../src/engine/index.js';
 import { REPO_ROOT } from '../../src/io/paths.js';
 import { Gemma4Model } from '../../src/models/gemma4.js';
 import { loadDecoderModel, loadModel, randomLike } from '../../src/models/load.js';
-import { padRight } from '../../src/train/batching.js';
+import { padRight, type Labelled } from '../../src/tokenize/batch.js';
 import { assertAllClose, TOL } from '../helpers/close.js';
 import { nonPad, readGolden } from './golden.js';
 
@@ -60,7 +60,7 @@ test('fine-tuning classification (dense PLE + MoE) and ranking heads on Gemma 4:
       const before = watch.map((n) => Array.from(model.params.get(n)!.dataSync()));
       const enc = toEncoder(model, { attention: 'bidirectional_sliding', pooling: 'mean', head: { kind: 'classification', numClasses: 2 }, seed: 1 });
       const seqs = [[2, 10, 11, 12, 13, 14], [2, 40, 41, 42], [2, 10, 12, 14, 16, 18, 20], [2, 41, 43, 45]];
-      const b: EncoderBatch = { ...padRight(seqs, 0), labels: [0, 1, 0, 1] };
+      const b: Labelled = { ...padRight(seqs, 0), labels: [0, 1, 0, 1] };
       const r = await train(enc, { epoch: () => [b], size: (x) => x.batch }, { seed: 0, maxSteps: 12, schedule: { lr: 0.01, decay: 'constant' } });
       assert.ok(r.logs.at(-1)!.loss < 0.5 * r.logs[0]!.loss, `${dir}: loss ${r.logs[0]!.loss} -> ${r.logs.at(-1)!.loss}`);
       watch.forEach((n, i) => assert.notDeepEqual(Array.from(model.params.get(n)!.dataSync()), before[i], `${n} was updated`));
@@ -68,7 +68,7 @@ test('fine-tuning classification (dense PLE + MoE) and ranking heads on Gemma 4:
       if (!model.config.enableMoeBlock) {
         // The ranking path (MS MARCO style pairwise loss over [positive, negative] rows) on the same backbone.
         const rank = toEncoder(model, { attention: 'bidirectional_global', pooling: 'last', head: { kind: 'ranking', loss: 'pairwise' }, seed: 2 });
-        const pairs: EncoderBatch = { ...padRight([seqs[0]!, seqs[1]!, seqs[2]!, seqs[3]!], 0), labels: [1, 0, 1, 0] };
+        const pairs: Labelled = { ...padRight([seqs[0]!, seqs[1]!, seqs[2]!, seqs[3]!], 0), labels: [1, 0, 1, 0] };
         const rr = await train(rank, { epoch: () => [pairs], size: (x) => x.batch }, { seed: 0, maxSteps: 8, schedule: { lr: 0.01, decay: 'constant' } });
         assert.ok(rr.logs.at(-1)!.loss < rr.logs[0]!.loss, `ranking loss ${rr.logs[0]!.loss} -> ${rr.logs.at(-1)!.loss}`);
         rank.dispose();
@@ -94,8 +94,8 @@ test('save -> reload: HF tensor names (towers and shared-layer K/V dropped), sam
       const back = await load(out);
       assert.deepEqual({ ...back.config, sourcePath: '' }, { ...model.config, sourcePath: '', dtype: 'float32' });
       const ids = [[2, 5, 9, 200, 17, 3]];
-      const a = model.forward(ids, { mode: 'bidirectional_sliding_gemma4_hf', logits: true });
-      const b = back.forward(ids, { mode: 'bidirectional_sliding_gemma4_hf', logits: true });
+      const a = model.forward(ids, { attention: 'bidirectional_sliding_gemma4_hf', logits: true });
+      const b = back.forward(ids, { attention: 'bidirectional_sliding_gemma4_hf', logits: true });
       assert.deepEqual(b.logits!.arraySync(), a.logits!.arraySync());
       tf.dispose([a, b]);
       // A random-init baseline of the same family and shapes (GLUE `init: random`).
@@ -122,7 +122,7 @@ test('loadModel dispatches gemma4 and gemma4_text; forward CLI reproduces the go
     const out = join(dir, 'out.json');
     await writeFile(input, JSON.stringify({ input_ids: c.input_ids, attention_mask: c.attention_mask }));
     const mode = 'bidirectional_sliding_gemma4_hf';
-    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'gemma-lab.js'), 'forward', '--model', E2B, '--input', input, '--mode', mode, '--out', out], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'gemma-lab.js'), 'forward', '--model', E2B, '--input', input, '--attention', mode, '--out', out], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, r.stderr);
     const got = JSON.parse(await readFile(out, 'utf8')) as { model_type: string; hidden_states: number[][][]; pooled: Record<string, number[][]> };
     assert.equal(got.model_type, 'gemma4');

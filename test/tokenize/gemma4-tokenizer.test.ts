@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseGemma4Config } from '../../src/config/gemma4.js';
 import { REPO_ROOT } from '../../src/io/paths.js';
+import { batchRows } from '../../src/tokenize/batch.js';
 import { encodeBatch, loadTokenizer } from '../../src/tokenize/index.js';
 
 const DIR = join(REPO_ROOT, 'test', 'fixtures', 'gemma4-tokenizer');
@@ -28,7 +29,7 @@ test('Gemma 4 tokenizer: pad/bos/eos, <|turn> / <turn|> at 105 / 106, multimodal
   // Decoding skips the specials and restores spaces and bytes.
   assert.equal(tok.decode([2, 105, 386, 123, 383, 391, 106, 1]), 'user\n hello world');
   const b = encodeBatch(tok, ['hello world', '<|turn>user'], { maxLength: 8 });
-  assert.deepEqual(b.inputIds, [
+  assert.deepEqual(batchRows(b).inputIds, [
     [2, 370, 380, 381, 391], // "hello" has no ▁ before it: h + el + lo
     [2, 105, 386, 0, 0],
   ]);
