@@ -178,27 +178,31 @@ export class Gemma4Model extends ParamModel<Gemma4Config> {
       c.layers.forEach((l, i) => {
         const p = `${m}layers.${i}.`;
         const { bias, rope } = tables(l);
-        const a = n(x, `${p}input_layernorm.weight`);
-        const heads = (t: tf.Tensor, h: number) => tf.transpose(tf.reshape(t, [B, T, h, l.headDim]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, h, T, K]
-        const proj = (name: string, h: number) => tf.reshape(linear(a, this.w2(`${p}self_attn.${name}.weight`)), [B, T, h, l.headDim]) as tf.Tensor4D;
-        const q = applyRope(heads(rmsNormDirect(proj('q_proj', c.numAttentionHeads), this.w1(`${p}self_attn.q_norm.weight`), eps), c.numAttentionHeads), rope);
-        let kv = l.kvSource !== null ? kvStore.get(l.kvSource) : undefined;
-        if (!kv) {
-          const G = l.numKvHeads;
-          const kRaw = proj('k_proj', G);
-          const vRaw = l.kEqV ? kRaw : proj('v_proj', G); // k_eq_v: V is the raw K projection (before k_norm and RoPE)
-          kv = { k: applyRope(heads(rmsNormDirect(kRaw, this.w1(`${p}self_attn.k_norm.weight`), eps), G), rope), v: heads(rmsNormDirect(vRaw, null, eps), G) };
-          if (sources.has(i)) kvStore.set(i, kv);
-        }
-        const o = scaledDotProductAttention(q, kv.k, kv.v, { scale: 1, softcap: null, bias, ...(probDropout ? { probDropout } : {}) });
-        const attn = linear(mergeHeads(o), this.w2(`${p}self_attn.o_proj.weight`));
-        x = tf.add(x, drop(n(attn, `${p}post_attention_layernorm.weight`), rates.residual));
+        // One scope per layer, so inference holds one layer's intermediates (only x and shared K/V leave it).
+        const out = tf.tidy(() => {
+          let x1 = x;
+          const a = n(x1, `${p}input_layernorm.weight`);
+          const heads = (t: tf.Tensor, h: number) => tf.transpose(tf.reshape(t, [B, T, h, l.headDim]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, h, T, K]
+          const proj = (name: string, h: number) => tf.reshape(linear(a, this.w2(`${p}self_attn.${name}.weight`)), [B, T, h, l.headDim]) as tf.Tensor4D;
+          const q = applyRope(heads(rmsNormDirect(proj('q_proj', c.numAttentionHeads), this.w1(`${p}self_attn.q_norm.weight`), eps), c.numAttentionHeads), rope);
+          let kv = l.kvSource !== null ? kvStore.get(l.kvSource) : undefined;
+          let fresh: { k: tf.Tensor4D; v: tf.Tensor4D } | null = null;
+          if (!kv) {
+            const G = l.numKvHeads;
+            const kRaw = proj('k_proj', G);
+            const vRaw = l.kEqV ? kRaw : proj('v_proj', G); // k_eq_v: V is the raw K projection (before k_norm and RoPE)
+            kv = { k: applyRope(heads(rmsNormDirect(kRaw, this.w1(`${p}self_attn.k_norm.weight`), eps), G), rope), v: heads(rmsNormDirect(vRaw, null, eps), G) };
+            fresh = kv;
+          }
+          const o = scaledDotProductAttention(q, kv.k, kv.v, { scale: 1, softcap: null, bias, ...(probDropout ? { probDropout } : {}) });
+          const attn = linear(mergeHeads(o), this.w2(`${p}self_attn.o_proj.weight`));
+          x1 = tf.add(x1, drop(n(attn, `${p}post_attention_layernorm.weight`), rates.residual));
 
-        const r = x;
-        let f = gegluMlp(n(r, `${p}pre_feedforward_layernorm.weight`), {
-          gateProj: this.w2(`${p}mlp.gate_proj.weight`),
-          upProj: this.w2(`${p}mlp.up_proj.weight`),
-          downProj: this.w2(`${p}mlp.down_proj.weight`),
+          const r = x1;
+          let f = gegluMlp(n(r, `${p}pre_feedforward_layernorm.weight`), {
+            gateProj: this.w2(`${p}mlp.gate_proj.weight`),
+            upProj: this.w2(`${p}mlp.up_proj.weight`),
+            downProj: this.w2(`${p}mlp.down_proj.weight`),
         });
         if (c.enableMoeBlock) {
           // The router reads the un-normed residual r; the experts read pre_feedforward_layernorm_2(r).
@@ -214,14 +218,20 @@ export class Gemma4Model extends ParamModel<Gemma4Config> {
           const e = tf.reshape(moeExperts(u, flat, weights, c.topKExperts as number, eps), [B, T, c.hiddenSize]) as tf.Tensor3D;
           f = tf.add(n(f, `${p}post_feedforward_layernorm_1.weight`), n(e, `${p}post_feedforward_layernorm_2.weight`));
         }
-        x = tf.add(r, drop(n(f, `${p}post_feedforward_layernorm.weight`), rates.residual));
+        x1 = tf.add(r, drop(n(f, `${p}post_feedforward_layernorm.weight`), rates.residual));
 
         if (perLayer) {
           const pli = tf.reshape(tf.slice(perLayer, [0, 0, i, 0], [B, T, 1, P]), [B, T, P]);
-          const g = tf.mul(geluTanh(linear(x, this.w2(`${p}per_layer_input_gate.weight`))), pli) as tf.Tensor3D; // [B, T, P]
-          x = tf.add(x, n(linear(g, this.w2(`${p}per_layer_projection.weight`)), `${p}post_per_layer_input_norm.weight`));
+          const g = tf.mul(geluTanh(linear(x1, this.w2(`${p}per_layer_input_gate.weight`))), pli) as tf.Tensor3D; // [B, T, P]
+          x1 = tf.add(x1, n(linear(g, this.w2(`${p}per_layer_projection.weight`)), `${p}post_per_layer_input_norm.weight`));
         }
-        x = tf.mul(x, this.w1(`${p}layer_scalar`));
+        x1 = tf.mul(x1, this.w1(`${p}layer_scalar`)) as tf.Tensor3D;
+        const keep = fresh !== null && sources.has(i) ? [fresh.k, fresh.v] : [];
+        return { x: x1, keep };
+        });
+        x = out.x;
+        const [k, v] = out.keep;
+        if (k && v) kvStore.set(i, { k, v });
         layerStates?.push(x);
       });
 
