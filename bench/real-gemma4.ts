@@ -9,6 +9,7 @@
  *    bf16 checkpoint, loaded with `loadModel` (memory measured), forward at B4 T512 (hidden states,
  *    bidirectional "all" mode as an encoder runs it), tokens/s, and the per-layer cost.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,9 +19,7 @@ import { parseGemma4Config, type Gemma4Config } from '../src/config/gemma4.js';
 import { initEngine } from '../src/engine/index.js';
 import { REPO_ROOT } from '../src/io/paths.js';
 import { Gemma4Model, gemma4ParameterShapes } from '../src/models/gemma4.js';
-import { loadModel } from '../src/models/load.js';
-import { Rng } from '../src/rng/index.js';
-import { type BenchSection, fmt, formatTable, type Table, timeIt } from './harness.js';
+import { type BenchSection, fmt, formatTable, type Table } from './harness.js';
 
 const B = 4;
 const T = 512;
@@ -119,27 +118,29 @@ const section: BenchSection = {
       const params = built.parameterCount;
       await built.save(dir, 'BF16');
       built.dispose();
-      const before = tf.memory().numBytes;
-      const rssBefore = rss();
-      const tl = performance.now();
-      const model = await loadModel(dir);
-      const loadS = (performance.now() - tl) / 1000;
-      if (!(model instanceof Gemma4Model)) throw new Error('slice did not load as Gemma 4');
+      // Load and forward in a fresh process, so the engine's heap holds only the loaded model.
+      const res = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', 'real-gemma4-worker.ts'), dir, String(B), String(T), '2'], {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+        maxBuffer: 1 << 26,
+      });
+      const line = res.stdout.trim().split('\n').at(-1) ?? '';
       rows.push(['parameters', params.toLocaleString('en-US')]);
-      rows.push(['load (bf16 -> float32 variables) s', fmt(loadS)]);
-      rows.push(['resident weights (tf bytes) GiB', fmt((tf.memory().numBytes - before) / GiB, 2)]);
-      rows.push(['process RSS growth on load GiB', fmt(rss() - rssBefore, 2)]);
-      const rng = new Rng('bench-gemma4');
-      const ids = Array.from({ length: B }, () => Array.from({ length: T }, () => 3 + rng.int(vocab - 3)));
-      const run = () => tf.dispose(model.forward(ids, { attention: 'bidirectional_sliding_gemma4_hf', logits: false }));
-      ctx.log(`forward B${B} T${T} on ${engineName}; load ${fmt(loadS)} s, weights ${fmt((tf.memory().numBytes - before) / GiB, 2)} GiB`);
-      const tm = await timeIt(run, { warmup: 0, minRuns: 2, minSeconds: 0 });
-      rows.push([`forward B${B} T${T} s (median of ${tm.runs})`, fmt(tm.median, 2)]);
-      rows.push(['tokens/s', fmt((B * T) / tm.median)]);
-      rows.push(['s per layer (forward)', fmt(tm.median / layers, 2)]);
-      rows.push([`E2B (35 layers) forward estimate at this per-layer cost, s`, fmt((tm.median / layers) * e2b.numHiddenLayers, 0)]);
-      rows.push(['process RSS after forward GiB', fmt(rss(), 2)]);
-      model.dispose();
+      if (res.status !== 0 || !line.startsWith('{')) {
+        const why = res.stderr.split('\n').filter((l) => /Error|Abort/.test(l) && l.length < 300).slice(0, 2).join(' / ');
+        rows.push(['load + forward (child process)', `FAILED (exit ${res.status}): ${why}`]);
+      } else {
+        const r = JSON.parse(line) as { engine: string; loadS: number; weightsGiB: number; rssLoadGiB: number; forwardS: number; runs: number; peakRssGiB: number };
+        rows.push(['engine', r.engine]);
+        rows.push(['load (bf16 -> float32 variables) s', fmt(r.loadS)]);
+        rows.push(['resident weights (tf bytes) GiB', fmt(r.weightsGiB, 2)]);
+        rows.push(['process RSS growth on load GiB', fmt(r.rssLoadGiB, 2)]);
+        rows.push([`forward B${B} T${T} s (median of ${r.runs})`, fmt(r.forwardS, 2)]);
+        rows.push(['tokens/s', fmt((B * T) / r.forwardS)]);
+        rows.push(['s per layer (forward)', fmt(r.forwardS / layers, 2)]);
+        rows.push(['E2B (35 layers) forward estimate at this per-layer cost, s', fmt((r.forwardS / layers) * e2b.numHiddenLayers, 0)]);
+        rows.push(['peak process RSS GiB', fmt(r.peakRssGiB, 2)]);
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
