@@ -15,10 +15,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { parseGemma4Config, type Gemma4Config } from '../src/config/gemma4.js';
+import { fromFloat32, saveCheckpoint } from '../src/checkpoint/index.js';
+import { gemma4ConfigToJson, parseGemma4Config, type Gemma4Config } from '../src/config/gemma4.js';
 import { initEngine } from '../src/engine/index.js';
 import { REPO_ROOT } from '../src/io/paths.js';
-import { Gemma4Model, gemma4ParameterShapes } from '../src/models/gemma4.js';
+import { gemma4ParameterShapes, gemma4RandomHost } from '../src/models/gemma4.js';
 import { type BenchSection, fmt, formatTable, type Table } from './harness.js';
 
 const B = 4;
@@ -114,10 +115,15 @@ const section: BenchSection = {
     const rows: (string | number)[][] = [];
     try {
       ctx.log(`writing the E2B-shaped slice (${layers} layers, vocab ${vocab}) as a bf16 checkpoint`);
-      const built: Gemma4Model = Gemma4Model.random(c, 2);
-      const params = built.parameterCount;
-      await built.save(dir, 'BF16');
-      built.dispose();
+      // Written from host arrays (no engine memory): the checkpoint a real download would be.
+      const host = gemma4RandomHost(c, 2);
+      let params = 0;
+      const tensors = new Map([...host].map(([name, t]) => {
+        params += t.data.length;
+        return [name, fromFloat32(t.data, t.shape, 'BF16')] as const;
+      }));
+      host.clear();
+      await saveCheckpoint(dir, { config: gemma4ConfigToJson(c, 'bfloat16'), tensors });
       // Load and forward in a fresh process, so the engine's heap holds only the loaded model.
       const res = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', 'real-gemma4-worker.ts'), dir, String(B), String(T), '2'], {
         cwd: REPO_ROOT,

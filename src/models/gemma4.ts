@@ -87,7 +87,7 @@ function ignoredOnLoad(c: Gemma4Config, name: string): boolean {
 }
 
 /** Float32 host tensors with HF's init: linear/embedding/expert weights N(0, range), pad rows zero, norms and scalars one. */
-function gemma4RandomHost(c: Gemma4Config, seed: number): Map<string, { shape: number[]; data: Float32Array }> {
+export function gemma4RandomHost(c: Gemma4Config, seed: number): Map<string, { shape: number[]; data: Float32Array }> {
   const host = randomHostParams(gemma4ParameterShapes(c), c, seed);
   for (const [name, t] of host) {
     if (/norm(_\d)?\.weight$/.test(name) || name.endsWith('layer_scalar') || name.endsWith('router.scale') || name.endsWith('router.per_expert_scale')) t.data.fill(1);
