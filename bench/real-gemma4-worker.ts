@@ -3,7 +3,7 @@
  * (so the wasm heap holds only this model) and times forward passes; prints one JSON line on stdout.
  * Usage: node --import tsx bench/real-gemma4-worker.ts DIR B T RUNS
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../src/engine/index.js';
 import { Gemma4Model } from '../src/models/gemma4.js';
 import { loadModel } from '../src/models/load.js';

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { fromFloat32, saveCheckpoint } from '../src/checkpoint/index.js';
 import { gemma4ConfigToJson, parseGemma4Config, type Gemma4Config } from '../src/config/gemma4.js';
 import { initEngine } from '../src/engine/index.js';

@@ -11,7 +11,7 @@
  *
  * Parameter names are the checkpoint's tensor names verbatim (prefix `model.` or `model.language_model.`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Checkpoint } from '../checkpoint/index.js';
 import { gemma4ConfigToJson, gemma4InvFreq, parseGemma4Config, type Gemma4Config, type Gemma4Layer } from '../config/gemma4.js';
 import type { LayerType } from '../config/gemma.js';

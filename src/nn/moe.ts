@@ -7,7 +7,7 @@
  * The routing choice (which k experts) is data-dependent and made on the host; the weights stay
  * tensors, so gradients reach the router through the kept probabilities as in HF.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { linear } from './linear.js';
 import { geluTanh } from './mlp.js';
 import { rmsNormDirect } from './norm.js';

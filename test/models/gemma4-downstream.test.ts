@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { openCheckpoint } from '../../src/checkpoint/index.js';
 import { toEncoder } from '../../src/encoder/encoder.js';
 import { initEngine } from '../../src/engine/index.js';
