@@ -214,6 +214,97 @@ napi_value SumMiddle(napi_env env, napi_callback_info info) {
   });
 }
 
+// Attention dims and rule from a Float64Array [B, H, G, T, S, d, causal, window, qOffset].
+struct AttnSpec {
+  gl::AttnDims dims;
+  gl::AttnRule rule;
+};
+
+AttnSpec attn_spec(napi_env env, napi_value v) {
+  int64_t n;
+  const double* p = typed<double>(env, v, napi_float64_array, &n, "dims");
+  if (n != 9) throw Failure{"dims must be [B, H, G, T, S, d, causal, window, qOffset]"};
+  int64_t x[9];
+  for (int i = 0; i < 9; i++) {
+    if (!(p[i] == std::floor(p[i]) && std::fabs(p[i]) < 9007199254740991.0)) throw Failure{"dims must be integers"};
+    x[i] = static_cast<int64_t>(p[i]);
+  }
+  for (int i = 0; i < 6; i++)
+    if (x[i] < 0) throw Failure{"negative attention extent"};
+  if (x[7] < 0) throw Failure{"negative window"};
+  if (x[2] == 0 ? x[1] != 0 : x[1] % x[2] != 0) throw Failure{"H must be a multiple of G"};
+  return {{x[0], x[1], x[2], x[3], x[4], x[5]}, {x[6] != 0, x[7], x[8]}};
+}
+
+const float* f32(napi_env env, napi_value v, int64_t want, const char* what) {
+  int64_t n;
+  const float* p = typed<float>(env, v, napi_float32_array, &n, what);
+  if (n != want) throw Failure{std::string(what) + " has " + std::to_string(n) + " elements, expected " + std::to_string(want)};
+  return p;
+}
+
+// keyMask: a Float32Array of B*S 0/1 values, or an empty one for "every key".
+const float* key_mask(napi_env env, napi_value v, const gl::AttnDims& D) {
+  int64_t n;
+  const float* p = typed<float>(env, v, napi_float32_array, &n, "keyMask");
+  if (n == 0) return nullptr;
+  if (n != D.B * D.S) throw Failure{"keyMask must have B*S elements (or none)"};
+  return p;
+}
+
+// attention(q, k, v, keyMask, o, lse, dims, scale, cap)
+napi_value Attention(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 9);
+    const AttnSpec sp = attn_spec(env, a[6]);
+    const gl::AttnDims& D = sp.dims;
+    const int64_t nq = D.B * D.H * D.T * D.d, nkv = D.B * D.G * D.S * D.d;
+    const float* q = f32(env, a[0], nq, "q");
+    const float* k = f32(env, a[1], nkv, "k");
+    const float* v = f32(env, a[2], nkv, "v");
+    const float* km = key_mask(env, a[3], D);
+    float* o = const_cast<float*>(f32(env, a[4], nq, "o"));
+    float* lse = const_cast<float*>(f32(env, a[5], D.B * D.H * D.T, "lse"));
+    gl::attention_forward(D, sp.rule, static_cast<float>(number(env, a[7], "scale")), static_cast<float>(number(env, a[8], "cap")),
+                          q, k, v, km, o, lse);
+    return undefined(env);
+  });
+}
+
+// attentionBackward(q, k, v, keyMask, o, lse, dO, dq, dk, dv, dims, scale, cap)
+napi_value AttentionBackward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 13);
+    const AttnSpec sp = attn_spec(env, a[10]);
+    const gl::AttnDims& D = sp.dims;
+    const int64_t nq = D.B * D.H * D.T * D.d, nkv = D.B * D.G * D.S * D.d;
+    const float* q = f32(env, a[0], nq, "q");
+    const float* k = f32(env, a[1], nkv, "k");
+    const float* v = f32(env, a[2], nkv, "v");
+    const float* km = key_mask(env, a[3], D);
+    const float* o = f32(env, a[4], nq, "o");
+    const float* lse = f32(env, a[5], D.B * D.H * D.T, "lse");
+    const float* dO = f32(env, a[6], nq, "dO");
+    float* dq = const_cast<float*>(f32(env, a[7], nq, "dq"));
+    float* dk = const_cast<float*>(f32(env, a[8], nkv, "dk"));
+    float* dv = const_cast<float*>(f32(env, a[9], nkv, "dv"));
+    gl::attention_backward(D, sp.rule, static_cast<float>(number(env, a[11], "scale")),
+                           static_cast<float>(number(env, a[12], "cap")), q, k, v, km, o, lse, dO, dq, dk, dv);
+    return undefined(env);
+  });
+}
+
+// setThreads(n): OpenMP threads for later kernels.
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 1);
+    const int64_t n = count(env, a[0], "n");
+    if (n < 1 || n > 1024) throw Failure{"threads must be in 1..1024"};
+    gl::set_threads(static_cast<int>(n));
+    return undefined(env);
+  });
+}
+
 napi_value Threads(napi_env env, napi_callback_info) {
   napi_value v;
   napi_create_int32(env, gl::max_threads(), &v);
@@ -229,6 +320,9 @@ napi_value Init(napi_env env, napi_value exports) {
       {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"softmaxRows", nullptr, SoftmaxRows, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sumMiddle", nullptr, SumMiddle, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"attention", nullptr, Attention, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"attentionBackward", nullptr, AttentionBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

@@ -29,5 +29,26 @@ void softmax_rows(const float* x, float* y, int64_t rows, int64_t n);
 void sum_middle(const float* x, float* y, int64_t P, int64_t Q, int64_t R);
 
 int max_threads();
+// Sets the OpenMP thread count of later kernels (tests compare 1 and 2 threads bit for bit).
+void set_threads(int n);
+
+// Fused attention. q: [B, H, T, d]; k, v: [B, G, S, d] (query head h reads kv head h / (H/G)).
+struct AttnDims {
+  int64_t B, H, G, T, S, d;
+};
+// Query i (position i + qOffset in key coordinates) sees key j when: keyMask[b, j] != 0 (if given),
+// causal => j <= pos, window W > 0 => j > pos - W (causal) or |pos - j| < W (bidirectional).
+struct AttnRule {
+  bool causal;
+  int64_t window;  // 0 = none
+  int64_t qOffset;
+};
+// o: [B, H, T, d]; lse: [B, H, T] log-sum-exp of each row's logits (+inf for a row that sees no key).
+// cap <= 0 means no softcap.
+void attention_forward(const AttnDims& D, const AttnRule& rule, float scale, float cap, const float* q, const float* k,
+                       const float* v, const float* keyMask, float* o, float* lse);
+void attention_backward(const AttnDims& D, const AttnRule& rule, float scale, float cap, const float* q, const float* k,
+                        const float* v, const float* keyMask, const float* o, const float* lse, const float* dO,
+                        float* dq, float* dk, float* dv);
 
 }  // namespace gl

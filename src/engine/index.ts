@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { registerAttentionGradient } from './attention.js';
 import { registerBroadcastMatMulGradient } from './gradients.js';
 import { loadNativeAddon, type NativeLib } from './native.js';
 import { ensureSegmentSum, installNativeKernels, nativeKernelNames, removeNativeKernels } from './register.js';
@@ -14,6 +15,7 @@ import { type BackendChoice, parseBackendChoice, planEngine, TFJS_NODE_PACKAGES 
 export { BACKEND_CHOICES, parseBackendChoice, planEngine } from './select.js';
 export type { Availability, BackendChoice, EnginePlan } from './select.js';
 export type { NativeLib } from './native.js';
+export { fusedAttention, fusedAttentionAvailable, type FusedAttentionAttrs } from './attention.js';
 
 export interface EngineInfo {
   /** tf.getBackend() after init. */
@@ -97,6 +99,7 @@ export async function initEngine(choice?: BackendChoice, options: EngineOptions 
   if (!(await tf.setBackend(plan.backend))) throw new Error(`tfjs backend '${plan.backend}' failed to initialise`);
   await tf.ready();
   registerBroadcastMatMulGradient();
+  registerAttentionGradient();
   // The cpu backend greets Node users with "install tfjs-node" on first use; here cpu is a deliberate choice.
   if (plan.backend === 'cpu') (tf.backend() as { firstUse?: boolean }).firstUse = false;
   if (plan.backend !== 'tensorflow') {

@@ -168,7 +168,7 @@ export class GemmaModel extends ParamModel<GemmaConfig> {
     const drop = <T extends tf.Tensor>(x: T, rate: number): T => (rate > 0 ? (tf.dropout(x, rate, undefined, dropRng.seed()) as T) : x);
 
     return tf.tidy(() => {
-      // One mask bias and one RoPE table per layer type, shared by the layers of that type.
+      // One mask rule and one RoPE table per layer type, shared by the layers of that type.
       const forType = selfAttentionTables(c, mode, mask, B, T);
       const spec = attentionSpec(c);
       const eps = c.rmsNormEps;
@@ -183,7 +183,7 @@ export class GemmaModel extends ParamModel<GemmaConfig> {
       // 2. decoder layers
       for (let i = 0; i < c.numHiddenLayers; i++) {
         const p = `model.layers.${i}.`;
-        const { bias, rope } = forType(c.layerTypes[i] as LayerType);
+        const { mask: rule, rope } = forType(c.layerTypes[i] as LayerType);
         const hIn = rmsNorm(x, this.w1(`${p}input_layernorm.weight`), eps);
         let a = attention(
           hIn,
@@ -196,7 +196,7 @@ export class GemmaModel extends ParamModel<GemmaConfig> {
             ...(c.qkNorm ? { qNorm: this.w1(`${p}self_attn.q_norm.weight`), kNorm: this.w1(`${p}self_attn.k_norm.weight`) } : {}),
           },
           spec,
-          { rope: { q: rope, k: rope }, bias, ...(probDropout ? { probDropout } : {}) },
+          { rope: { q: rope, k: rope }, mask: rule, ...(probDropout ? { probDropout } : {}) },
         );
         const mlpW = {
           gateProj: this.w2(`${p}mlp.gate_proj.weight`),

@@ -1,0 +1,374 @@
+// Fused attention, forward and backward, with masks given as rules and an online (blockwise)
+// softmax: memory O(B*H*T*d), never a [T, S] score matrix, and only the key blocks a rule can see
+// are visited (a sliding layer costs its band, not T*S).
+//
+// Scores s = scale * q.k, optionally cap * tanh(s / cap); invisible keys get probability 0. A query
+// row that sees no key at all averages v over every key, which is exactly what the dense path's
+// large finite mask bias gives (all of its scores round to the same value); that output does not
+// depend on q or k, so its gradient reaches only v.
+//
+// Determinism: every output element is written by one OpenMP task, accumulating in a fixed order
+// that does not depend on the thread count (forward: one task per (b, h, query tile); backward: one
+// task per (b, kv head), which owns dK/dV of that head and dQ of its query heads).
+#define __FAST_MATH__ 1  // only so glibc declares the libmvec SIMD expf/tanhf (see elementwise.cc)
+#include <math.h>
+#undef __FAST_MATH__
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "kernels.h"
+
+namespace gl {
+namespace {
+
+constexpr int64_t BQ = 32;  // query rows per tile
+constexpr int64_t BK = 64;  // keys per tile (4 vectors of 16 floats)
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+
+struct Buf {  // 64-byte aligned float scratch
+  float* p = nullptr;
+  explicit Buf(int64_t n) { p = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * std::max<int64_t>(16, (n + 15) / 16 * 16))); }
+  ~Buf() { std::free(p); }
+  Buf(const Buf&) = delete;
+  Buf& operator=(const Buf&) = delete;
+};
+
+// Visible key range [lo, hi) of query row i under the positional rule (the key mask is applied per key).
+inline void key_range(const AttnRule& r, int64_t S, int64_t i, int64_t* lo, int64_t* hi) {
+  const int64_t pos = i + r.qOffset;
+  int64_t a = 0, b = S;
+  if (r.window > 0) {
+    a = pos - r.window + 1;
+    if (!r.causal) b = pos + r.window;
+  }
+  if (r.causal) b = std::min(b, pos + 1);
+  *lo = std::max<int64_t>(a, 0);
+  *hi = std::min(b, S);
+}
+
+// xt[c, j] = x[j, c] for j < S (x is [S, d]); columns S..Sp-1 are zero. xt is [d, Sp].
+void transpose_pad(const float* x, int64_t S, int64_t d, int64_t Sp, float* xt) {
+  for (int64_t c = 0; c < d; c++) {
+    float* row = xt + c * Sp;
+    for (int64_t j = 0; j < S; j++) row[j] = x[j * d + c];
+    for (int64_t j = S; j < Sp; j++) row[j] = 0.f;
+  }
+}
+
+// out[r, 0:BK] = sum_c a[r*d + c] * bt[c*ldb + 0:BK] for r < nq (bt: BK columns of a [d, ldb] array, 64-aligned).
+void tile_abt(const float* __restrict a, int64_t nq, int64_t d, const float* __restrict bt, int64_t ldb, float* __restrict out) {
+  int64_t r = 0;
+  for (; r + 2 <= nq; r += 2) {
+    v16 x0{}, x1{}, x2{}, x3{}, y0{}, y1{}, y2{}, y3{};
+    const float* a0 = a + r * d;
+    const float* a1 = a0 + d;
+    for (int64_t c = 0; c < d; c++) {
+      const v16* b = reinterpret_cast<const v16*>(bt + c * ldb);
+      const float s0 = a0[c], s1 = a1[c];
+      x0 += s0 * b[0], x1 += s0 * b[1], x2 += s0 * b[2], x3 += s0 * b[3];
+      y0 += s1 * b[0], y1 += s1 * b[1], y2 += s1 * b[2], y3 += s1 * b[3];
+    }
+    v16* o0 = reinterpret_cast<v16*>(out + r * BK);
+    v16* o1 = o0 + 4;
+    o0[0] = x0, o0[1] = x1, o0[2] = x2, o0[3] = x3;
+    o1[0] = y0, o1[1] = y1, o1[2] = y2, o1[3] = y3;
+  }
+  for (; r < nq; r++) {
+    v16 x0{}, x1{}, x2{}, x3{};
+    const float* a0 = a + r * d;
+    for (int64_t c = 0; c < d; c++) {
+      const v16* b = reinterpret_cast<const v16*>(bt + c * ldb);
+      const float s0 = a0[c];
+      x0 += s0 * b[0], x1 += s0 * b[1], x2 += s0 * b[2], x3 += s0 * b[3];
+    }
+    v16* o0 = reinterpret_cast<v16*>(out + r * BK);
+    o0[0] = x0, o0[1] = x1, o0[2] = x2, o0[3] = x3;
+  }
+}
+
+// acc[r, :] += sum_{j < nk} p[r*BK + j] * x[j*d + :] for r < nq (acc rows have stride d).
+void tile_pv(const float* __restrict p, int64_t nq, int64_t nk, const float* __restrict x, int64_t d, float* __restrict acc) {
+  for (int64_t r = 0; r < nq; r++) {
+    const float* pr = p + r * BK;
+    float* ar = acc + r * d;
+    int64_t c = 0;
+    for (; c + 64 <= d; c += 64) {
+      v16u* av = reinterpret_cast<v16u*>(ar + c);
+      v16 s0 = av[0], s1 = av[1], s2 = av[2], s3 = av[3];
+      for (int64_t j = 0; j < nk; j++) {
+        const v16u* xv = reinterpret_cast<const v16u*>(x + j * d + c);
+        const float w = pr[j];
+        s0 += w * xv[0], s1 += w * xv[1], s2 += w * xv[2], s3 += w * xv[3];
+      }
+      av[0] = s0, av[1] = s1, av[2] = s2, av[3] = s3;
+    }
+    for (; c + 16 <= d; c += 16) {
+      v16u* av = reinterpret_cast<v16u*>(ar + c);
+      v16 s0 = av[0];
+      for (int64_t j = 0; j < nk; j++) s0 += pr[j] * *reinterpret_cast<const v16u*>(x + j * d + c);
+      av[0] = s0;
+    }
+    for (; c < d; c++) {
+      float s = ar[c];
+      for (int64_t j = 0; j < nk; j++) s += pr[j] * x[j * d + c];
+      ar[c] = s;
+    }
+  }
+}
+
+// acc[j, :] += sum_{r < nq} p[r*BK + j] * x[r*d + :] for j < nk (the transposed product).
+void tile_ptx(const float* __restrict p, int64_t nq, int64_t nk, const float* __restrict x, int64_t d, float* __restrict acc) {
+  for (int64_t j = 0; j < nk; j++) {
+    float* aj = acc + j * d;
+    int64_t c = 0;
+    for (; c + 64 <= d; c += 64) {
+      v16u* av = reinterpret_cast<v16u*>(aj + c);
+      v16 s0 = av[0], s1 = av[1], s2 = av[2], s3 = av[3];
+      for (int64_t r = 0; r < nq; r++) {
+        const v16u* xv = reinterpret_cast<const v16u*>(x + r * d + c);
+        const float w = p[r * BK + j];
+        s0 += w * xv[0], s1 += w * xv[1], s2 += w * xv[2], s3 += w * xv[3];
+      }
+      av[0] = s0, av[1] = s1, av[2] = s2, av[3] = s3;
+    }
+    for (; c + 16 <= d; c += 16) {
+      v16u* av = reinterpret_cast<v16u*>(aj + c);
+      v16 s0 = av[0];
+      for (int64_t r = 0; r < nq; r++) s0 += p[r * BK + j] * *reinterpret_cast<const v16u*>(x + r * d + c);
+      av[0] = s0;
+    }
+    for (; c < d; c++) {
+      float s = aj[c];
+      for (int64_t r = 0; r < nq; r++) s += p[r * BK + j] * x[r * d + c];
+      aj[c] = s;
+    }
+  }
+}
+
+// Raw scores of a tile -> logits in place (scale, softcap; tanh kept in `th` for the backward), and
+// invisible keys -> -inf. Row r is query i0 + r, column j is key j0 + j.
+void logits_tile(float* __restrict s, float* __restrict th, int64_t nq, int64_t i0, int64_t j0, int64_t nk, int64_t S,
+                 const AttnRule& rule, float scale, float cap, const float* keyMask) {
+  for (int64_t r = 0; r < nq; r++) {
+    float* sr = s + r * BK;
+    if (cap > 0.f) {
+      float* tr = th + r * BK;
+      const float k = scale / cap;
+#pragma omp simd
+      for (int64_t j = 0; j < BK; j++) {
+        tr[j] = tanhf(sr[j] * k);
+        sr[j] = cap * tr[j];
+      }
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < BK; j++) sr[j] *= scale;
+    }
+    int64_t lo, hi;
+    key_range(rule, S, i0 + r, &lo, &hi);
+    for (int64_t j = 0; j < BK; j++) {
+      const int64_t key = j0 + j;
+      if (j >= nk || key < lo || key >= hi || (keyMask && keyMask[key] == 0.f)) sr[j] = -INFINITY;
+    }
+  }
+}
+
+// Key blocks [kb0, kb1) (in units of BK) that some query of rows [i0, i1) can see.
+inline void block_span(const AttnRule& rule, int64_t S, int64_t i0, int64_t i1, int64_t* kb0, int64_t* kb1) {
+  int64_t lo0, hi0, lo1, hi1;
+  key_range(rule, S, i0, &lo0, &hi0);
+  key_range(rule, S, i1 - 1, &lo1, &hi1);
+  const int64_t lo = lo0, hi = std::max(hi0, hi1);  // lo and hi never decrease with i
+  if (hi <= lo) {
+    *kb0 = *kb1 = 0;
+    return;
+  }
+  *kb0 = lo / BK;
+  *kb1 = (hi + BK - 1) / BK;
+}
+
+}  // namespace
+
+void attention_forward(const AttnDims& D, const AttnRule& rule, float scale, float cap, const float* q, const float* k,
+                       const float* v, const float* keyMask, float* o, float* lse) {
+  const int64_t B = D.B, H = D.H, G = D.G, T = D.T, S = D.S, d = D.d, R = H / G;
+  if (B * H * T == 0) return;
+  const int64_t Sp = (S + BK - 1) / BK * BK;
+  Buf kt(B * G * d * Sp);  // K transposed per (b, g): [d, Sp]
+#pragma omp parallel for schedule(static) if (B * G * S * d >= (1 << 15))
+  for (int64_t bg = 0; bg < B * G; bg++) transpose_pad(k + bg * S * d, S, d, Sp, kt.p + bg * d * Sp);
+
+  const int64_t qTiles = (T + BQ - 1) / BQ, tasks = B * H * qTiles;
+  const double work = static_cast<double>(B) * H * T * std::min<int64_t>(S, rule.window > 0 ? 2 * rule.window : S) * d;
+#pragma omp parallel if (work >= 1e6)
+  {
+    Buf s(BQ * BK), th(BQ * BK), acc(BQ * d), m(BQ), l(BQ);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < tasks; t++) {
+      const int64_t bh = t / qTiles, i0 = (t % qTiles) * BQ, nq = std::min(BQ, T - i0);
+      const int64_t b = bh / H, h = bh % H, g = h / R;
+      const float* qt = q + (bh * T + i0) * d;
+      const float* kv = v + (b * G + g) * S * d;
+      const float* ktb = kt.p + (b * G + g) * d * Sp;
+      const float* km = keyMask ? keyMask + b * S : nullptr;
+      std::fill(acc.p, acc.p + nq * d, 0.f);
+      std::fill(m.p, m.p + nq, -INFINITY);
+      std::fill(l.p, l.p + nq, 0.f);
+      int64_t kb0, kb1;
+      block_span(rule, S, i0, i0 + nq, &kb0, &kb1);
+      for (int64_t kb = kb0; kb < kb1; kb++) {
+        const int64_t j0 = kb * BK, nk = std::min(BK, S - j0);
+        tile_abt(qt, nq, d, ktb + j0, Sp, s.p);
+        logits_tile(s.p, th.p, nq, i0, j0, nk, S, rule, scale, cap, km);
+        for (int64_t r = 0; r < nq; r++) {
+          float* sr = s.p + r * BK;
+          float mx = m.p[r];
+          for (int64_t j = 0; j < BK; j++) mx = sr[j] > mx ? sr[j] : mx;
+          if (mx == -INFINITY) {  // nothing visible yet in this row
+#pragma omp simd
+            for (int64_t j = 0; j < BK; j++) sr[j] = 0.f;
+            continue;
+          }
+          const float corr = expf(m.p[r] - mx);  // 0 when m was -inf
+          float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+          for (int64_t j = 0; j < BK; j++) {
+            sr[j] = expf(sr[j] - mx);
+            sum += sr[j];
+          }
+          l.p[r] = l.p[r] * corr + sum;
+          m.p[r] = mx;
+          if (corr != 1.f) {
+            float* ar = acc.p + r * d;
+#pragma omp simd
+            for (int64_t c = 0; c < d; c++) ar[c] *= corr;
+          }
+        }
+        tile_pv(s.p, nq, nk, kv + j0 * d, d, acc.p);
+      }
+      for (int64_t r = 0; r < nq; r++) {
+        float* orow = o + (bh * T + i0 + r) * d;
+        const float* ar = acc.p + r * d;
+        if (m.p[r] == -INFINITY) {  // no visible key: the uniform average over all keys
+          for (int64_t c = 0; c < d; c++) orow[c] = 0.f;
+          for (int64_t j = 0; j < S; j++)
+            for (int64_t c = 0; c < d; c++) orow[c] += kv[j * d + c];
+          for (int64_t c = 0; c < d; c++) orow[c] /= static_cast<float>(S);
+          lse[bh * T + i0 + r] = INFINITY;
+        } else {
+          const float inv = 1.f / l.p[r];
+          for (int64_t c = 0; c < d; c++) orow[c] = ar[c] * inv;
+          lse[bh * T + i0 + r] = m.p[r] + logf(l.p[r]);
+        }
+      }
+    }
+  }
+}
+
+void attention_backward(const AttnDims& D, const AttnRule& rule, float scale, float cap, const float* q, const float* k,
+                        const float* v, const float* keyMask, const float* o, const float* lse, const float* dO,
+                        float* dq, float* dk, float* dv) {
+  const int64_t B = D.B, H = D.H, G = D.G, T = D.T, S = D.S, d = D.d, R = H / G;
+  std::memset(dq, 0, sizeof(float) * B * H * T * d);
+  std::memset(dk, 0, sizeof(float) * B * G * S * d);
+  std::memset(dv, 0, sizeof(float) * B * G * S * d);
+  if (B * H * T * S == 0) return;
+  const int64_t Sp = (S + BK - 1) / BK * BK;
+  Buf kt(B * G * d * Sp), vt(B * G * d * Sp), delta(B * H * T);
+#pragma omp parallel for schedule(static) if (B * G * S * d >= (1 << 15))
+  for (int64_t bg = 0; bg < B * G; bg++) {
+    transpose_pad(k + bg * S * d, S, d, Sp, kt.p + bg * d * Sp);
+    transpose_pad(v + bg * S * d, S, d, Sp, vt.p + bg * d * Sp);
+  }
+#pragma omp parallel for schedule(static) if (B * H * T * d >= (1 << 15))
+  for (int64_t row = 0; row < B * H * T; row++) {  // delta_i = dO_i . O_i
+    float s = 0.f;
+    for (int64_t c = 0; c < d; c++) s += dO[row * d + c] * o[row * d + c];
+    delta.p[row] = s;
+  }
+  const int64_t qTiles = (T + BQ - 1) / BQ;
+  const double work = static_cast<double>(B) * H * T * std::min<int64_t>(S, rule.window > 0 ? 2 * rule.window : S) * d;
+#pragma omp parallel if (work >= 1e6)
+  {
+    Buf s(BQ * BK), th(BQ * BK), dp(BQ * BK), dka(BK * d), dva(BK * d), empty(d);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t bg = 0; bg < B * G; bg++) {
+      const int64_t b = bg / G, g = bg % G;
+      const float* kb_ = k + bg * S * d;
+      const float* ktb = kt.p + bg * d * Sp;
+      const float* vtb = vt.p + bg * d * Sp;
+      const float* km = keyMask ? keyMask + b * S : nullptr;
+      for (int64_t kb = 0; kb < Sp / BK; kb++) {
+        const int64_t j0 = kb * BK, nk = std::min(BK, S - j0);
+        std::fill(dka.p, dka.p + nk * d, 0.f);
+        std::fill(dva.p, dva.p + nk * d, 0.f);
+        bool touched = false;
+        for (int64_t r = 0; r < R; r++) {
+          const int64_t bh = b * H + g * R + r;
+          for (int64_t qt = 0; qt < qTiles; qt++) {
+            const int64_t i0 = qt * BQ, nq = std::min(BQ, T - i0);
+            int64_t kb0, kb1;
+            block_span(rule, S, i0, i0 + nq, &kb0, &kb1);
+            if (kb < kb0 || kb >= kb1) continue;
+            touched = true;
+            const float* qrows = q + (bh * T + i0) * d;
+            const float* dorows = dO + (bh * T + i0) * d;
+            tile_abt(qrows, nq, d, ktb + j0, Sp, s.p);
+            logits_tile(s.p, th.p, nq, i0, j0, nk, S, rule, scale, cap, km);
+            tile_abt(dorows, nq, d, vtb + j0, Sp, dp.p);  // dp[i, j] = dO_i . v_j
+            for (int64_t rr = 0; rr < nq; rr++) {
+              float* sr = s.p + rr * BK;
+              float* dpr = dp.p + rr * BK;
+              const float L = lse[bh * T + i0 + rr], dl = delta.p[bh * T + i0 + rr];
+              // p = exp(logit - lse): 0 for invisible keys and for rows without any (lse = +inf).
+#pragma omp simd
+              for (int64_t j = 0; j < BK; j++) sr[j] = expf(sr[j] - L);
+              if (cap > 0.f) {
+                const float* tr = th.p + rr * BK;
+#pragma omp simd
+                for (int64_t j = 0; j < BK; j++) dpr[j] = sr[j] * (dpr[j] - dl) * (1.f - tr[j] * tr[j]) * scale;
+              } else {
+#pragma omp simd
+                for (int64_t j = 0; j < BK; j++) dpr[j] = sr[j] * (dpr[j] - dl) * scale;
+              }
+            }
+            tile_ptx(s.p, nq, nk, dorows, d, dva.p);              // dV_j += p_ij dO_i
+            tile_ptx(dp.p, nq, nk, qrows, d, dka.p);              // dK_j += ds_ij q_i
+            tile_pv(dp.p, nq, nk, kb_ + j0 * d, d, dq + (bh * T + i0) * d);  // dQ_i += ds_ij k_j
+          }
+        }
+        if (touched) {
+          std::memcpy(dk + (bg * S + j0) * d, dka.p, sizeof(float) * nk * d);
+          std::memcpy(dv + (bg * S + j0) * d, dva.p, sizeof(float) * nk * d);
+        }
+      }
+      // Rows that saw no key averaged every v: dV_j += sum of their dO / S.
+      bool anyEmpty = false;
+      std::fill(empty.p, empty.p + d, 0.f);
+      for (int64_t r = 0; r < R; r++) {
+        const int64_t bh = b * H + g * R + r;
+        for (int64_t i = 0; i < T; i++) {
+          if (lse[bh * T + i] != INFINITY) continue;
+          anyEmpty = true;
+          for (int64_t c = 0; c < d; c++) empty.p[c] += dO[(bh * T + i) * d + c];
+        }
+      }
+      if (anyEmpty) {
+        const float invS = 1.f / static_cast<float>(S);
+        for (int64_t j = 0; j < S; j++)
+          for (int64_t c = 0; c < d; c++) dv[(bg * S + j) * d + c] += empty.p[c] * invS;
+      }
+    }
+  }
+}
+
+void set_threads(int n) { omp_set_num_threads(n); }
+
+}  // namespace gl
