@@ -294,6 +294,103 @@ napi_value AttentionBackward(napi_env env, napi_callback_info info) {
   });
 }
 
+float* f32w(napi_env env, napi_value v, int64_t want, const char* what) { return const_cast<float*>(f32(env, v, want, what)); }
+
+int64_t f32len(napi_env env, napi_value v, const char* what) {
+  int64_t n;
+  typed<float>(env, v, napi_float32_array, &n, what);
+  return n;
+}
+
+// rmsNorm(x, w, y, rstd, D, eps)
+napi_value RmsNorm(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 6);
+    const int64_t D = count(env, a[4], "D");
+    const int64_t n = f32len(env, a[0], "x");
+    if (D == 0 || n % D != 0) throw Failure{"x length is not a multiple of D"};
+    const int64_t N = n / D;
+    gl::rmsnorm_forward(f32(env, a[0], n, "x"), f32(env, a[1], D, "w"), f32w(env, a[2], n, "y"), f32w(env, a[3], N, "rstd"), N, D,
+                        static_cast<float>(number(env, a[5], "eps")));
+    return undefined(env);
+  });
+}
+
+// rmsNormBackward(x, w, rstd, dy, dx, dw, D)
+napi_value RmsNormBackward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 7);
+    const int64_t D = count(env, a[6], "D");
+    const int64_t n = f32len(env, a[0], "x");
+    if (D == 0 || n % D != 0) throw Failure{"x length is not a multiple of D"};
+    const int64_t N = n / D;
+    gl::rmsnorm_backward(f32(env, a[0], n, "x"), f32(env, a[1], D, "w"), f32(env, a[2], N, "rstd"), f32(env, a[3], n, "dy"),
+                         f32w(env, a[4], n, "dx"), f32w(env, a[5], D, "dw"), N, D);
+    return undefined(env);
+  });
+}
+
+// geglu(gate, up, h)
+napi_value Geglu(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 3);
+    const int64_t n = f32len(env, a[0], "gate");
+    gl::geglu_forward(f32(env, a[0], n, "gate"), f32(env, a[1], n, "up"), f32w(env, a[2], n, "h"), n);
+    return undefined(env);
+  });
+}
+
+// gegluBackward(gate, up, dh, dgate, dup)
+napi_value GegluBackward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 5);
+    const int64_t n = f32len(env, a[0], "gate");
+    gl::geglu_backward(f32(env, a[0], n, "gate"), f32(env, a[1], n, "up"), f32(env, a[2], n, "dh"), f32w(env, a[3], n, "dgate"),
+                       f32w(env, a[4], n, "dup"), n);
+    return undefined(env);
+  });
+}
+
+// rope(x, cos, sin, y, T, K, sign)
+napi_value Rope(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 7);
+    const int64_t T = count(env, a[4], "T"), K = count(env, a[5], "K");
+    const int64_t n = f32len(env, a[0], "x");
+    if (T == 0 || K == 0 || K % 2 != 0 || n % (T * K) != 0) throw Failure{"x must be [rows, T, K] with an even K"};
+    gl::rope_apply(f32(env, a[0], n, "x"), f32(env, a[1], T * K, "cos"), f32(env, a[2], T * K, "sin"), f32w(env, a[3], n, "y"), n / (T * K),
+                   T, K, static_cast<float>(number(env, a[6], "sign")));
+    return undefined(env);
+  });
+}
+
+// adamw(params[], grads[], m[], v[], hyper = [beta1, beta2, eps, decay, stepSize, sqrtBc2]): in place, one call per group.
+napi_value AdamW(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 5);
+    uint32_t len[4];
+    for (int i = 0; i < 4; i++) {
+      bool isArr = false;
+      napi_is_array(env, a[i], &isArr);
+      if (!isArr) throw Failure{"adamw: params, grads, m and v must be arrays"};
+      napi_get_array_length(env, a[i], &len[i]);
+    }
+    if (len[1] != len[0] || len[2] != len[0] || len[3] != len[0]) throw Failure{"adamw: params, grads, m and v differ in length"};
+    int64_t nh;
+    const double* hp = typed<double>(env, a[4], napi_float64_array, &nh, "hyper");
+    if (nh != 6) throw Failure{"adamw: hyper must be [beta1, beta2, eps, decay, stepSize, sqrtBc2]"};
+    const gl::AdamWStep h{static_cast<float>(hp[0]), static_cast<float>(hp[1]), static_cast<float>(hp[2]),
+                          static_cast<float>(hp[3]), static_cast<float>(hp[4]), static_cast<float>(hp[5])};
+    for (uint32_t i = 0; i < len[0]; i++) {
+      napi_value e[4];
+      for (int j = 0; j < 4; j++) napi_get_element(env, a[j], i, &e[j]);
+      const int64_t n = f32len(env, e[0], "param");
+      gl::adamw_update(f32w(env, e[0], n, "param"), f32(env, e[1], n, "grad"), f32w(env, e[2], n, "m"), f32w(env, e[3], n, "v"), n, h);
+    }
+    return undefined(env);
+  });
+}
+
 // setThreads(n): OpenMP threads for later kernels.
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
@@ -322,6 +419,12 @@ napi_value Init(napi_env env, napi_value exports) {
       {"sumMiddle", nullptr, SumMiddle, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"attention", nullptr, Attention, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"attentionBackward", nullptr, AttentionBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"rmsNorm", nullptr, RmsNorm, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"rmsNormBackward", nullptr, RmsNormBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"geglu", nullptr, Geglu, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"gegluBackward", nullptr, GegluBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"rope", nullptr, Rope, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };

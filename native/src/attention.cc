@@ -272,6 +272,75 @@ void attention_forward(const AttnDims& D, const AttnRule& rule, float scale, flo
   }
 }
 
+namespace {
+
+// Everything the backward tiles read.
+struct BackCtx {
+  int64_t H, G, T, S, d, R, Sp;
+  const AttnRule* rule;
+  float scale, cap;
+  const float *q, *k, *dO, *lse, *delta, *kt, *vt, *keyMask;
+};
+
+struct TileBufs {
+  Buf s, th, dp;
+  TileBufs() : s(BQ * BK), th(BQ * BK), dp(BQ * BK) {}
+};
+
+// For query tile [i0, i0+nq) of head bh and key block kb: s <- p (probabilities), dp <- d(q.k)
+// (the score gradient through softmax, softcap and scale).
+void tile_grads(const BackCtx& c, int64_t bh, int64_t i0, int64_t nq, int64_t kb, TileBufs& t) {
+  const int64_t b = bh / c.H, g = (bh % c.H) / c.R, bg = b * c.G + g, j0 = kb * BK, nk = std::min(BK, c.S - j0);
+  tile_abt(c.q + (bh * c.T + i0) * c.d, nq, c.d, c.kt + bg * c.d * c.Sp + j0, c.Sp, t.s.p);
+  logits_tile(t.s.p, t.th.p, nq, i0, j0, nk, c.S, *c.rule, c.scale, c.cap, c.keyMask ? c.keyMask + b * c.S : nullptr);
+  tile_abt(c.dO + (bh * c.T + i0) * c.d, nq, c.d, c.vt + bg * c.d * c.Sp + j0, c.Sp, t.dp.p);  // dO_i . v_j
+  for (int64_t rr = 0; rr < nq; rr++) {
+    float* sr = t.s.p + rr * BK;
+    float* dpr = t.dp.p + rr * BK;
+    const float L = c.lse[bh * c.T + i0 + rr], dl = c.delta[bh * c.T + i0 + rr];
+    // p = exp(logit - lse): 0 for invisible keys and for rows without any (lse = +inf).
+#pragma omp simd
+    for (int64_t j = 0; j < BK; j++) sr[j] = expf(sr[j] - L);
+    if (c.cap > 0.f) {
+      const float* tr = t.th.p + rr * BK;
+#pragma omp simd
+      for (int64_t j = 0; j < BK; j++) dpr[j] = sr[j] * (dpr[j] - dl) * (1.f - tr[j] * tr[j]) * c.scale;
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < BK; j++) dpr[j] = sr[j] * (dpr[j] - dl) * c.scale;
+    }
+  }
+}
+
+// dK, dV of key block kb of (b, g): sums over the group's query heads, then query tiles, in order.
+void key_block_grads(const BackCtx& c, int64_t bg, int64_t kb, TileBufs& t, float* dka, float* dva, float* dq, float* dk, float* dv) {
+  const int64_t b = bg / c.G, g = bg % c.G, j0 = kb * BK, nk = std::min(BK, c.S - j0), d = c.d;
+  const int64_t qTiles = (c.T + BQ - 1) / BQ;
+  std::fill(dka, dka + nk * d, 0.f);
+  std::fill(dva, dva + nk * d, 0.f);
+  bool touched = false;
+  for (int64_t r = 0; r < c.R; r++) {
+    const int64_t bh = b * c.H + g * c.R + r;
+    for (int64_t qt = 0; qt < qTiles; qt++) {
+      const int64_t i0 = qt * BQ, nq = std::min(BQ, c.T - i0);
+      int64_t kb0, kb1;
+      block_span(*c.rule, c.S, i0, i0 + nq, &kb0, &kb1);
+      if (kb < kb0 || kb >= kb1) continue;
+      touched = true;
+      tile_grads(c, bh, i0, nq, kb, t);
+      tile_ptx(t.s.p, nq, nk, c.dO + (bh * c.T + i0) * d, d, dva);        // dV_j += p_ij dO_i
+      tile_ptx(t.dp.p, nq, nk, c.q + (bh * c.T + i0) * d, d, dka);        // dK_j += ds_ij q_i
+      if (dq) tile_pv(t.dp.p, nq, nk, c.k + (bg * c.S + j0) * d, d, dq + (bh * c.T + i0) * d);  // dQ_i += ds_ij k_j
+    }
+  }
+  if (touched) {
+    std::memcpy(dk + (bg * c.S + j0) * d, dka, sizeof(float) * nk * d);
+    std::memcpy(dv + (bg * c.S + j0) * d, dva, sizeof(float) * nk * d);
+  }
+}
+
+}  // namespace
+
 void attention_backward(const AttnDims& D, const AttnRule& rule, float scale, float cap, const float* q, const float* k,
                         const float* v, const float* keyMask, const float* o, const float* lse, const float* dO,
                         float* dq, float* dk, float* dv) {
@@ -280,7 +349,7 @@ void attention_backward(const AttnDims& D, const AttnRule& rule, float scale, fl
   std::memset(dk, 0, sizeof(float) * B * G * S * d);
   std::memset(dv, 0, sizeof(float) * B * G * S * d);
   if (B * H * T * S == 0) return;
-  const int64_t Sp = (S + BK - 1) / BK * BK;
+  const int64_t Sp = (S + BK - 1) / BK * BK, kBlocks = Sp / BK, qTiles = (T + BQ - 1) / BQ;
   Buf kt(B * G * d * Sp), vt(B * G * d * Sp), delta(B * H * T);
 #pragma omp parallel for schedule(static) if (B * G * S * d >= (1 << 15))
   for (int64_t bg = 0; bg < B * G; bg++) {
@@ -293,79 +362,61 @@ void attention_backward(const AttnDims& D, const AttnRule& rule, float scale, fl
     for (int64_t c = 0; c < d; c++) s += dO[row * d + c] * o[row * d + c];
     delta.p[row] = s;
   }
-  const int64_t qTiles = (T + BQ - 1) / BQ;
+  const BackCtx c{H, G, T, S, d, R, Sp, &rule, scale, cap, q, k, dO, lse, delta.p, kt.p, vt.p, keyMask};
   const double work = static_cast<double>(B) * H * T * std::min<int64_t>(S, rule.window > 0 ? 2 * rule.window : S) * d;
-#pragma omp parallel if (work >= 1e6)
-  {
-    Buf s(BQ * BK), th(BQ * BK), dp(BQ * BK), dka(BK * d), dva(BK * d), empty(d);
+  const bool par = work >= 1e6;
+  // Few (b, kv head) pairs: one pass cannot keep the threads busy, so dK/dV go per key block and dQ
+  // per query tile in a second pass (recomputing the tiles). Both schedules add every term in the
+  // same order, so they give identical bits and the choice may depend on the thread count.
+  if (B * G >= 4 * omp_get_max_threads()) {
+#pragma omp parallel if (par)
+    {
+      TileBufs t;
+      Buf dka(BK * d), dva(BK * d);
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t bg = 0; bg < B * G; bg++) {
-      const int64_t b = bg / G, g = bg % G;
-      const float* kb_ = k + bg * S * d;
-      const float* ktb = kt.p + bg * d * Sp;
-      const float* vtb = vt.p + bg * d * Sp;
-      const float* km = keyMask ? keyMask + b * S : nullptr;
-      for (int64_t kb = 0; kb < Sp / BK; kb++) {
-        const int64_t j0 = kb * BK, nk = std::min(BK, S - j0);
-        std::fill(dka.p, dka.p + nk * d, 0.f);
-        std::fill(dva.p, dva.p + nk * d, 0.f);
-        bool touched = false;
-        for (int64_t r = 0; r < R; r++) {
-          const int64_t bh = b * H + g * R + r;
-          for (int64_t qt = 0; qt < qTiles; qt++) {
-            const int64_t i0 = qt * BQ, nq = std::min(BQ, T - i0);
-            int64_t kb0, kb1;
-            block_span(rule, S, i0, i0 + nq, &kb0, &kb1);
-            if (kb < kb0 || kb >= kb1) continue;
-            touched = true;
-            const float* qrows = q + (bh * T + i0) * d;
-            const float* dorows = dO + (bh * T + i0) * d;
-            tile_abt(qrows, nq, d, ktb + j0, Sp, s.p);
-            logits_tile(s.p, th.p, nq, i0, j0, nk, S, rule, scale, cap, km);
-            tile_abt(dorows, nq, d, vtb + j0, Sp, dp.p);  // dp[i, j] = dO_i . v_j
-            for (int64_t rr = 0; rr < nq; rr++) {
-              float* sr = s.p + rr * BK;
-              float* dpr = dp.p + rr * BK;
-              const float L = lse[bh * T + i0 + rr], dl = delta.p[bh * T + i0 + rr];
-              // p = exp(logit - lse): 0 for invisible keys and for rows without any (lse = +inf).
-#pragma omp simd
-              for (int64_t j = 0; j < BK; j++) sr[j] = expf(sr[j] - L);
-              if (cap > 0.f) {
-                const float* tr = th.p + rr * BK;
-#pragma omp simd
-                for (int64_t j = 0; j < BK; j++) dpr[j] = sr[j] * (dpr[j] - dl) * (1.f - tr[j] * tr[j]) * scale;
-              } else {
-#pragma omp simd
-                for (int64_t j = 0; j < BK; j++) dpr[j] = sr[j] * (dpr[j] - dl) * scale;
-              }
-            }
-            tile_ptx(s.p, nq, nk, dorows, d, dva.p);              // dV_j += p_ij dO_i
-            tile_ptx(dp.p, nq, nk, qrows, d, dka.p);              // dK_j += ds_ij q_i
-            tile_pv(dp.p, nq, nk, kb_ + j0 * d, d, dq + (bh * T + i0) * d);  // dQ_i += ds_ij k_j
-          }
+      for (int64_t bg = 0; bg < B * G; bg++)
+        for (int64_t kb = 0; kb < kBlocks; kb++) key_block_grads(c, bg, kb, t, dka.p, dva.p, dq, dk, dv);
+    }
+  } else {
+#pragma omp parallel if (par)
+    {
+      TileBufs t;
+      Buf dka(BK * d), dva(BK * d);
+#pragma omp for schedule(dynamic, 1) nowait
+      for (int64_t task = 0; task < B * G * kBlocks; task++)
+        key_block_grads(c, task / kBlocks, task % kBlocks, t, dka.p, dva.p, nullptr, dk, dv);
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t task = 0; task < B * H * qTiles; task++) {
+        const int64_t bh = task / qTiles, i0 = (task % qTiles) * BQ, nq = std::min(BQ, T - i0);
+        const int64_t bg = (bh / H) * G + (bh % H) / R;
+        int64_t kb0, kb1;
+        block_span(rule, S, i0, i0 + nq, &kb0, &kb1);
+        for (int64_t kb = kb0; kb < kb1; kb++) {
+          const int64_t j0 = kb * BK, nk = std::min(BK, S - j0);
+          tile_grads(c, bh, i0, nq, kb, t);
+          tile_pv(t.dp.p, nq, nk, k + (bg * S + j0) * d, d, dq + (bh * T + i0) * d);
         }
-        if (touched) {
-          std::memcpy(dk + (bg * S + j0) * d, dka.p, sizeof(float) * nk * d);
-          std::memcpy(dv + (bg * S + j0) * d, dva.p, sizeof(float) * nk * d);
-        }
-      }
-      // Rows that saw no key averaged every v: dV_j += sum of their dO / S.
-      bool anyEmpty = false;
-      std::fill(empty.p, empty.p + d, 0.f);
-      for (int64_t r = 0; r < R; r++) {
-        const int64_t bh = b * H + g * R + r;
-        for (int64_t i = 0; i < T; i++) {
-          if (lse[bh * T + i] != INFINITY) continue;
-          anyEmpty = true;
-          for (int64_t c = 0; c < d; c++) empty.p[c] += dO[(bh * T + i) * d + c];
-        }
-      }
-      if (anyEmpty) {
-        const float invS = 1.f / static_cast<float>(S);
-        for (int64_t j = 0; j < S; j++)
-          for (int64_t c = 0; c < d; c++) dv[(bg * S + j) * d + c] += empty.p[c] * invS;
       }
     }
+  }
+  // Rows that saw no key averaged every v: dV_j += (sum of their dO) / S.
+#pragma omp parallel for schedule(static) if (par)
+  for (int64_t bg = 0; bg < B * G; bg++) {
+    const int64_t b = bg / G, g = bg % G;
+    std::vector<float> empty(static_cast<size_t>(d), 0.f);
+    bool any = false;
+    for (int64_t r = 0; r < R; r++) {
+      const int64_t bh = b * H + g * R + r;
+      for (int64_t i = 0; i < T; i++) {
+        if (lse[bh * T + i] != INFINITY) continue;
+        any = true;
+        for (int64_t x = 0; x < d; x++) empty[x] += dO[(bh * T + i) * d + x];
+      }
+    }
+    if (!any) continue;
+    const float invS = 1.f / static_cast<float>(S);
+    for (int64_t j = 0; j < S; j++)
+      for (int64_t x = 0; x < d; x++) dv[(bg * S + j) * d + x] += empty[x] * invS;
   }
 }
 

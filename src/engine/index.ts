@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerAttentionGradient } from './attention.js';
+import { registerFusedGradients } from './fused.js';
 import { registerBroadcastMatMulGradient } from './gradients.js';
 import { loadNativeAddon, type NativeLib } from './native.js';
 import { ensureSegmentSum, installNativeKernels, nativeKernelNames, removeNativeKernels } from './register.js';
@@ -100,6 +101,7 @@ export async function initEngine(choice?: BackendChoice, options: EngineOptions 
   await tf.ready();
   registerBroadcastMatMulGradient();
   registerAttentionGradient();
+  registerFusedGradients();
   // The cpu backend greets Node users with "install tfjs-node" on first use; here cpu is a deliberate choice.
   if (plan.backend === 'cpu') (tf.backend() as { firstUse?: boolean }).firstUse = false;
   if (plan.backend !== 'tensorflow') {

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, makeAttentionBackward, makeAttentionForward } from './attention.js';
+import { installFusedKernels } from './fused.js';
 import { makeBinary, makeUnary, NATIVE_BINARY_KERNELS, NATIVE_UNARY_KERNELS } from './elementwise.js';
 import { makeSoftmax, makeSum, makeTranspose } from './layout.js';
 import { makeBatchMatMul, makeFusedMatMul } from './matmul.js';
@@ -44,6 +45,7 @@ export function installNativeKernels(backendName: BackendName, lib: NativeLib): 
   override('_FusedMatMul', backendName, (stock) => makeFusedMatMul(lib, storage, stock));
   override(ATTENTION_KERNEL, backendName, () => makeAttentionForward(lib, storage));
   override(ATTENTION_GRAD_KERNEL, backendName, () => makeAttentionBackward(lib, storage));
+  installFusedKernels(lib, storage, (name, fn) => override(name, backendName, () => fn));
   for (const [kernel, op] of Object.entries(NATIVE_UNARY_KERNELS)) {
     if (!tf.getKernel(kernel, backendName)) continue; // only wrap what has a stock fallback
     override(kernel, backendName, (s) => makeUnary(lib, storage, op, s as tf.KernelFunc));

@@ -63,8 +63,8 @@ function reference(c: Case, q: Float64Array, k: Float64Array, v: Float64Array, d
           // no visible key: uniform over all keys, constant in q and k
           for (let j = 0; j < S; j++)
             for (let x = 0; x < d; x++) {
-              o[qi + x] += (v[kv(j) + x] as number) / S;
-              dv[kv(j) + x] += (dO[qi + x] as number) / S;
+              o[qi + x]! += (v[kv(j) + x] as number) / S;
+              dv[kv(j) + x]! += (dO[qi + x] as number) / S;
             }
           continue;
         }
@@ -90,9 +90,9 @@ function reference(c: Case, q: Float64Array, k: Float64Array, v: Float64Array, d
         for (let j = 0; j < S; j++) {
           if (!seen[j]) continue;
           for (let x = 0; x < d; x++) {
-            o[qi + x] += (p[j] as number) * (v[kv(j) + x] as number);
-            dv[kv(j) + x] += (p[j] as number) * (dO[qi + x] as number);
-            dp[j] += (dO[qi + x] as number) * (v[kv(j) + x] as number);
+            o[qi + x]! += (p[j] as number) * (v[kv(j) + x] as number);
+            dv[kv(j) + x]! += (p[j] as number) * (dO[qi + x] as number);
+            dp[j]! += (dO[qi + x] as number) * (v[kv(j) + x] as number);
           }
           pdp += (p[j] as number) * (dp[j] as number);
         }
@@ -101,8 +101,8 @@ function reference(c: Case, q: Float64Array, k: Float64Array, v: Float64Array, d
           let ds = (p[j] as number) * ((dp[j] as number) - pdp) * scale;
           if (softcap !== null) ds *= 1 - (th[j] as number) ** 2;
           for (let x = 0; x < d; x++) {
-            dq[qi + x] += ds * (k[kv(j) + x] as number);
-            dk[kv(j) + x] += ds * (q[qi + x] as number);
+            dq[qi + x]! += ds * (k[kv(j) + x] as number);
+            dk[kv(j) + x]! += ds * (q[qi + x] as number);
           }
         }
       }
