@@ -28,7 +28,8 @@ namespace gl {
 namespace {
 
 constexpr int64_t BQ = 32;  // query rows per tile
-constexpr int64_t BK = 64;  // keys per tile (4 vectors of 16 floats)
+constexpr int64_t BK = 32;  // keys per tile (2 vectors of 16 floats): small, so a band wastes few keys
+constexpr int NVK = BK / 16;
 
 typedef float v16 __attribute__((vector_size(64)));
 typedef float v16u __attribute__((vector_size(64), aligned(4)));
@@ -64,93 +65,90 @@ void transpose_pad(const float* x, int64_t S, int64_t d, int64_t Sp, float* xt) 
 }
 
 // out[r, 0:BK] = sum_c a[r*d + c] * bt[c*ldb + 0:BK] for r < nq (bt: BK columns of a [d, ldb] array, 64-aligned).
+// Rows go 4 at a time: each loaded vector of bt feeds 4 FMAs.
+template <int NRow>
+inline void abt_rows(const float* __restrict a, int64_t d, const float* __restrict bt, int64_t ldb, float* __restrict out) {
+  v16 acc[NRow][NVK];
+  for (int r = 0; r < NRow; r++)
+    for (int v = 0; v < NVK; v++) acc[r][v] = v16{};
+  for (int64_t c = 0; c < d; c++) {
+    const v16* b = reinterpret_cast<const v16*>(bt + c * ldb);
+    v16 bv[NVK];
+    for (int v = 0; v < NVK; v++) bv[v] = b[v];
+#pragma GCC unroll 4
+    for (int r = 0; r < NRow; r++) {
+      const float s = a[r * d + c];
+      for (int v = 0; v < NVK; v++) acc[r][v] += s * bv[v];
+    }
+  }
+  for (int r = 0; r < NRow; r++) {
+    v16* o = reinterpret_cast<v16*>(out + r * BK);
+    for (int v = 0; v < NVK; v++) o[v] = acc[r][v];
+  }
+}
+
 void tile_abt(const float* __restrict a, int64_t nq, int64_t d, const float* __restrict bt, int64_t ldb, float* __restrict out) {
   int64_t r = 0;
-  for (; r + 2 <= nq; r += 2) {
-    v16 x0{}, x1{}, x2{}, x3{}, y0{}, y1{}, y2{}, y3{};
-    const float* a0 = a + r * d;
-    const float* a1 = a0 + d;
-    for (int64_t c = 0; c < d; c++) {
-      const v16* b = reinterpret_cast<const v16*>(bt + c * ldb);
-      const float s0 = a0[c], s1 = a1[c];
-      x0 += s0 * b[0], x1 += s0 * b[1], x2 += s0 * b[2], x3 += s0 * b[3];
-      y0 += s1 * b[0], y1 += s1 * b[1], y2 += s1 * b[2], y3 += s1 * b[3];
+  for (; r + 4 <= nq; r += 4) abt_rows<4>(a + r * d, d, bt, ldb, out + r * BK);
+  for (; r < nq; r++) abt_rows<1>(a + r * d, d, bt, ldb, out + r * BK);
+}
+
+// acc[r*lda + c] += sum_{j < nk} w[r*wr + j*wj] * x[j*d + c] over NRow rows r and columns [c0, c0 + 16*NV):
+// each loaded vector of x feeds NRow FMAs.
+template <int NRow, int NV>
+inline void axpy_rows(const float* __restrict w, int64_t wr, int64_t wj, int64_t nk, const float* __restrict x, int64_t d,
+                      float* __restrict acc, int64_t c0) {
+  v16 s[NRow][NV];
+  for (int r = 0; r < NRow; r++)
+    for (int v = 0; v < NV; v++) s[r][v] = *reinterpret_cast<const v16u*>(acc + r * d + c0 + 16 * v);
+  for (int64_t j = 0; j < nk; j++) {
+    v16 xv[NV];
+    for (int v = 0; v < NV; v++) xv[v] = *reinterpret_cast<const v16u*>(x + j * d + c0 + 16 * v);
+#pragma GCC unroll 4
+    for (int r = 0; r < NRow; r++) {
+      const float p = w[r * wr + j * wj];
+      for (int v = 0; v < NV; v++) s[r][v] += p * xv[v];
     }
-    v16* o0 = reinterpret_cast<v16*>(out + r * BK);
-    v16* o1 = o0 + 4;
-    o0[0] = x0, o0[1] = x1, o0[2] = x2, o0[3] = x3;
-    o1[0] = y0, o1[1] = y1, o1[2] = y2, o1[3] = y3;
   }
-  for (; r < nq; r++) {
-    v16 x0{}, x1{}, x2{}, x3{};
-    const float* a0 = a + r * d;
-    for (int64_t c = 0; c < d; c++) {
-      const v16* b = reinterpret_cast<const v16*>(bt + c * ldb);
-      const float s0 = a0[c];
-      x0 += s0 * b[0], x1 += s0 * b[1], x2 += s0 * b[2], x3 += s0 * b[3];
+  for (int r = 0; r < NRow; r++)
+    for (int v = 0; v < NV; v++) *reinterpret_cast<v16u*>(acc + r * d + c0 + 16 * v) = s[r][v];
+}
+
+// acc[r, :] += sum_{j < nk} w[r*wr + j*wj] * x[j, :] for r < nrows (x and acc rows have length d).
+void rows_axpy(const float* __restrict w, int64_t wr, int64_t wj, int64_t nrows, int64_t nk, const float* __restrict x, int64_t d,
+               float* __restrict acc) {
+  int64_t r = 0;
+  for (; r + 4 <= nrows; r += 4) {
+    int64_t c = 0;
+    for (; c + 64 <= d; c += 64) axpy_rows<4, 4>(w + r * wr, wr, wj, nk, x, d, acc + r * d, c);
+    for (; c + 16 <= d; c += 16) axpy_rows<4, 1>(w + r * wr, wr, wj, nk, x, d, acc + r * d, c);
+    for (; c < d; c++)
+      for (int64_t rr = r; rr < r + 4; rr++) {
+        float sum = acc[rr * d + c];
+        for (int64_t j = 0; j < nk; j++) sum += w[rr * wr + j * wj] * x[j * d + c];
+        acc[rr * d + c] = sum;
+      }
+  }
+  for (; r < nrows; r++) {
+    int64_t c = 0;
+    for (; c + 64 <= d; c += 64) axpy_rows<1, 4>(w + r * wr, wr, wj, nk, x, d, acc + r * d, c);
+    for (; c + 16 <= d; c += 16) axpy_rows<1, 1>(w + r * wr, wr, wj, nk, x, d, acc + r * d, c);
+    for (; c < d; c++) {
+      float sum = acc[r * d + c];
+      for (int64_t j = 0; j < nk; j++) sum += w[r * wr + j * wj] * x[j * d + c];
+      acc[r * d + c] = sum;
     }
-    v16* o0 = reinterpret_cast<v16*>(out + r * BK);
-    o0[0] = x0, o0[1] = x1, o0[2] = x2, o0[3] = x3;
   }
 }
 
 // acc[r, :] += sum_{j < nk} p[r*BK + j] * x[j*d + :] for r < nq (acc rows have stride d).
-void tile_pv(const float* __restrict p, int64_t nq, int64_t nk, const float* __restrict x, int64_t d, float* __restrict acc) {
-  for (int64_t r = 0; r < nq; r++) {
-    const float* pr = p + r * BK;
-    float* ar = acc + r * d;
-    int64_t c = 0;
-    for (; c + 64 <= d; c += 64) {
-      v16u* av = reinterpret_cast<v16u*>(ar + c);
-      v16 s0 = av[0], s1 = av[1], s2 = av[2], s3 = av[3];
-      for (int64_t j = 0; j < nk; j++) {
-        const v16u* xv = reinterpret_cast<const v16u*>(x + j * d + c);
-        const float w = pr[j];
-        s0 += w * xv[0], s1 += w * xv[1], s2 += w * xv[2], s3 += w * xv[3];
-      }
-      av[0] = s0, av[1] = s1, av[2] = s2, av[3] = s3;
-    }
-    for (; c + 16 <= d; c += 16) {
-      v16u* av = reinterpret_cast<v16u*>(ar + c);
-      v16 s0 = av[0];
-      for (int64_t j = 0; j < nk; j++) s0 += pr[j] * *reinterpret_cast<const v16u*>(x + j * d + c);
-      av[0] = s0;
-    }
-    for (; c < d; c++) {
-      float s = ar[c];
-      for (int64_t j = 0; j < nk; j++) s += pr[j] * x[j * d + c];
-      ar[c] = s;
-    }
-  }
+inline void tile_pv(const float* __restrict p, int64_t nq, int64_t nk, const float* __restrict x, int64_t d, float* __restrict acc) {
+  rows_axpy(p, BK, 1, nq, nk, x, d, acc);
 }
 
 // acc[j, :] += sum_{r < nq} p[r*BK + j] * x[r*d + :] for j < nk (the transposed product).
-void tile_ptx(const float* __restrict p, int64_t nq, int64_t nk, const float* __restrict x, int64_t d, float* __restrict acc) {
-  for (int64_t j = 0; j < nk; j++) {
-    float* aj = acc + j * d;
-    int64_t c = 0;
-    for (; c + 64 <= d; c += 64) {
-      v16u* av = reinterpret_cast<v16u*>(aj + c);
-      v16 s0 = av[0], s1 = av[1], s2 = av[2], s3 = av[3];
-      for (int64_t r = 0; r < nq; r++) {
-        const v16u* xv = reinterpret_cast<const v16u*>(x + r * d + c);
-        const float w = p[r * BK + j];
-        s0 += w * xv[0], s1 += w * xv[1], s2 += w * xv[2], s3 += w * xv[3];
-      }
-      av[0] = s0, av[1] = s1, av[2] = s2, av[3] = s3;
-    }
-    for (; c + 16 <= d; c += 16) {
-      v16u* av = reinterpret_cast<v16u*>(aj + c);
-      v16 s0 = av[0];
-      for (int64_t r = 0; r < nq; r++) s0 += p[r * BK + j] * *reinterpret_cast<const v16u*>(x + r * d + c);
-      av[0] = s0;
-    }
-    for (; c < d; c++) {
-      float s = aj[c];
-      for (int64_t r = 0; r < nq; r++) s += p[r * BK + j] * x[r * d + c];
-      aj[c] = s;
-    }
-  }
+inline void tile_ptx(const float* __restrict p, int64_t nq, int64_t nk, const float* __restrict x, int64_t d, float* __restrict acc) {
+  rows_axpy(p, 1, BK, nk, nq, x, d, acc);
 }
 
 // Raw scores of a tile -> logits in place (scale, softcap; tanh kept in `th` for the backward), and
@@ -201,7 +199,7 @@ void attention_forward(const AttnDims& D, const AttnRule& rule, float scale, flo
   const int64_t B = D.B, H = D.H, G = D.G, T = D.T, S = D.S, d = D.d, R = H / G;
   if (B * H * T == 0) return;
   const int64_t Sp = (S + BK - 1) / BK * BK;
-  Buf kt(B * G * d * Sp);  // K transposed per (b, g): [d, Sp]
+  Buf kt(B * G * d * Sp);  // K transposed per (b, g): [d, Sp] (Sp: S rounded up to BK, 64-byte aligned rows)
 #pragma omp parallel for schedule(static) if (B * G * S * d >= (1 << 15))
   for (int64_t bg = 0; bg < B * G; bg++) transpose_pad(k + bg * S * d, S, d, Sp, kt.p + bg * d * Sp);
 
