@@ -364,7 +364,7 @@ napi_value Rope(napi_env env, napi_callback_info info) {
   });
 }
 
-// adamw(params[], grads[], m[], v[], hyper = [beta1, beta2, eps, decay, stepSize, sqrtBc2]): in place, one call per group.
+// adamw(params[], grads[], m[], v[], hyper = [beta1, beta2, eps, decay, stepSize, sqrtBc2, 1-beta1, 1-beta2]): in place, one call per group.
 napi_value AdamW(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     auto a = args(env, info, 5);
@@ -378,9 +378,10 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
     if (len[1] != len[0] || len[2] != len[0] || len[3] != len[0]) throw Failure{"adamw: params, grads, m and v differ in length"};
     int64_t nh;
     const double* hp = typed<double>(env, a[4], napi_float64_array, &nh, "hyper");
-    if (nh != 6) throw Failure{"adamw: hyper must be [beta1, beta2, eps, decay, stepSize, sqrtBc2]"};
-    const gl::AdamWStep h{static_cast<float>(hp[0]), static_cast<float>(hp[1]), static_cast<float>(hp[2]),
-                          static_cast<float>(hp[3]), static_cast<float>(hp[4]), static_cast<float>(hp[5])};
+    if (nh != 8) throw Failure{"adamw: hyper must be [beta1, beta2, eps, decay, stepSize, sqrtBc2, 1 - beta1, 1 - beta2]"};
+    gl::AdamWStep h;
+    float* fields[] = {&h.beta1, &h.beta2, &h.eps, &h.decay, &h.stepSize, &h.sqrtBc2, &h.oneMinusBeta1, &h.oneMinusBeta2};
+    for (int i = 0; i < 8; i++) *fields[i] = static_cast<float>(hp[i]);
     for (uint32_t i = 0; i < len[0]; i++) {
       napi_value e[4];
       for (int j = 0; j < 4; j++) napi_get_element(env, a[j], i, &e[j]);

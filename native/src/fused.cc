@@ -113,8 +113,8 @@ void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, const
 #pragma omp parallel for simd if (n >= kParallelMin)
   for (int64_t i = 0; i < n; i++) {
     const float gi = g[i];
-    const float mi = h.beta1 * m[i] + (1.f - h.beta1) * gi;
-    const float vi = h.beta2 * v[i] + (1.f - h.beta2) * gi * gi;
+    const float mi = h.beta1 * m[i] + h.oneMinusBeta1 * gi;
+    const float vi = h.beta2 * v[i] + h.oneMinusBeta2 * (gi * gi);
     m[i] = mi;
     v[i] = vi;
     const float denom = sqrtf(vi) / h.sqrtBc2 + h.eps;

@@ -62,7 +62,7 @@ void geglu_backward(const float* gate, const float* up, const float* dh, float* 
 void rope_apply(const float* x, const float* cos, const float* sin, float* y, int64_t rows, int64_t T, int64_t K, float sign);
 // In-place AdamW (PyTorch order): p = p*decay - stepSize * m / (sqrt(v)/sqrtBc2 + eps).
 struct AdamWStep {
-  float beta1, beta2, eps, decay, stepSize, sqrtBc2;
+  float beta1, beta2, eps, decay, stepSize, sqrtBc2, oneMinusBeta1, oneMinusBeta2;  // 1 - beta rounded once from double
 };
 void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& h);
 

@@ -96,7 +96,7 @@ export interface NativeLib {
   gegluBackward(gate: Float32Array, up: Float32Array, dh: Float32Array, dgate: Float32Array, dup: Float32Array): void;
   /** y = x * cos + sign * rotate_half(x) * sin, x [rows, T, K], cos/sin [T, K]; sign -1 is the backward. */
   rope(x: Float32Array, cos: Float32Array, sin: Float32Array, y: Float32Array, T: number, K: number, sign: number): void;
-  /** In-place AdamW over a parameter group; hyper = [beta1, beta2, eps, decay factor, stepSize, sqrt(bias correction 2)]. */
+  /** In-place AdamW over a parameter group; hyper = [beta1, beta2, eps, decay factor, stepSize, sqrt(bias correction 2), 1 - beta1, 1 - beta2]. */
   adamw(params: Float32Array[], grads: Float32Array[], m: Float32Array[], v: Float32Array[], hyper: Float64Array): void;
   /** Sets the OpenMP thread count of later kernel calls. */
   setThreads(n: number): void;

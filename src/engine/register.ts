@@ -14,6 +14,12 @@ import { makeSegmentSum } from './segment_sum.js';
 import { type BackendName, storageFor } from './storage.js';
 
 const stockKernels = new Map<string, tf.KernelConfig | undefined>();
+const libs = new Map<string, NativeLib>();
+
+/** The addon serving `backendName`, when its kernels are installed there. */
+export function nativeLibFor(backendName: string): NativeLib | undefined {
+  return libs.get(backendName);
+}
 const key = (kernel: string, backend: string) => `${kernel}\u0000${backend}`;
 
 function override(kernelName: string, backendName: string, make: (stock: tf.KernelFunc | undefined) => tf.KernelFunc): void {
@@ -41,6 +47,7 @@ export function ensureSegmentSum(backendName: BackendName): void {
 /** Registers the addon's kernels on an initialised backend (see nativeKernelNames). */
 export function installNativeKernels(backendName: BackendName, lib: NativeLib): void {
   const storage = storageFor(backendName);
+  libs.set(backendName, lib);
   override('BatchMatMul', backendName, (stock) => makeBatchMatMul(lib, storage, stock));
   override('_FusedMatMul', backendName, (stock) => makeFusedMatMul(lib, storage, stock));
   override(ATTENTION_KERNEL, backendName, () => makeAttentionForward(lib, storage));
@@ -63,6 +70,7 @@ export function installNativeKernels(backendName: BackendName, lib: NativeLib): 
 
 /** Puts the stock kernels back on `backendName`. */
 export function removeNativeKernels(backendName: BackendName): void {
+  libs.delete(backendName);
   for (const [k, stock] of [...stockKernels]) {
     const [kernelName, backend] = k.split('\u0000') as [string, string];
     if (backend !== backendName) continue;
