@@ -19,7 +19,8 @@ const SHAPES: [string, number[]][] = [
   ['big.weight', [300, 300]], // above the threading threshold
 ];
 
-function run(engine: 'native' | 'wasm', steps: number) {
+/** Runs `steps` updates on the current engine from fixed random parameters and gradients. */
+function run(steps: number) {
   const rng = new Rng('adamw-native');
   const params = new Map(SHAPES.map(([n, s]) => [n, tf.variable(tf.tensor(Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => rng.normal()), s))]));
   const snapshot = (params.get('layer.weight') as tf.Variable).clone();
@@ -44,10 +45,10 @@ describe('native AdamW', () => {
   it('matches the tfjs-op update over 4 steps and never writes through shared data', async () => {
     await initEngine('wasm');
     assert.equal(nativeAdamWAvailable(), false);
-    const ref = run('wasm', 4);
+    const ref = run(4);
     await initEngine('native');
     assert.equal(nativeAdamWAvailable(), true);
-    const got = run('native', 4);
+    const got = run(4);
     for (const [n] of SHAPES) {
       assertAllClose(got.out.get(n) as Float32Array, ref.out.get(n) as Float32Array, 1e-6, `${n} params`);
       assertAllClose(got.m.get(n) as Float32Array, ref.m.get(n) as Float32Array, 1e-7, `${n} m`);
