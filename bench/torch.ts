@@ -81,7 +81,7 @@ function gemmaLab(configJson: Config, B: number, T: number, logits: boolean) {
   const rows = Array.from({ length: B }, () => Array.from({ length: T }, () => rng.int(V)));
   const labels = tf.tensor2d(rows, [B, T], 'int32');
   const loss = (): tf.Scalar => {
-    const out = model.forward(rows, { mode: 'causal', logits });
+    const out = model.forward(rows, { attention: 'causal', logits });
     if (!logits) return tf.mean(tf.square(out.hiddenStates)) as tf.Scalar;
     const pred = tf.slice(out.logits as tf.Tensor3D, [0, 0, 0], [B, T - 1, V]);
     const target = tf.oneHot(tf.slice(labels, [0, 1], [B, T - 1]), V);
