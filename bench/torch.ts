@@ -182,6 +182,35 @@ const section: BenchSection = {
       });
     }
 
+    if (torchVersion) {
+      // Peak memory of one forward, each side in a fresh process (same model and batch).
+      const [Bm, Tm] = [16, 1024];
+      ctx.log(`torch: peak RSS of a tiny-Gemma forward at B${Bm} T${Tm}`);
+      const child = spawnSync(process.execPath, ['--import', 'tsx', join(dirname(SCRIPT), 'rss_forward.ts'), JSON.stringify(TINY), String(Bm), String(Tm)], {
+        encoding: 'utf8',
+        env: { ...process.env, OMP_WAIT_POLICY: 'passive' },
+      });
+      const mine = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as { peak_mib?: number; rss_mib?: number };
+      const peer = new TorchPeer();
+      let theirs: { peak_mib?: number; rss_mib?: number } = {};
+      try {
+        await peer.ask({ cmd: 'setup', config: TINY, B: Bm, T: Tm, seed: 0, logits: true, train: false });
+        await peer.ask({ cmd: 'forward', lse: true });
+        theirs = (await peer.ask({ cmd: 'rss' })) as typeof theirs;
+      } finally {
+        peer.close();
+      }
+      tables.push({
+        title: `peak RSS of one tiny-Gemma forward (logits + logsumexp), B${Bm} T${Tm}, fresh process each`,
+        columns: ['', 'gemma-lab', 'PyTorch', 'gemma-lab / PyTorch'],
+        rows: [
+          ['peak RSS MiB', fmt(mine.peak_mib ?? NaN), fmt(theirs.peak_mib ?? NaN), ((mine.peak_mib ?? NaN) / (theirs.peak_mib ?? NaN)).toFixed(2)],
+          ['RSS after MiB', fmt(mine.rss_mib ?? NaN), fmt(theirs.rss_mib ?? NaN), ''],
+        ],
+        notes: child.status === 0 ? [] : [`gemma-lab child failed: ${child.stderr.split('\n').slice(-3).join(' ')}`],
+      });
+    }
+
     // Sliding vs global: the fused kernel only visits the band (gemma-3-270m attention shapes).
     const B = 1;
     const H = 4;

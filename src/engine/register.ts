@@ -61,6 +61,17 @@ export function installNativeKernels(backendName: BackendName, lib: NativeLib): 
     if (!tf.getKernel(kernel, backendName)) continue;
     override(kernel, backendName, (s) => makeBinary(lib, storage, op, s as tf.KernelFunc));
   }
+  if (backendName === 'wasm') {
+    // tfjs clones every tensor it saves for the backward pass (an Identity kernel); stock wasm copies
+    // the data each time (~10% of a train step). Share it instead, as the cpu backend and Reshape do:
+    // tensors are immutable, and the in-place AdamW checks ownership first.
+    override('Identity', backendName, (stock) => (args) => {
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      if (x.dtype === 'string' || !stock) return (stock as tf.KernelFunc)(args);
+      (args.backend as { incRef(dataId: unknown): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
+    });
+  }
   if (backendName === 'cpu') {
     override('Transpose', backendName, (s) => makeTranspose(lib, storage, s as tf.KernelFunc));
     override('Softmax', backendName, (s) => makeSoftmax(lib, storage, s as tf.KernelFunc));
