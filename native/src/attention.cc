@@ -9,7 +9,8 @@
 //
 // Determinism: every output element is written by one OpenMP task, accumulating in a fixed order
 // that does not depend on the thread count (forward: one task per (b, h, query tile); backward: one
-// task per (b, kv head), which owns dK/dV of that head and dQ of its query heads).
+// task per query head, which owns its dQ and its own slice of dK/dV; the slices of a kv head are then
+// summed in head order).
 #define __FAST_MATH__ 1  // only so glibc declares the libmvec SIMD expf/tanhf (see elementwise.cc)
 #include <math.h>
 #undef __FAST_MATH__
@@ -310,30 +311,26 @@ void tile_grads(const BackCtx& c, int64_t bh, int64_t i0, int64_t nq, int64_t kb
   }
 }
 
-// dK, dV of key block kb of (b, g): sums over the group's query heads, then query tiles, in order.
-void key_block_grads(const BackCtx& c, int64_t bg, int64_t kb, TileBufs& t, float* dka, float* dva, float* dq, float* dk, float* dv) {
-  const int64_t b = bg / c.G, g = bg % c.G, j0 = kb * BK, nk = std::min(BK, c.S - j0), d = c.d;
-  const int64_t qTiles = (c.T + BQ - 1) / BQ;
-  std::fill(dka, dka + nk * d, 0.f);
-  std::fill(dva, dva + nk * d, 0.f);
-  bool touched = false;
-  for (int64_t r = 0; r < c.R; r++) {
-    const int64_t bh = b * c.H + g * c.R + r;
+// One query head's share of the gradients: dQ of head bh (complete), and its contribution to dK/dV
+// of its kv head, written to this head's own slices pk/pv [S, d]. Key blocks ascend, and within one,
+// query tiles ascend, so the summation order is fixed.
+void head_grads(const BackCtx& c, int64_t bh, TileBufs& t, float* dq, float* pk, float* pv) {
+  const int64_t b = bh / c.H, g = (bh % c.H) / c.R, bg = b * c.G + g, d = c.d;
+  const int64_t qTiles = (c.T + BQ - 1) / BQ, kBlocks = c.Sp / BK;
+  for (int64_t kb = 0; kb < kBlocks; kb++) {
+    const int64_t j0 = kb * BK, nk = std::min(BK, c.S - j0);
+    float* dka = pk + j0 * d;
+    float* dva = pv + j0 * d;
     for (int64_t qt = 0; qt < qTiles; qt++) {
       const int64_t i0 = qt * BQ, nq = std::min(BQ, c.T - i0);
       int64_t kb0, kb1;
       block_span(*c.rule, c.S, i0, i0 + nq, &kb0, &kb1);
       if (kb < kb0 || kb >= kb1) continue;
-      touched = true;
       tile_grads(c, bh, i0, nq, kb, t);
-      tile_ptx(t.s.p, nq, nk, c.dO + (bh * c.T + i0) * d, d, dva);        // dV_j += p_ij dO_i
-      tile_ptx(t.dp.p, nq, nk, c.q + (bh * c.T + i0) * d, d, dka);        // dK_j += ds_ij q_i
-      if (dq) tile_pv(t.dp.p, nq, nk, c.k + (bg * c.S + j0) * d, d, dq + (bh * c.T + i0) * d);  // dQ_i += ds_ij k_j
+      tile_ptx(t.s.p, nq, nk, c.dO + (bh * c.T + i0) * d, d, dva);                       // dV_j += p_ij dO_i
+      tile_ptx(t.dp.p, nq, nk, c.q + (bh * c.T + i0) * d, d, dka);                       // dK_j += ds_ij q_i
+      tile_pv(t.dp.p, nq, nk, c.k + (bg * c.S + j0) * d, d, dq + (bh * c.T + i0) * d);  // dQ_i += ds_ij k_j
     }
-  }
-  if (touched) {
-    std::memcpy(dk + (bg * c.S + j0) * d, dka, sizeof(float) * nk * d);
-    std::memcpy(dv + (bg * c.S + j0) * d, dva, sizeof(float) * nk * d);
   }
 }
 
@@ -347,7 +344,7 @@ void attention_backward(const AttnDims& D, const AttnRule& rule, float scale, fl
   std::memset(dk, 0, sizeof(float) * B * G * S * d);
   std::memset(dv, 0, sizeof(float) * B * G * S * d);
   if (B * H * T * S == 0) return;
-  const int64_t Sp = (S + BK - 1) / BK * BK, kBlocks = Sp / BK, qTiles = (T + BQ - 1) / BQ;
+  const int64_t Sp = (S + BK - 1) / BK * BK;
   Buf kt(B * G * d * Sp), vt(B * G * d * Sp), delta(B * H * T);
 #pragma omp parallel for schedule(static) if (B * G * S * d >= (1 << 15))
   for (int64_t bg = 0; bg < B * G; bg++) {
@@ -363,36 +360,38 @@ void attention_backward(const AttnDims& D, const AttnRule& rule, float scale, fl
   const BackCtx c{H, G, T, S, d, R, Sp, &rule, scale, cap, q, k, dO, lse, delta.p, kt.p, vt.p, keyMask};
   const double work = static_cast<double>(B) * H * T * std::min<int64_t>(S, rule.window > 0 ? 2 * rule.window : S) * d;
   const bool par = work >= 1e6;
-  // Few (b, kv head) pairs: one pass cannot keep the threads busy, so dK/dV go per key block and dQ
-  // per query tile in a second pass (recomputing the tiles). Both schedules add every term in the
-  // same order, so they give identical bits and the choice may depend on the thread count.
-  if (B * G >= 4 * omp_get_max_threads()) {
+  // One task per query head (its dQ, and its own dK/dV slice), then dK/dV of each kv head = the sum
+  // of its R query heads' slices in head order: no tile is computed twice, and the result does not
+  // depend on the thread count.
+  const bool grouped = R > 1;
+  Buf pk(grouped ? B * H * S * d : 0), pv(grouped ? B * H * S * d : 0);
+  if (grouped) {
+    std::memset(pk.p, 0, sizeof(float) * B * H * S * d);
+    std::memset(pv.p, 0, sizeof(float) * B * H * S * d);
+  }
 #pragma omp parallel if (par)
-    {
-      TileBufs t;
-      Buf dka(BK * d), dva(BK * d);
+  {
+    TileBufs t;
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t bg = 0; bg < B * G; bg++)
-        for (int64_t kb = 0; kb < kBlocks; kb++) key_block_grads(c, bg, kb, t, dka.p, dva.p, dq, dk, dv);
+    for (int64_t bh = 0; bh < B * H; bh++) {
+      float* hk = grouped ? pk.p + bh * S * d : dk + bh * S * d;  // R == 1: bh is the kv head index
+      float* hv = grouped ? pv.p + bh * S * d : dv + bh * S * d;
+      head_grads(c, bh, t, dq, hk, hv);
     }
-  } else {
-#pragma omp parallel if (par)
-    {
-      TileBufs t;
-      Buf dka(BK * d), dva(BK * d);
-#pragma omp for schedule(dynamic, 1) nowait
-      for (int64_t task = 0; task < B * G * kBlocks; task++)
-        key_block_grads(c, task / kBlocks, task % kBlocks, t, dka.p, dva.p, nullptr, dk, dv);
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t task = 0; task < B * H * qTiles; task++) {
-        const int64_t bh = task / qTiles, i0 = (task % qTiles) * BQ, nq = std::min(BQ, T - i0);
-        const int64_t bg = (bh / H) * G + (bh % H) / R;
-        int64_t kb0, kb1;
-        block_span(rule, S, i0, i0 + nq, &kb0, &kb1);
-        for (int64_t kb = kb0; kb < kb1; kb++) {
-          const int64_t j0 = kb * BK, nk = std::min(BK, S - j0);
-          tile_grads(c, bh, i0, nq, kb, t);
-          tile_pv(t.dp.p, nq, nk, k + (bg * S + j0) * d, d, dq + (bh * T + i0) * d);
+    if (grouped) {
+#pragma omp for schedule(static)
+      for (int64_t bg = 0; bg < B * G; bg++) {
+        const int64_t b = bg / G, g = bg % G;
+        for (int64_t r = 0; r < R; r++) {
+          const float* sk = pk.p + (b * H + g * R + r) * S * d;
+          const float* sv = pv.p + (b * H + g * R + r) * S * d;
+          float* ok = dk + bg * S * d;
+          float* ov = dv + bg * S * d;
+#pragma omp simd
+          for (int64_t x = 0; x < S * d; x++) {
+            ok[x] += sk[x];
+            ov[x] += sv[x];
+          }
         }
       }
     }

@@ -31,8 +31,7 @@ describe('native kernels are deterministic across thread counts', async () => {
   after(() => lib.setThreads(threads));
   const model = GemmaModel.random(config, 7);
   const rng = new Rng('determinism');
-  // B*G = 6: with 1 thread the attention backward runs one pass per (b, kv head), with 2 threads it
-  // splits into key-block and query-tile passes; both must give the same bits.
+  // 3 rows x 4 heads (GQA 2:1): more attention tasks than threads, so threads really share the work.
   const B = 3;
   const T = 128;
   const ids = Array.from({ length: B }, () => Array.from({ length: T }, () => 3 + rng.int(500)));
