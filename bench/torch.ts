@@ -257,7 +257,7 @@ const section: BenchSection = {
         i >= 4 ? `${(b(i) / b(i - 4)).toFixed(2)}x` : '',
       ]),
       notes: [
-        'A causal global layer sees T/2 keys per query on average, so W=128 at T=1024 can save at most 4x there; a bidirectional one sees all T.',
+        'A causal global layer sees T/2 keys per query on average, so W=128 at T=1024 saves at most about 4x in work there (higher ratios are load noise); a bidirectional one sees all T.',
         'The dense path builds the [B,1,T,S] bias in JS and computes every score, so its sliding and global layers cost the same.',
       ],
     });
