@@ -5,7 +5,7 @@
  * Usage: node --import tsx bench/rss_forward.ts CONFIG_JSON B T
  */
 import { readFileSync } from 'node:fs';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { parseGemmaConfig } from '../src/config/gemma.js';
 import { initEngine } from '../src/engine/index.js';
 import { GemmaModel } from '../src/models/gemma.js';

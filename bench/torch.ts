@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { parseGemmaConfig } from '../src/config/gemma.js';
 import { initEngine } from '../src/engine/index.js';
 import { GemmaModel } from '../src/models/gemma.js';

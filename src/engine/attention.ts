@@ -4,7 +4,7 @@
  * connects them. Masks travel as a rule (attrs) plus an optional [B, S] key mask, never as a dense
  * [T, S] tensor; the addon computes the scores blockwise with an online softmax.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { NativeLib } from './native.js';
 import type { Storage } from './storage.js';
 

@@ -6,7 +6,7 @@
  *   GemmaLabRope     x [.., T, K], cos/sin [T, K] -> y (its gradient is the same kernel with sign -1)
  * One kernel replaces 4-9 tfjs kernels (and their saved intermediates) per op.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { NativeLib } from './native.js';
 import type { Storage } from './storage.js';
 

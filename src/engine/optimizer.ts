@@ -4,7 +4,7 @@
  * overwritten there, with no new tensors and no kernel dispatch per tensor. Only tensors that own
  * their data may be updated in place (a tfjs clone shares its data); `ownsData` tells.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { nativeLibFor } from './register.js';
 import { storageFor, type BackendName } from './storage.js';
 

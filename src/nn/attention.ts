@@ -10,7 +10,7 @@
  * score matrix plus an additive bias), which is the reference and the fallback (no addon, a dense
  * `bias` given, attention-probability dropout, or GEMMA_LAB_ATTENTION=dense).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { fusedAttention, fusedAttentionAvailable } from '../engine/attention.js';
 import { linear } from './linear.js';
 import { maskBias, rulePredicate, type MaskRule } from './masks.js';

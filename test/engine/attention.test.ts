@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/index.js';
 import { fusedAttentionAvailable } from '../../src/engine/attention.js';
 import { denseAttention, scaledDotProductAttention } from '../../src/nn/attention.js';

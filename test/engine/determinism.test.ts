@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { parseGemmaConfig } from '../../src/config/gemma.js';
 import { initEngine } from '../../src/engine/index.js';
 import { loadNativeAddon } from '../../src/engine/native.js';

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/index.js';
 import { fusedAvailable, fusedGeglu, fusedRmsNorm, fusedRope, GEGLU_KERNEL, RMSNORM_KERNEL, ROPE_KERNEL } from '../../src/engine/fused.js';
 import { geluTanh } from '../../src/nn/mlp.js';
