@@ -12,16 +12,7 @@ import { writeJsonAtomic } from '../io/atomic.js';
 import type { StoredDtype } from '../models/base.js';
 import { configJsonForMode, copyTokenizerFiles, HF_DTYPE } from '../models/hf-save.js';
 import type { SentenceEmbedder } from './embed.js';
-import { ACTIVATION_CLASS, MODULES_FILE } from './st.js';
-
-const POOLING_KEYS = {
-  cls: 'pooling_mode_cls_token',
-  mean: 'pooling_mode_mean_tokens',
-  max: 'pooling_mode_max_tokens',
-  mean_sqrt_len_tokens: 'pooling_mode_mean_sqrt_len_tokens',
-  weightedmean: 'pooling_mode_weightedmean_tokens',
-  lasttoken: 'pooling_mode_lasttoken',
-} as const;
+import { ACTIVATION_CLASS, MODULES_FILE, ST_POOLING_KEYS, type StPipeline } from './st.js';
 
 export interface SaveStOptions {
   /** Backbone storage dtype (default F32; Dense weights are always F32). */
@@ -39,15 +30,26 @@ export async function saveSentenceTransformer(e: SentenceEmbedder, dir: string, 
   for (const [name, t] of e.model.toHostTensors(dtype)) tensors.set(name.startsWith('model.') ? name.slice('model.'.length) : name, t);
   await saveCheckpoint(dir, { config, tensors });
 
+  const tokDir = opts.tokenizerDir ?? e.tokenizer?.dir;
+  if (tokDir !== undefined) await copyTokenizerFiles(tokDir, dir);
+  await writeStModules(dir, e.pipeline, e.pipeline.maxSeqLength ?? e.model.config.maxPositionEmbeddings);
+}
+
+/**
+ * The sentence-transformers files around a backbone already saved at `dir`'s root: one folder per module
+ * after the Transformer, `config_sentence_transformers.json`, `sentence_bert_config.json`, and
+ * `modules.json` last (a folder without it is not taken for a finished ST folder). `readStPipeline` reads them.
+ */
+export async function writeStModules(dir: string, pipeline: StPipeline, maxSeqLength: number): Promise<void> {
   const modules: Record<string, unknown>[] = [{ idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' }];
   let idx = 1;
-  for (const m of e.pipeline.modules) {
+  for (const m of pipeline.modules) {
     const name = `${idx}_${m.kind === 'pooling' ? 'Pooling' : m.kind === 'dense' ? 'Dense' : 'Normalize'}`;
     const mdir = join(dir, name);
     await mkdir(mdir, { recursive: true });
     if (m.kind === 'pooling') {
       const c: Record<string, unknown> = { word_embedding_dimension: m.wordEmbeddingDimension };
-      for (const [mode, key] of Object.entries(POOLING_KEYS)) c[key] = (m.modes as readonly string[]).includes(mode);
+      for (const [mode, key] of Object.entries(ST_POOLING_KEYS)) c[key] = (m.modes as readonly string[]).includes(mode);
       c.include_prompt = m.includePrompt;
       await writeJsonAtomic(join(mdir, 'config.json'), c);
     } else if (m.kind === 'dense') {
@@ -61,13 +63,11 @@ export async function saveSentenceTransformer(e: SentenceEmbedder, dir: string, 
   }
   await writeJsonAtomic(join(dir, 'config_sentence_transformers.json'), {
     model_type: 'SentenceTransformer',
-    prompts: e.pipeline.prompts,
-    default_prompt_name: e.pipeline.defaultPromptName,
-    similarity_fn_name: e.pipeline.similarityFnName ?? 'cosine',
+    prompts: pipeline.prompts,
+    default_prompt_name: pipeline.defaultPromptName,
+    similarity_fn_name: pipeline.similarityFnName ?? 'cosine',
   });
-  await writeJsonAtomic(join(dir, 'sentence_bert_config.json'), { max_seq_length: e.pipeline.maxSeqLength ?? e.model.config.maxPositionEmbeddings, do_lower_case: false });
-  const tokDir = opts.tokenizerDir ?? e.tokenizer?.dir;
-  if (tokDir !== undefined) await copyTokenizerFiles(tokDir, dir);
+  await writeJsonAtomic(join(dir, 'sentence_bert_config.json'), { max_seq_length: maxSeqLength, do_lower_case: false });
   // modules.json last: a folder without it is not taken for a finished ST folder.
   await writeJsonAtomic(join(dir, MODULES_FILE), modules);
 }

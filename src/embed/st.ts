@@ -15,7 +15,8 @@ export const MODULES_FILE = 'modules.json';
 /** sentence-transformers Pooling modes; several may be on (outputs concatenated in this order). */
 export type StPoolingMode = 'cls' | 'max' | 'mean' | 'mean_sqrt_len_tokens' | 'weightedmean' | 'lasttoken';
 export const ST_POOLING_MODES: readonly StPoolingMode[] = ['cls', 'max', 'mean', 'mean_sqrt_len_tokens', 'weightedmean', 'lasttoken'];
-const POOLING_KEYS: Readonly<Record<StPoolingMode, string>> = {
+/** The boolean key of each mode in Pooling's config.json. */
+export const ST_POOLING_KEYS: Readonly<Record<StPoolingMode, string>> = {
   cls: 'pooling_mode_cls_token',
   max: 'pooling_mode_max_tokens',
   mean: 'pooling_mode_mean_tokens',
@@ -142,10 +143,10 @@ export async function readStPipeline(dir: string, hiddenSize: number): Promise<S
           if (!ST_POOLING_MODES.includes(m)) throw new ConfigError(`unknown pooling mode '${c.pooling_mode}' (one of ${ST_POOLING_MODES.join(', ')})`, file, 'pooling_mode');
           modes = [m];
         } else {
-          modes = ST_POOLING_MODES.filter((m) => bool(c, POOLING_KEYS[m], m === 'mean', file));
+          modes = ST_POOLING_MODES.filter((m) => bool(c, ST_POOLING_KEYS[m], m === 'mean', file));
         }
         for (const k of Object.keys(c)) {
-          if (!['word_embedding_dimension', 'pooling_mode', 'include_prompt', ...Object.values(POOLING_KEYS)].includes(k))
+          if (!['word_embedding_dimension', 'pooling_mode', 'include_prompt', ...Object.values(ST_POOLING_KEYS)].includes(k))
             throw new ConfigError('unknown Pooling option (it might change the embedding)', file, k);
         }
         if (modes.length === 0) throw new ConfigError('no pooling mode is on', file, 'pooling_mode_mean_tokens');
