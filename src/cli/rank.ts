@@ -14,6 +14,7 @@ import { ConfigError } from '../errors.js';
 import { parseShard } from '../experiments/runner.js';
 import { terminalProgress } from '../progress/index.js';
 import type { TrecDlYear } from '../rank/trecdl.js';
+import type { RankScores } from '../workflow/ranking.js';
 import type { Command } from './command.js';
 import { defineCommand, type FlagSpec } from './args.js';
 import { budgetGrid, runSweepCli, variantGrid } from './workflow.js';
@@ -88,36 +89,42 @@ const train = defineCommand(
 const scoreFlags = {
   model: { type: 'string', required: true, value: 'DIR', help: 'an exported model (rank train --out DIR/models/...)' },
   year: { type: 'string', default: '2019', value: 'Y', help: 'TREC DL year (2019|2020)' },
-  'max-length': { type: 'string', default: '128', value: 'N', help: 'tokens per text' },
+  'max-length': { type: 'string', default: '128', value: 'N', help: 'tokens per text (rerank; retrieve keeps the folder\'s max_seq_length)' },
   run: { type: 'string', value: 'FILE', help: 'also write the run (TREC format)' },
 } satisfies Record<string, FlagSpec>;
 
+function printScores(kind: 'rerank' | 'retrieve', s: RankScores): void {
+  const f = (x: number) => x.toFixed(4);
+  console.log(`TREC DL ${s.year} (${s.model.numQueries} judged queries; ${kind === 'rerank' ? `${s.candidates} BM25 top-100 pairs re-scored` : `${s.candidates} pooled candidate passages searched`})`);
+  console.log(`${'run'.padEnd(12)}  nDCG@10  MAP(l2)  R@100(l2)  MRR@10(l2)`);
+  console.log(`${'BM25'.padEnd(12)}  ${f(s.bm25.ndcg10)}   ${f(s.bm25.map)}   ${f(s.bm25.recall100)}     ${f(s.bm25.mrr10)}`);
+  console.log(`${(kind === 'rerank' ? 'reranker' : 'bi-encoder').padEnd(12)}  ${f(s.model.ndcg10)}   ${f(s.model.map)}   ${f(s.model.recall100)}     ${f(s.model.mrr10)}`);
+}
+
 async function score(kind: 'rerank' | 'retrieve', v: { model: string; year: string; 'max-length': string; run?: string | undefined }): Promise<number> {
-  const [{ initEngine }, { loadFinetuned, stPooling }, { rerankScores, retrieveScores }, { loadTokenizer }, { toEncoder }] = await Promise.all([
-    import('../engine/index.js'),
-    import('../workflow/export.js'),
-    import('../workflow/ranking.js'),
-    import('../tokenize/index.js'),
-    import('../encoder/encoder.js'),
-  ]);
+  const [{ initEngine }, ranking] = await Promise.all([import('../engine/index.js'), import('../workflow/ranking.js')]);
   if (kind === 'retrieve' && !existsSync(join(v.model, 'modules.json'))) throw new ConfigError('not a sentence-transformers folder (no modules.json)', v.model, 'model');
   await initEngine();
   const y = year(v.year);
-  const maxLength = Number(v['max-length']);
+  const ctl = { onProgress: terminalProgress(), ...(v.run ? { runPath: v.run } : {}) };
+  if (kind === 'retrieve') {
+    // The bi-encoder is read as any sentence-transformers folder (the reader `embed` uses); texts are
+    // cut to its sentence_bert_config max_seq_length, as sentence-transformers does.
+    const { loadEmbedder } = await import('../embed/embed.js');
+    const embedder = await loadEmbedder(v.model);
+    try {
+      printScores(kind, await ranking.retrieveWith(ranking.stTextEmbedder(embedder), y, ctl));
+    } finally {
+      embedder.dispose();
+    }
+    return 0;
+  }
+  const [{ loadFinetuned }, { loadTokenizer }] = await Promise.all([import('../workflow/export.js'), import('../tokenize/index.js')]);
   const loaded = await loadFinetuned(v.model);
-  // A bi-encoder's pooling comes from its ST Pooling module.
-  const encoder = kind === 'retrieve' ? toEncoder(loaded.model, { ...loaded.encoder.options, pooling: stPooling(v.model) }) : loaded.encoder;
   try {
-    const o = { tokenizer: loadTokenizer(v.model), maxLength, onProgress: terminalProgress(), ...(v.run ? { runPath: v.run } : {}) };
-    const s = kind === 'rerank' ? await rerankScores(encoder, y, o) : await retrieveScores(encoder, y, o);
-    const f = (x: number) => x.toFixed(4);
-    console.log(`TREC DL ${y} (${s.model.numQueries} judged queries; ${kind === 'rerank' ? `${s.candidates} BM25 top-100 pairs re-scored` : `${s.candidates} pooled candidate passages searched`})`);
-    console.log(`${'run'.padEnd(12)}  nDCG@10  MAP(l2)  R@100(l2)  MRR@10(l2)`);
-    console.log(`${'BM25'.padEnd(12)}  ${f(s.bm25.ndcg10)}   ${f(s.bm25.map)}   ${f(s.bm25.recall100)}     ${f(s.bm25.mrr10)}`);
-    console.log(`${(kind === 'rerank' ? 'reranker' : 'bi-encoder').padEnd(12)}  ${f(s.model.ndcg10)}   ${f(s.model.map)}   ${f(s.model.recall100)}     ${f(s.model.mrr10)}`);
+    printScores(kind, await ranking.rerankScores(loaded.encoder, y, { tokenizer: loadTokenizer(v.model), maxLength: Number(v['max-length']), ...ctl }));
     return 0;
   } finally {
-    if (encoder !== loaded.encoder) encoder.dispose();
     loaded.encoder.dispose();
     loaded.model.dispose();
   }

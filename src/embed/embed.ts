@@ -260,6 +260,26 @@ export function meanPoolingPipeline(hiddenSize: number): StPipeline {
   return { modules: [{ kind: 'pooling', modes: ['mean'], wordEmbeddingDimension: hiddenSize, includePrompt: true }], prompts: {}, defaultPromptName: null, similarityFnName: 'cosine', maxSeqLength: null };
 }
 
+/** config.json keys a fine-tuned export of this tool adds (src/workflow/export.ts) that carry no backbone math. */
+const GEMMA_LAB_EXPORT_KEYS = ['gemma_lab', 'problem_type'];
+
+/** The attention a fine-tuned export of this tool was trained with (its config's `gemma_lab` block), else null. */
+function trainedAttention(dir: string): AttentionMode | null {
+  const file = join(dir, 'config.json');
+  if (!existsSync(file)) return null;
+  let cfg: unknown;
+  try {
+    cfg = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return null; // loadGemmaModel reports the broken file
+  }
+  const block = typeof cfg === 'object' && cfg !== null ? (cfg as Record<string, unknown>).gemma_lab : undefined;
+  if (typeof block !== 'object' || block === null) return null;
+  const attention = (block as Record<string, unknown>).attention;
+  if (typeof attention !== 'string') throw new ConfigError('must name the attention mode the model was trained with', file, 'gemma_lab.attention');
+  return attention as AttentionMode;
+}
+
 /**
  * A sentence-transformers folder (modules.json) or any Gemma checkpoint. ST folders run the backbone as
  * transformers would (the config's attention); plain checkpoints run bidirectional (the config's HF window
@@ -267,12 +287,15 @@ export function meanPoolingPipeline(hiddenSize: number): StPipeline {
  */
 export async function loadEmbedder(source: string, opts: LoadEmbedderOptions = {}): Promise<SentenceEmbedder> {
   const dir = resolve(await resolveModelSource(source, opts.hub));
-  const model = await loadGemmaModel(dir, opts.onInfo ? { onInfo: opts.onInfo } : {});
+  const trained = trainedAttention(dir);
+  const model = await loadGemmaModel(dir, { ...(opts.onInfo ? { onInfo: opts.onInfo } : {}), ...(trained !== null ? { ignoreKeys: GEMMA_LAB_EXPORT_KEYS } : {}) });
   try {
     const tokenizer = existsSync(join(dir, 'tokenizer.json')) ? new CheckpointTokenizer(dir) : null;
     if (isSentenceTransformersDir(dir)) {
       const pipeline = await readStPipeline(dir, model.config.hiddenSize);
-      return new SentenceEmbedder(model, pipeline, opts.mode ?? model.defaultMode, tokenizer);
+      // A fine-tuned export from a family without HF's bidirectional switch loads causal: its recorded mode wins.
+      const fromExport = trained !== null && !(model.config.useBidirectionalAttention && trained !== 'causal') ? trained : null;
+      return new SentenceEmbedder(model, pipeline, opts.mode ?? fromExport ?? model.defaultMode, tokenizer);
     }
     const mode = opts.mode ?? (model.config.useBidirectionalAttention ? 'bidirectional_sliding_gemma3_hf' : 'bidirectional_global');
     return new SentenceEmbedder(model, meanPoolingPipeline(model.config.hiddenSize), mode, tokenizer);

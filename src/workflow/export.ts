@@ -13,23 +13,22 @@
  * A bi-encoder is also written in the sentence-transformers layout (`saveSentenceTransformerLayout`).
  */
 import { copyFile, mkdir } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { fromFloat32, openCheckpoint, saveCheckpoint, type HostTensor } from '../checkpoint/index.js';
 import { gemmaConfigToJson, parseGemmaConfig } from '../config/gemma.js';
 import { GemmaEncoder, toEncoder } from '../encoder/encoder.js';
 import type { HeadSpec } from '../encoder/head.js';
+import { writeStModules } from '../embed/save.js';
+import type { StPoolingMode } from '../embed/st.js';
 import { ConfigError } from '../errors.js';
-import { writeJsonAtomic, writeFileAtomic } from '../io/atomic.js';
 import { GemmaModel, GEMMA_TIED_WEIGHTS, gemmaParameterShapes } from '../models/gemma.js';
-import { configJsonForMode } from '../models/hf-save.js';
+import { configJsonForMode, copyTokenizerFiles } from '../models/hf-save.js';
 import { loadStrictParams } from '../models/strict.js';
 import type { AttentionMode } from '../nn/masks.js';
 import type { Pooling } from '../nn/pooling.js';
 
 export const HEAD_FILE = 'gemma_lab_head.safetensors';
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model'];
 /** transformers classes per model_type: the sequence classifier (text-only Gemma 3 has its own) and the causal LM. */
 const HF_CLASSES: Readonly<Record<string, { readonly classifier: string; readonly causal: string }>> = {
   gemma: { classifier: 'GemmaForSequenceClassification', causal: 'GemmaForCausalLM' },
@@ -87,7 +86,7 @@ export async function exportHf(encoder: GemmaEncoder, model: GemmaModel, dir: st
   await mkdir(dir, { recursive: true });
   if (!compatible) await saveCheckpoint(join(dir, '.head'), { config: {}, tensors: headTensors }).then(() => copyFile(join(dir, '.head', 'model.safetensors'), join(dir, HEAD_FILE)));
   await saveCheckpoint(dir, { config, tensors });
-  if (meta.tokenizerDir) for (const f of TOKENIZER_FILES) if (existsSync(join(meta.tokenizerDir, f))) await copyFile(join(meta.tokenizerDir, f), join(dir, f));
+  if (meta.tokenizerDir) await copyTokenizerFiles(meta.tokenizerDir, dir);
 }
 
 interface GemmaLabBlock {
@@ -138,43 +137,19 @@ export async function loadFinetuned(dir: string): Promise<LoadedFinetuned> {
   return { model, encoder, task: block.task, labels: Array.from({ length: n }, (_, i) => id2label[String(i)] ?? `LABEL_${i}`) };
 }
 
-const ST_POOLING: Readonly<Partial<Record<Pooling, string>>> = { mean: 'pooling_mode_mean_tokens', first: 'pooling_mode_cls_token', last: 'pooling_mode_lasttoken' };
+/** Encoder poolings that have a sentence-transformers Pooling mode (attention pooling has none). */
+const ST_POOLING: Readonly<Partial<Record<Pooling, StPoolingMode>>> = { mean: 'mean', first: 'cls', last: 'lasttoken' };
 
 /**
- * The minimal sentence-transformers layout of a bi-encoder (the `family` branch's full ST saver had not
- * landed on main): the backbone as an HF checkpoint at the root (`exportHf`, no head), `modules.json`
- * (Transformer -> Pooling -> Normalize), `1_Pooling/config.json`, `config_sentence_transformers.json`
- * (cosine similarity), `sentence_bert_config.json`. Attention pooling has no ST module and is refused.
+ * A bi-encoder in the sentence-transformers layout: the backbone as an HF checkpoint at the root
+ * (`exportHf`, so `loadFinetuned` still reloads the whole encoder), then Pooling (the encoder's) ->
+ * Normalize written by the embedder's ST writer (`writeStModules`), cosine similarity and
+ * `max_seq_length` = the training length. `loadEmbedder` reads it as any ST folder.
  */
 export async function saveSentenceTransformerLayout(encoder: GemmaEncoder, model: GemmaModel, dir: string, meta: ExportMeta & { readonly maxLength: number }): Promise<void> {
-  const key = ST_POOLING[encoder.options.pooling];
-  if (!key) throw new ConfigError(`'${encoder.options.pooling}' pooling has no sentence-transformers Pooling mode`, undefined, 'pooling');
+  const mode = ST_POOLING[encoder.options.pooling];
+  if (!mode) throw new ConfigError(`'${encoder.options.pooling}' pooling has no sentence-transformers Pooling mode`, undefined, 'pooling');
   await exportHf(encoder, model, dir, meta);
-  await mkdir(join(dir, '1_Pooling'), { recursive: true });
-  const pooling: Record<string, unknown> = { word_embedding_dimension: model.config.hiddenSize };
-  for (const k of Object.values(ST_POOLING)) pooling[k] = k === key;
-  pooling.include_prompt = true;
-  await writeJsonAtomic(join(dir, '1_Pooling', 'config.json'), pooling);
-  await writeJsonAtomic(join(dir, 'config_sentence_transformers.json'), { model_type: 'SentenceTransformer', prompts: {}, default_prompt_name: null, similarity_fn_name: 'cosine' });
-  await writeJsonAtomic(join(dir, 'sentence_bert_config.json'), { max_seq_length: meta.maxLength, do_lower_case: false });
-  await writeFileAtomic(
-    join(dir, 'modules.json'),
-    JSON.stringify(
-      [
-        { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
-        { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
-        { idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' },
-      ],
-      null,
-      2,
-    ),
-  );
-}
-
-/** Pooling named by an ST folder's `1_Pooling/config.json`. */
-export function stPooling(dir: string): Pooling {
-  const c = JSON.parse(readFileSync(join(dir, '1_Pooling', 'config.json'), 'utf8')) as Record<string, unknown>;
-  const hit = (Object.entries(ST_POOLING) as [Pooling, string][]).find(([, k]) => c[k] === true);
-  if (!hit) throw new ConfigError('no supported pooling mode set', join(dir, '1_Pooling', 'config.json'));
-  return hit[0];
+  const pooling = { kind: 'pooling', modes: [mode], wordEmbeddingDimension: model.config.hiddenSize, includePrompt: true } as const;
+  await writeStModules(dir, { modules: [pooling, { kind: 'normalize' }], prompts: {}, defaultPromptName: null, similarityFnName: 'cosine', maxSeqLength: meta.maxLength }, meta.maxLength);
 }

@@ -8,12 +8,14 @@
  *   8.8M-passage collection is not available offline), each scored with trec_eval's rules beside BM25.
  */
 import { readFileSync } from 'node:fs';
+import type { SentenceEmbedder } from '../embed/embed.js';
 import type { GemmaEncoder } from '../encoder/encoder.js';
 import { DataFileError } from '../errors.js';
 import { sharedDataPath } from '../io/paths.js';
 import type { RunControl } from '../progress/index.js';
 import { denseRetrieve, type DensePassage } from '../rank/dense.js';
 import { EncoderEmbedder, EncoderPairScorer, groupsFromTriples, type RankingGroup } from '../rank/encoder.js';
+import type { TextEmbedder } from '../rank/scorer.js';
 import { rerankTrecDl, trecDlScores, type TrecDlScores, type TrecDlYear } from '../rank/trecdl.js';
 import { loadQrels, loadTrecDlJsonl, runFromTrecDl, streamTriples } from '../tasks/msmarco.js';
 import type { Tokenizer } from '../tokenize/index.js';
@@ -89,11 +91,15 @@ export async function rerankScores(encoder: GemmaEncoder, year: TrecDlYear, o: R
 
 /** Bi-encoder retrieval (cosine, exact top-100) over the pooled DL candidates, beside BM25's run. */
 export async function retrieveScores(encoder: GemmaEncoder, year: TrecDlYear, o: RankEvalOptions): Promise<RankScores> {
+  return retrieveWith(new EncoderEmbedder(encoder, o.tokenizer, { maxLength: o.maxLength }), year, o);
+}
+
+/** `retrieveScores` with any text embedder (an exported bi-encoder loaded by `loadEmbedder`: `stTextEmbedder`). */
+export async function retrieveWith(embedder: TextEmbedder, year: TrecDlYear, o: Omit<RankEvalOptions, 'tokenizer' | 'maxLength'>): Promise<RankScores> {
   const records = await loadTrecDlJsonl(TREC_DL_FILES[year].jsonl);
   const qrels = await loadQrels(TREC_DL_FILES[year].qrels);
   const pool = new Map<string, DensePassage>();
   for (const r of records) for (const h of r.hits) if (!pool.has(h.docid)) pool.set(h.docid, { pid: h.docid, text: h.content });
-  const embedder = new EncoderEmbedder(encoder, o.tokenizer, { maxLength: o.maxLength });
   const run = await denseRetrieve(
     records.map((r) => ({ qid: r.qid, text: r.query })),
     pool.values(),
@@ -102,4 +108,9 @@ export async function retrieveScores(encoder: GemmaEncoder, year: TrecDlYear, o:
   );
   if (o.runPath) await (await import('../rank/runfile.js')).writeTrecRun(o.runPath, run, 'gemma-lab-dense');
   return { year, model: trecDlScores(qrels, run), bm25: trecDlScores(qrels, runFromTrecDl(records)), candidates: pool.size };
+}
+
+/** A sentence-transformers embedder as the ranking pipeline's `TextEmbedder` (same vectors for queries and passages). */
+export function stTextEmbedder(e: SentenceEmbedder): TextEmbedder {
+  return { embed: async (texts) => (texts.length === 0 ? [] : e.embed(texts).map((v) => Float32Array.from(v))) };
 }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
+import { assertAllClose, TOL } from '../helpers/close.js';
 import { tinyGemma2 } from '../helpers/tiny.js';
 import { initEngine } from '../../src/engine/index.js';
 import { AbortedError, ConfigError, DataFileError } from '../../src/errors.js';
@@ -19,7 +20,9 @@ import { REPO_ROOT } from '../../src/io/paths.js';
 import { GemmaModel } from '../../src/models/gemma.js';
 import { loadGemmaModel } from '../../src/models/load.js';
 import { loadTokenizer, encodeBatch } from '../../src/tokenize/index.js';
-import { exportHf, loadFinetuned, saveSentenceTransformerLayout, stPooling } from '../../src/workflow/export.js';
+import { loadEmbedder } from '../../src/embed/embed.js';
+import { readStPipeline } from '../../src/embed/st.js';
+import { exportHf, loadFinetuned, saveSentenceTransformerLayout } from '../../src/workflow/export.js';
 import { evaluate, finetune, parseTask, predictTest, taskEncoder } from '../../src/workflow/finetune.js';
 import { seedStats, t975 } from '../../src/workflow/stats.js';
 import { runWorkflowSweep, type WorkflowSweepSpec } from '../../src/workflow/sweep.js';
@@ -160,12 +163,24 @@ test('sentence-transformers layout of a bi-encoder: modules, pooling mode, reloa
     await saveSentenceTransformerLayout(enc, model, out, { task: 'msmarco:embed', attention: 'bidirectional_global', tokenizerDir: TOKENIZER, maxLength: 32 });
     const modules = JSON.parse(readFileSync(join(out, 'modules.json'), 'utf8')) as { type: string }[];
     assert.deepEqual(modules.map((m) => m.type.split('.').pop()), ['Transformer', 'Pooling', 'Normalize']);
-    assert.equal(stPooling(out), 'mean');
+    const pipeline = await readStPipeline(out, model.config.hiddenSize);
+    assert.deepEqual(pipeline.modules.map((m) => (m.kind === 'pooling' ? `pooling:${m.modes.join('+')}` : m.kind)), ['pooling:mean', 'normalize']);
+    assert.equal(pipeline.maxSeqLength, 32);
     assert.ok(existsSync(join(out, 'tokenizer.json')) && existsSync(join(out, 'config_sentence_transformers.json')));
     const back = await loadFinetuned(out);
     const batch = encodeBatch(tok, ['what is a cat'], { maxLength: 32 });
     const [a, b] = [enc.embed(batch), back.encoder.embed(batch)];
     assert.deepEqual(a.dataSync(), b.dataSync());
+    // The embedder's reader (what `rank retrieve` uses) runs the trained attention (Gemma 2's HF config is
+    // causal; the export records bidirectional_global) and gives the encoder's pooled vector, L2-normalised.
+    const st = await loadEmbedder(out);
+    try {
+      assert.equal(st.mode, 'bidirectional_global');
+      const want = tf.tidy(() => tf.div(a, tf.norm(a, 2, 1, true)).arraySync() as number[][]);
+      assertAllClose(st.embed(['what is a cat']), want, TOL.parityF32, 'loadEmbedder vs encoder.embed');
+    } finally {
+      st.dispose();
+    }
     tf.dispose([a, b]);
     back.encoder.dispose();
     back.model.dispose();
