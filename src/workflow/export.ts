@@ -51,13 +51,14 @@ export const hfScoreCompatible = (e: GemmaEncoder): boolean => e.options.pooling
 
 const host = (v: tf.Variable): HostTensor => fromFloat32(v.dataSync() as Float32Array, v.shape, 'F32');
 
-export async function exportHf(encoder: GemmaEncoder, model: GemmaModel, dir: string, meta: ExportMeta): Promise<void> {
+/** `headFile`: keep the head out of `model.safetensors` even when HF could load it (an ST folder's backbone must hold only the backbone). */
+export async function exportHf(encoder: GemmaEncoder, model: GemmaModel, dir: string, meta: ExportMeta, opts: { readonly headFile?: boolean } = {}): Promise<void> {
   if (encoder.backbone.params !== model.params) throw new ConfigError('the encoder was not built on this model', undefined, 'model');
   const head = encoder.options.head;
   const n = encoder.head.outputs;
   const labels = head.kind === 'classification' ? (meta.labels ?? Array.from({ length: n }, (_, i) => `LABEL_${i}`)) : [head.kind === 'ranking' ? 'relevance' : 'score'];
   if (labels.length !== n) throw new ConfigError(`${labels.length} labels for a head with ${n} outputs`, undefined, 'labels');
-  const compatible = hfScoreCompatible(encoder);
+  const compatible = !opts.headFile && hfScoreCompatible(encoder);
   const classes = HF_CLASSES[model.config.modelType];
   if (!classes) throw new ConfigError(`no transformers classes known for model_type '${model.config.modelType}'`, undefined, 'model_type');
   // Gemma 3 text has transformers' bidirectional switch: the config then makes HF attend as the encoder did
@@ -149,7 +150,7 @@ const ST_POOLING: Readonly<Partial<Record<Pooling, StPoolingMode>>> = { mean: 'm
 export async function saveSentenceTransformerLayout(encoder: GemmaEncoder, model: GemmaModel, dir: string, meta: ExportMeta & { readonly maxLength: number }): Promise<void> {
   const mode = ST_POOLING[encoder.options.pooling];
   if (!mode) throw new ConfigError(`'${encoder.options.pooling}' pooling has no sentence-transformers Pooling mode`, undefined, 'pooling');
-  await exportHf(encoder, model, dir, meta);
+  await exportHf(encoder, model, dir, meta, { headFile: true });
   const pooling = { kind: 'pooling', modes: [mode], wordEmbeddingDimension: model.config.hiddenSize, includePrompt: true } as const;
   await writeStModules(dir, { modules: [pooling, { kind: 'normalize' }], prompts: {}, defaultPromptName: null, similarityFnName: 'cosine', maxSeqLength: meta.maxLength }, meta.maxLength);
 }

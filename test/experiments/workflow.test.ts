@@ -190,6 +190,29 @@ test('sentence-transformers layout of a bi-encoder: modules, pooling mode, reloa
   }
 });
 
+test('sentence-transformers layout of a last-token bi-encoder without bias: lasttoken Pooling, backbone-only model.safetensors', async () => {
+  const model = await loadGemmaModel(dir);
+  const enc = taskEncoder(model, parseTask('msmarco:embed'), { pooling: 'last', bias: false });
+  const out = mkdtempSync(join(tmpdir(), 'wf-st-last-'));
+  try {
+    await saveSentenceTransformerLayout(enc, model, out, { task: 'msmarco:embed', attention: 'bidirectional_global', tokenizerDir: TOKENIZER, maxLength: 32 });
+    assert.ok(existsSync(join(out, 'gemma_lab_head.safetensors')), 'the head stays out of the ST backbone');
+    const st = await loadEmbedder(out);
+    try {
+      assert.deepEqual(st.pipeline.modules.map((m) => (m.kind === 'pooling' ? `pooling:${m.modes.join('+')}` : m.kind)), ['pooling:lasttoken', 'normalize']);
+      const a = enc.embed(encodeBatch(tok, ['what is a cat'], { maxLength: 32 }));
+      const want = tf.tidy(() => tf.div(a, tf.norm(a, 2, 1, true)).arraySync() as number[][]);
+      a.dispose();
+      assertAllClose(st.embed(['what is a cat']), want, TOL.parityF32, 'lasttoken embedder vs encoder.embed');
+    } finally {
+      st.dispose();
+    }
+  } finally {
+    enc.dispose();
+    model.dispose();
+  }
+});
+
 test('finetune/evaluate on a SuperGLUE task (CB, 3 classes): table, curves, confusion matrix', async () => {
   const model = await loadGemmaModel(dir);
   const r = await finetune(model, 'superglue:cb', { steps: 2, batch: 4, lr: 1e-3, trainLimit: 16, devLimit: 12, maxLength: 32, evalEvery: 1 }, { tokenizer: tok });
