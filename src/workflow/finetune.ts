@@ -197,23 +197,27 @@ export async function finetune(model: EncoderSource, task: string | TaskRef, bud
   try {
     const ctl = { ...(setup.signal ? { signal: setup.signal } : {}), ...(setup.onProgress ? { onProgress: setup.onProgress } : {}) };
     const ck = { ...(setup.checkpoint ? { checkpoint: setup.checkpoint } : {}), ...(setup.resume ? { resume: true } : {}) };
+    // The training-loop options GLUE and SuperGLUE fine-tuning read alike.
+    const loop = {
+      ...(budget.steps !== undefined ? { maxSteps: budget.steps } : {}),
+      ...(budget.epochs !== undefined ? { epochs: budget.epochs } : {}),
+      warmupFraction: budget.warmup ?? 0.06,
+      ...(budget.evalEvery !== undefined ? { evalEvery: budget.evalEvery } : {}),
+      ...(budget.validation !== undefined ? { validation: budget.validation } : {}),
+      ...(budget.trainLimit !== undefined ? { trainLimit: budget.trainLimit } : {}),
+      ...(budget.devLimit ? { devLimit: budget.devLimit } : {}),
+      ...(setup.files ? { files: setup.files } : {}),
+      ...ck,
+      ...ctl,
+    };
     if (ref.benchmark === 'glue') {
       const r = await finetuneGlue(ref.task, encoder, {
         tokenizer: exampleTokenizer(setup.tokenizer, maxLength),
         maxLength,
         seed,
         trainBatchSize: batch,
-        ...(budget.steps !== undefined ? { maxSteps: budget.steps } : {}),
-        ...(budget.epochs !== undefined ? { epochs: budget.epochs } : {}),
         schedule: { lr: budget.lr ?? 2e-5, decay: budget.schedule ?? 'linear' },
-        warmupFraction: budget.warmup ?? 0.06,
-        ...(budget.evalEvery !== undefined ? { evalEvery: budget.evalEvery } : {}),
-        ...(budget.validation !== undefined ? { validation: budget.validation } : {}),
-        ...(budget.trainLimit !== undefined ? { trainLimit: budget.trainLimit } : {}),
-        ...(budget.devLimit ? { devLimit: budget.devLimit } : {}),
-        ...(setup.files ? { files: setup.files } : {}),
-        ...ck,
-        ...ctl,
+        ...loop,
       });
       const devFile = setup.files?.dev ?? glueFile(ref.task, 'dev');
       const confusion = await glueConfusion(ref.task, r.dev.predictions, devFile, budget.devLimit || undefined);
@@ -225,18 +229,9 @@ export async function finetune(model: EncoderSource, task: string | TaskRef, bud
         maxLength,
         seed,
         batchSize: batch,
-        ...(budget.steps !== undefined ? { maxSteps: budget.steps } : {}),
-        ...(budget.epochs !== undefined ? { epochs: budget.epochs } : {}),
         lr: budget.lr ?? 2e-5,
         ...(budget.schedule ? { decay: budget.schedule } : {}),
-        warmupFraction: budget.warmup ?? 0.06,
-        ...(budget.evalEvery !== undefined ? { evalEvery: budget.evalEvery } : {}),
-        ...(budget.validation !== undefined ? { validation: budget.validation } : {}),
-        ...(budget.trainLimit !== undefined ? { trainLimit: budget.trainLimit } : {}),
-        ...(budget.devLimit ? { devLimit: budget.devLimit } : {}),
-        ...(setup.files ? { files: setup.files } : {}),
-        ...ck,
-        ...ctl,
+        ...loop,
       });
       const dev = setup.files?.dev ?? (await import('../tasks/superglue.js')).superglueSharedFile(ref.task, 'val');
       const records = (await loadSuperGlue(ref.task, dev)).records as readonly { idx: number; label?: number | null }[];
