@@ -73,7 +73,7 @@ test('T5Gemma: bounds apply inside encoder/decoder sub-configs and to the top-le
 test('real configs are within bounds; the reusable checks name file and field', async () => {
   const { CONFIG_SIZE_LIMITS, checkConfigSizes, checkSizeProduct } = await import('../../src/config/bounds.js');
   // Sizes of the largest released Gemma 2/3 models pass (27B: hidden 5376, 62 layers, vocab 262208).
-  const big = { ...read(G3), hidden_size: 5376, intermediate_size: 21504, num_hidden_layers: 62, num_attention_heads: 32, num_key_value_heads: 16, head_dim: 128, vocab_size: 262_208, max_position_embeddings: 131_072 };
+  const big: Record<string, unknown> = { ...read(G3), hidden_size: 5376, intermediate_size: 21504, num_hidden_layers: 62, num_attention_heads: 32, num_key_value_heads: 16, head_dim: 128, vocab_size: 262_208, max_position_embeddings: 131_072 };
   delete big.layer_types;
   assert.equal(parseGemmaConfig(big, 'cfg.json').numHiddenLayers, 62);
   assert.ok(CONFIG_SIZE_LIMITS.num_hidden_layers >= 1024 && CONFIG_SIZE_LIMITS.vocab_size >= 262_208);
