@@ -47,7 +47,8 @@ async function fsyncDir(dir: string): Promise<void> {
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array | Iterable<Uint8Array>): Promise<void> {
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  // The temp name must fit NAME_MAX (255) even when the target's name nearly fills it.
+  const tmp = join(dir, `.${basename(path).slice(0, 200)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     await mkdir(dir, { recursive: true });
     const fh = await open(tmp, 'wx');
