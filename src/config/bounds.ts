@@ -35,6 +35,9 @@ export const CONFIG_SIZE_LIMITS = Object.freeze({
   sliding_window_pattern: 1024,
   _sliding_window_pattern: 1024,
   cross_attention_hidden_size: 65_536,
+  hidden_size_per_layer_input: 65_536,
+  vocab_size_per_layer_input: 4_194_304,
+  num_kv_shared_layers: 1024,
 } satisfies Record<string, number>);
 
 export type SizeField = keyof typeof CONFIG_SIZE_LIMITS;

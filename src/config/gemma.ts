@@ -12,7 +12,7 @@
  *   (flat or keyed by layer type) and v4 `rope_theta`/`rope_scaling`/`rope_local_base_freq`.
  */
 import { ConfigError } from '../errors.js';
-import { checkConfigSizes, checkSizeProduct } from './bounds.js';
+import { CONFIG_SIZE_LIMITS, checkConfigSizes, checkSize, checkSizeProduct, type SizeField } from './bounds.js';
 
 export type GemmaModelType = 'gemma' | 'gemma2' | 'gemma3_text';
 export const GEMMA_MODEL_TYPES: readonly GemmaModelType[] = ['gemma', 'gemma2', 'gemma3_text'];
@@ -225,6 +225,8 @@ export class ConfigReader {
     }
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
       this.fail(key, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    // Size fields are bounded here too, so every parser built on ConfigReader refuses them before use.
+    if (Object.hasOwn(CONFIG_SIZE_LIMITS, key)) checkSize(this.file, this.prefix + key, v, key as SizeField);
     return v;
   }
 

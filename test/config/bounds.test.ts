@@ -81,6 +81,10 @@ test('real configs are within bounds; the reusable checks name file and field', 
   assert.throws(() => checkConfigSizes({ text_config: { num_hidden_layers: 1e9 } }, 'x.json'), (e: unknown) => e instanceof ConfigError && e.field === 'text_config.num_hidden_layers' && e.file === 'x.json');
   assert.throws(() => checkConfigSizes({ vision_config: { hidden_size: -3 } }, 'x.json'), (e: unknown) => e instanceof ConfigError && e.field === 'vision_config.hidden_size');
   checkConfigSizes({ text_config: { num_hidden_layers: 26, hidden_size: 1152 }, vision_config: { image_size: 896 } }, 'x.json');
+  // Parsers built on ConfigReader get the per-field bound even without the pre-pass.
+  const { ConfigReader } = await import('../../src/config/gemma.js');
+  assert.throws(() => new ConfigReader({ num_hidden_layers: 1e9 }, 'x.json', 'text_config.').int('num_hidden_layers'), (e: unknown) => e instanceof ConfigError && e.field === 'text_config.num_hidden_layers' && /at most 1024/.test(e.message));
+  assert.equal(new ConfigReader({ num_hidden_layers: 30 }, 'x.json').int('num_hidden_layers'), 30);
   assert.throws(() => checkSizeProduct('x.json', 'a*b', [2 ** 27, 2 ** 27]), (e: unknown) => e instanceof ConfigError && e.field === 'a*b');
   assert.equal(checkSizeProduct('x.json', 'a*b', [262_208, 5376]), 262_208 * 5376);
 });
