@@ -6,6 +6,7 @@
  */
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { checkConfigSizes } from '../config/bounds.js';
 import { CheckpointError } from '../errors.js';
 import {
   asWriteError,
@@ -84,6 +85,8 @@ async function readConfig(configPath: string): Promise<Record<string, unknown>> 
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new CheckpointError('config.json must hold a JSON object', configPath);
   }
+  // Whatever family parses it later, absurd sizes are refused here, before anything is sized from them.
+  checkConfigSizes(parsed, configPath);
   return parsed as Record<string, unknown>;
 }
 

@@ -105,3 +105,17 @@ test('CLI inspect on a config with num_hidden_layers 2**32: typed one-line error
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('openCheckpoint bounds any config.json (any family, nested sub-configs) before a parser sees it', async () => {
+  const { openCheckpoint } = await import('../../src/checkpoint/index.js');
+  const dir = await mkdtemp(join(tmpdir(), 'gl-bounds-'));
+  try {
+    await symlink(join(sharedDir(), 'fixtures', 'gemma2-tiny', 'model.safetensors'), join(dir, 'model.safetensors'));
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ model_type: 'gemma3', text_config: { num_hidden_layers: 1e9 }, vision_config: { hidden_size: 1152 } }));
+    await assert.rejects(openCheckpoint(dir), (e: unknown) => e instanceof ConfigError && e.field === 'text_config.num_hidden_layers' && e.file === join(dir, 'config.json'));
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ model_type: 'gemma3', text_config: { num_hidden_layers: 26, vocab_size: 262_208, hidden_size: 1152 } }));
+    assert.equal((await openCheckpoint(dir)).config.model_type, 'gemma3');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
