@@ -1,6 +1,6 @@
 /**
  * Training checkpoints: one directory per save, written as `.ckpt-N.staging-<id>/`, manifest (sha256 per file)
- * written last, then renamed to `ckpt-N/` and older ones pruned (reliability.md §3.2). Pruning renames a
+ * written last, then renamed to `ckpt-N/` and older ones pruned (docs/reliability.md). Pruning renames a
  * folder to a hidden trash name before deleting it, so a kill never leaves a half-deleted `ckpt-N` visible.
  * Resume takes the newest directory whose manifest verifies; hidden leftovers and damaged ones are skipped.
  * A full disk is a DiskFullError naming the file; the previous checkpoints are untouched.
@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointError, TrainingError } from '../errors.js';
 import { parseSafetensors, serializeSafetensors, type HostTensor } from '../checkpoint/safetensors.js';
 import {

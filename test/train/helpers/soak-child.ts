@@ -2,7 +2,7 @@
 // from the newest valid checkpoint in DIR when there is one. Killed at random moments by the parent.
 //   soak-child.ts DIR MAX_STEPS KEEP [OUT]   (OUT: final weights + losses as JSON when it finishes)
 import { writeFile } from 'node:fs/promises';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../../src/engine/index.js';
 import { Rng } from '../../../src/rng/index.js';
 import { latestCheckpoint } from '../../../src/train/checkpoint.js';
