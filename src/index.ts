@@ -137,3 +137,30 @@ export {
   type EvalEntry,
   type PieceEval,
 } from './pretrain/run.js';
+
+// The analyst workflow: one call per experiment (docs/workflow.md)
+export {
+  finetune,
+  evaluate,
+  predictTest,
+  runWorkflowSweep,
+  exportHf,
+  loadFinetuned,
+  saveSentenceTransformerLayout,
+  seedTable,
+  type FinetuneResult,
+  type WorkflowReport,
+  type WorkflowSetup,
+  type TaskRef,
+  type EncoderSource,
+  type EncoderVariantSpec,
+  type WorkflowSweepSpec,
+  type WorkflowSweepOptions,
+  type ExportMeta,
+  type LoadedFinetuned,
+  type SuperGlueTrainTask,
+} from './workflow/index.js';
+export { type Selection } from './encoder/glue.js';
+export { type TrecDlYear } from './rank/trecdl.js';
+export { mergeRecords } from './experiments/store.js';
+export { checkBudget } from './experiments/budget.js';
