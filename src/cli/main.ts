@@ -8,6 +8,7 @@ import type { Command } from './command.js';
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   // Each entry: name -> lazy import of a module whose default export is a Command.
+  embed: async () => (await import('./embed.js')).default,
   forward: async () => (await import('./forward.js')).default,
   glue: async () => (await import('./workflow.js')).glueCommand,
   superglue: async () => (await import('./workflow.js')).superglueCommand,

@@ -38,6 +38,7 @@ export const CONFIG_SIZE_LIMITS = Object.freeze({
   hidden_size_per_layer_input: 65_536,
   vocab_size_per_layer_input: 4_194_304,
   num_kv_shared_layers: 1024,
+  num_global_key_value_heads: 4096,
 } satisfies Record<string, number>);
 
 export type SizeField = keyof typeof CONFIG_SIZE_LIMITS;
@@ -49,10 +50,11 @@ export const MAX_TENSOR_ELEMENTS = 2 ** 33;
 const PER_LAYER_LISTS = ['layer_types'];
 
 /** Products of sizes in one config object that give one tensor's element count, with the tensor they size. */
-const PRODUCTS: readonly (readonly [SizeField, SizeField])[] = [
+const PRODUCTS: readonly (readonly SizeField[])[] = [
   ['vocab_size', 'hidden_size'], // embedding / LM head
   ['hidden_size', 'intermediate_size'], // MLP projections
   ['num_attention_heads', 'head_dim'], // per-layer q width (then times hidden_size, checked in the parser)
+  ['vocab_size_per_layer_input', 'num_hidden_layers', 'hidden_size_per_layer_input'], // Gemma 3n/4 per-layer embeddings
 ];
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -101,11 +103,10 @@ export function checkConfigSizes(json: unknown, file: string, prefix = '', inher
     }
   }
   const sizes = { ...inherited, ...own };
-  for (const [a, b] of PRODUCTS) {
-    const x = sizes[a];
-    const y = sizes[b];
+  for (const fields of PRODUCTS) {
+    const values = fields.map((f) => sizes[f]);
     // Report a product only where one of its factors is set (so a parent's error is not repeated per child).
-    if (x !== undefined && y !== undefined && (a in own || b in own)) checkSizeProduct(file, `${prefix}${a}*${b}`, [x, y]);
+    if (values.every((v) => v !== undefined) && fields.some((f) => f in own)) checkSizeProduct(file, prefix + fields.join('*'), values as number[]);
   }
   for (const [key, v] of Object.entries(json)) {
     if (isObject(v)) checkConfigSizes(v, file, `${prefix}${key}.`, sizes, depth + 1);

@@ -27,6 +27,11 @@ export function slidingWindowBidirectional(w: number): MaskPredicate {
   return (_b, i, j) => Math.abs(i - j) < w;
 }
 
+/** Symmetric inclusive window: |i - j| <= W (HF masking_utils `sliding_window_bidirectional_overlay`). */
+export function slidingWindowBidirectionalInclusive(w: number): MaskPredicate {
+  return (_b, i, j) => Math.abs(i - j) <= w;
+}
+
 /** Keys with attentionMask[b][j] == 0 (pads) are invisible. attentionMask: [B][S]. */
 export function padding(attentionMask: readonly (readonly number[])[]): MaskPredicate {
   return (b, _i, j) => (attentionMask[b] as readonly number[])[j] !== 0;
@@ -63,13 +68,22 @@ export function maskBias(pred: MaskPredicate, B: number, T: number, S: number): 
  * - bidirectional_sliding: sliding layers see |i-j| < W (T5Gemma encoder rule).
  * - bidirectional_sliding_gemma3_hf: sliding layers see |i-j| < floor(W/2)+1, what HF
  *   `Gemma3TextConfig(use_bidirectional_attention=True)` does (EmbeddingGemma).
+ * - bidirectional_sliding_gemma4_hf: sliding layers see |i-j| <= floor(W/2)+1 (inclusive), what HF
+ *   `Gemma4TextConfig(use_bidirectional_attention="all")` does through the generic bidirectional
+ *   sliding-window mask (one key more on each side than the Gemma 3 rule).
  */
-export type AttentionMode = 'causal' | 'bidirectional_global' | 'bidirectional_sliding' | 'bidirectional_sliding_gemma3_hf';
+export type AttentionMode =
+  | 'causal'
+  | 'bidirectional_global'
+  | 'bidirectional_sliding'
+  | 'bidirectional_sliding_gemma3_hf'
+  | 'bidirectional_sliding_gemma4_hf';
 export const ATTENTION_MODES: readonly AttentionMode[] = [
   'causal',
   'bidirectional_global',
   'bidirectional_sliding',
   'bidirectional_sliding_gemma3_hf',
+  'bidirectional_sliding_gemma4_hf',
 ];
 
 /** The positional rule of a layer (padding is and-ed on by the caller). window: W (null: no sliding layers). */
@@ -86,6 +100,8 @@ export function layerMask(mode: AttentionMode, layerType: LayerType, window: num
       return sliding ? slidingWindowBidirectional(w) : bidirectional;
     case 'bidirectional_sliding_gemma3_hf':
       return sliding ? slidingWindowBidirectional(Math.floor(w / 2) + 1) : bidirectional;
+    case 'bidirectional_sliding_gemma4_hf':
+      return sliding ? slidingWindowBidirectionalInclusive(Math.floor(w / 2) + 1) : bidirectional;
     default: {
       const never: never = mode;
       throw new Error(`unknown attention mode ${String(never)}`);

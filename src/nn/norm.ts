@@ -13,3 +13,15 @@ export function rmsNorm<T extends tf.Tensor>(x: T, w: tf.Tensor1D, eps: number):
     return tf.mul(normed, tf.add(w, 1)) as T;
   });
 }
+
+/**
+ * Gemma 4 RMSNorm: `y = x / sqrt(mean(x^2) + eps) * w`, the weight multiplying directly (stored
+ * one-initialised, unlike Gemma 1-3's offset). `w` null: no scale (HF `with_scale=False`, v_norm and
+ * the MoE router's norm). x: [..., D], w: [D].
+ */
+export function rmsNormDirect<T extends tf.Tensor>(x: T, w: tf.Tensor1D | null, eps: number): T {
+  return tf.tidy(() => {
+    const normed = tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps)));
+    return (w === null ? normed : tf.mul(normed, w)) as T;
+  });
+}

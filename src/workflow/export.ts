@@ -5,7 +5,8 @@
  *   and a `gemma_lab` block (task, attention, pooling, bias, head file) that HF ignores.
  * - When the head means what `Gemma*ForSequenceClassification` means (pooling 'last', no bias): the head
  *   is `score.weight` [n, D] inside `model.safetensors` and `architectures` names that class, so
- *   transformers loads it as is (causal attention; other attention modes are recorded in `gemma_lab`).
+ *   transformers loads it as is (Gemma 3 text: `use_bidirectional_attention` and the window written so HF
+ *   attends as the encoder did, models/hf-save.ts; other families: causal in HF, the mode is recorded in `gemma_lab`).
  * - Otherwise (mean/first/attention pooling, or a bias): `model.safetensors` holds only the backbone
  *   (architectures: the CausalLM class, whose tied lm_head needs no extra tensor) and the head goes to
  *   `gemma_lab_head.safetensors` (`score.weight`, `score.bias`, `pooler.*`), documented in docs/workflow.md.
@@ -14,7 +15,7 @@
 import { copyFile, mkdir } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { fromFloat32, openCheckpoint, saveCheckpoint, type HostTensor } from '../checkpoint/index.js';
 import { gemmaConfigToJson, parseGemmaConfig } from '../config/gemma.js';
 import { GemmaEncoder, toEncoder } from '../encoder/encoder.js';
@@ -22,6 +23,7 @@ import type { HeadSpec } from '../encoder/head.js';
 import { ConfigError } from '../errors.js';
 import { writeJsonAtomic, writeFileAtomic } from '../io/atomic.js';
 import { GemmaModel, GEMMA_TIED_WEIGHTS, gemmaParameterShapes } from '../models/gemma.js';
+import { configJsonForMode } from '../models/hf-save.js';
 import { loadStrictParams } from '../models/strict.js';
 import type { AttentionMode } from '../nn/masks.js';
 import type { Pooling } from '../nn/pooling.js';
@@ -59,8 +61,11 @@ export async function exportHf(encoder: GemmaEncoder, model: GemmaModel, dir: st
   const compatible = hfScoreCompatible(encoder);
   const classes = HF_CLASSES[model.config.modelType];
   if (!classes) throw new ConfigError(`no transformers classes known for model_type '${model.config.modelType}'`, undefined, 'model_type');
+  // Gemma 3 text has transformers' bidirectional switch: the config then makes HF attend as the encoder did
+  // (configJsonForMode); other families load causal in HF, the mode is recorded in `gemma_lab`.
+  const backboneJson = model.config.modelType === 'gemma3_text' ? configJsonForMode(model.config, meta.attention, 'float32') : gemmaConfigToJson(model.config, 'float32');
   const config: Record<string, unknown> = {
-    ...gemmaConfigToJson(model.config, 'float32'),
+    ...backboneJson,
     architectures: [compatible ? classes.classifier : classes.causal],
     id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
     label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
@@ -116,8 +121,10 @@ export async function loadFinetuned(dir: string): Promise<LoadedFinetuned> {
   const score = params.get('score.weight');
   params.delete('score.weight');
   const model = new GemmaModel(config, params);
+  // A Gemma 3 export written through HF's bidirectional rule reproduces the mode with its rewritten window.
+  const attention = config.useBidirectionalAttention && block.attention !== 'causal' ? model.defaultMode : block.attention;
   const encoder = toEncoder(model, {
-    attention: block.attention,
+    attention,
     pooling: block.pooling,
     ...(block.attention_pooling_heads !== null ? { attentionPoolingHeads: block.attention_pooling_heads } : {}),
     head: block.head,

@@ -119,3 +119,32 @@ test('openCheckpoint bounds any config.json (any family, nested sub-configs) bef
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('Gemma 3 multimodal and Gemma 4 parsers: bounds on text_config sizes and per-layer embeddings; released configs pass', async () => {
+  const { parseGemma3MultimodalConfig } = await import('../../src/config/gemma3.js');
+  const { parseGemma4Config } = await import('../../src/config/gemma4.js');
+  const mm = read(join(REPO_ROOT, 'test', 'fixtures', 'gemma3-mm-tiny', 'config.json'));
+  const mmText = mm.text_config as Record<string, unknown>;
+  const { layer_types: _a, ...mmTextNoTypes } = mmText;
+  rejects(() => parseGemma3MultimodalConfig({ ...mm, text_config: { ...mmTextNoTypes, num_hidden_layers: 2 ** 32 } }, 'cfg.json'), 'text_config.num_hidden_layers', /at most 1024/);
+  rejects(() => parseGemma3MultimodalConfig({ ...mm, text_config: { ...mmText, vocab_size: 4_000_000, hidden_size: 65_536 } }, 'cfg.json'), 'text_config.vocab_size*hidden_size', /elements/);
+
+  const g4 = read(join(REPO_ROOT, 'test', 'fixtures', 'gemma4-e2b-tiny', 'config.json'));
+  const g4Text = g4.text_config as Record<string, unknown>;
+  const { layer_types: _b, ...g4TextNoTypes } = g4Text;
+  rejects(() => parseGemma4Config({ ...g4, text_config: { ...g4TextNoTypes, num_hidden_layers: 1e9 } }, 'cfg.json'), 'text_config.num_hidden_layers', /at most 1024/);
+  rejects(() => parseGemma4Config({ ...g4, text_config: { ...g4Text, global_head_dim: 1e6 } }, 'cfg.json'), 'text_config.global_head_dim', /at most/);
+  // Per-layer input embeddings [vocab_per_layer, layers * per_layer_width]: 4M x 1000 x 4096 elements.
+  rejects(
+    () => parseGemma4Config({ ...g4, text_config: { ...g4TextNoTypes, num_hidden_layers: 1000, vocab_size_per_layer_input: 4_000_000, hidden_size_per_layer_input: 4096 } }, 'cfg.json'),
+    'text_config.vocab_size_per_layer_input*num_hidden_layers*hidden_size_per_layer_input',
+    /elements/,
+  );
+  // Released Gemma 4 configs (text, vision and audio towers) are all within bounds and parse.
+  const { checkConfigSizes } = await import('../../src/config/bounds.js');
+  for (const name of ['gemma-4-e2b', 'gemma-4-e4b', 'gemma-4-31b', 'gemma-4-26b-a4b']) {
+    const json = read(join(REPO_ROOT, 'test', 'fixtures', 'gemma4-configs', name, 'config.json'));
+    assert.doesNotThrow(() => checkConfigSizes(json, name), name);
+    assert.ok(parseGemma4Config(json, name).numHiddenLayers > 0, name);
+  }
+});
