@@ -11,6 +11,7 @@ const SECTIONS: Record<string, () => Promise<{ default: BenchSection }>> = {
   rank: () => import('./rank.js'),
   real: () => import('./real.js'),
   'real-gemma4': () => import('./real-gemma4.js'),
+  torch: () => import('./torch.js'),
 };
 
 async function main(): Promise<void> {

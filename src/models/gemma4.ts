@@ -17,7 +17,7 @@ import { gemma4ConfigToJson, gemma4InvFreq, parseGemma4Config, type Gemma4Config
 import type { LayerType } from '../config/gemma.js';
 import { mergeHeads, scaledDotProductAttention, softcap } from '../nn/attention.js';
 import { linear } from '../nn/linear.js';
-import { andMasks, layerMask, maskBias, padding, type AttentionMode } from '../nn/masks.js';
+import { layerRule, type AttentionMode, type MaskRule } from '../nn/masks.js';
 import { gegluMlp, geluTanh } from '../nn/mlp.js';
 import { moeExperts } from '../nn/moe.js';
 import { rmsNormDirect } from '../nn/norm.js';
@@ -141,14 +141,13 @@ export class Gemma4Model extends ParamModel<Gemma4Config> {
     const positions = Array.from({ length: T }, (_, t) => t);
 
     return tf.tidy(() => {
-      // One mask bias and one RoPE table per layer type (each type has one head dim).
-      const perType = new Map<LayerType, { bias: tf.Tensor4D; rope: RopeTables }>();
+      // One mask rule and one RoPE table per layer type (each type has one head dim).
+      const perType = new Map<LayerType, { mask: MaskRule; rope: RopeTables }>();
       const tables = (l: Gemma4Layer) => {
         let e = perType.get(l.type);
         if (!e) {
-          const rule = layerMask(mode, l.type, c.slidingWindow);
           e = {
-            bias: maskBias(mask ? andMasks(rule, padding(mask)) : rule, B, T, T),
+            mask: { ...layerRule(mode, l.type, c.slidingWindow), keyMask: mask ?? null },
             rope: ropeTablesFromInvFreq(positions, gemma4InvFreq(c.rope[l.type], l.headDim)),
           };
           perType.set(l.type, e);
@@ -177,7 +176,7 @@ export class Gemma4Model extends ParamModel<Gemma4Config> {
       const kvStore = new Map<number, { k: tf.Tensor4D; v: tf.Tensor4D }>();
       c.layers.forEach((l, i) => {
         const p = `${m}layers.${i}.`;
-        const { bias, rope } = tables(l);
+        const { mask: rule, rope } = tables(l);
         // One scope per layer, so inference holds one layer's intermediates (only x and shared K/V leave it).
         const out = tf.tidy(() => {
           let x1 = x;
@@ -194,7 +193,7 @@ export class Gemma4Model extends ParamModel<Gemma4Config> {
             kv = { k: applyRope(heads(rmsNormDirect(kRaw, this.w1(`${p}self_attn.k_norm.weight`), eps), G), rope), v: heads(rmsNormDirect(vRaw, null, eps), G) };
             fresh = kv;
           }
-          const o = scaledDotProductAttention(q, kv.k, kv.v, { scale: 1, softcap: null, bias, ...(probDropout ? { probDropout } : {}) });
+          const o = scaledDotProductAttention(q, kv.k, kv.v, { scale: 1, softcap: null, mask: rule, ...(probDropout ? { probDropout } : {}) });
           const attn = linear(mergeHeads(o), this.w2(`${p}self_attn.o_proj.weight`));
           x1 = tf.add(x1, drop(n(attn, `${p}post_attention_layernorm.weight`), rates.residual));
 

@@ -27,11 +27,6 @@ export function slidingWindowBidirectional(w: number): MaskPredicate {
   return (_b, i, j) => Math.abs(i - j) < w;
 }
 
-/** Symmetric inclusive window: |i - j| <= W (HF masking_utils `sliding_window_bidirectional_overlay`). */
-export function slidingWindowBidirectionalInclusive(w: number): MaskPredicate {
-  return (_b, i, j) => Math.abs(i - j) <= w;
-}
-
 /** Keys with attentionMask[b][j] == 0 (pads) are invisible. attentionMask: [B][S]. */
 export function padding(attentionMask: readonly (readonly number[])[]): MaskPredicate {
   return (b, _i, j) => (attentionMask[b] as readonly number[])[j] !== 0;
@@ -86,25 +81,56 @@ export const ATTENTION_MODES: readonly AttentionMode[] = [
   'bidirectional_sliding_gemma4_hf',
 ];
 
-/** The positional rule of a layer (padding is and-ed on by the caller). window: W (null: no sliding layers). */
-export function layerMask(mode: AttentionMode, layerType: LayerType, window: number | null): MaskPredicate {
+/**
+ * A mask as a rule rather than numbers, what the fused attention kernel takes: query i (at key
+ * position i + queryOffset) sees key j when keyMask[b][j] != 0, j <= pos if causal, and within the
+ * window (causal: j > pos - W, W keys with the query; bidirectional: |pos - j| < W).
+ */
+export interface MaskRule {
+  readonly causal: boolean;
+  /** W; null = no window. */
+  readonly window: number | null;
+  /** [B][S], 0 = invisible key (padding); null = every key. */
+  readonly keyMask: readonly (readonly number[])[] | null;
+  /** Position of query 0 among the keys (a KV cache holding earlier keys); default 0. */
+  readonly queryOffset?: number;
+}
+
+/** The predicate a rule stands for (for the dense path and for tests). */
+export function rulePredicate(rule: MaskRule): MaskPredicate {
+  const off = rule.queryOffset ?? 0;
+  const W = rule.window;
+  let pos: MaskPredicate;
+  if (rule.causal) pos = W === null ? (_b, i, j) => j <= i + off : (_b, i, j) => j <= i + off && j > i + off - W;
+  else pos = W === null ? bidirectional : (_b, i, j) => Math.abs(i + off - j) < W;
+  return rule.keyMask ? andMasks(pos, padding(rule.keyMask)) : pos;
+}
+
+/** The positional rule of a layer: { causal, window } (padding is added by the caller as keyMask). */
+export function layerRule(mode: AttentionMode, layerType: LayerType, window: number | null): { causal: boolean; window: number | null } {
   const sliding = layerType === 'sliding_attention';
   if (sliding && window === null) throw new Error('sliding_attention layer without a sliding window');
   const w = window as number;
   switch (mode) {
     case 'causal':
-      return sliding ? slidingWindowCausal(w) : causal;
+      return { causal: true, window: sliding ? w : null };
     case 'bidirectional_global':
-      return bidirectional;
+      return { causal: false, window: null };
     case 'bidirectional_sliding':
-      return sliding ? slidingWindowBidirectional(w) : bidirectional;
+      return { causal: false, window: sliding ? w : null };
     case 'bidirectional_sliding_gemma3_hf':
-      return sliding ? slidingWindowBidirectional(Math.floor(w / 2) + 1) : bidirectional;
+      return { causal: false, window: sliding ? Math.floor(w / 2) + 1 : null };
     case 'bidirectional_sliding_gemma4_hf':
-      return sliding ? slidingWindowBidirectionalInclusive(Math.floor(w / 2) + 1) : bidirectional;
+      // inclusive |i-j| <= floor(W/2)+1 is the exclusive rule with one more key per side
+      return { causal: false, window: sliding ? Math.floor(w / 2) + 2 : null };
     default: {
       const never: never = mode;
       throw new Error(`unknown attention mode ${String(never)}`);
     }
   }
+}
+
+/** The positional rule of a layer as a predicate (padding is and-ed on by the caller). window: W (null: no sliding layers). */
+export function layerMask(mode: AttentionMode, layerType: LayerType, window: number | null): MaskPredicate {
+  return rulePredicate({ ...layerRule(mode, layerType, window), keyMask: null });
 }

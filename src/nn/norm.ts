@@ -4,9 +4,16 @@
  * `RMSNorm(add_unit_offset=True)`). Computed in float32.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedAvailable, fusedRmsNorm, RMSNORM_KERNEL } from '../engine/fused.js';
 
-/** x: [..., D], w: [D] -> [..., D]; normalises over the last axis. */
+/** x: [..., D], w: [D] -> [..., D]; normalises over the last axis (one native kernel when the addon serves it). */
 export function rmsNorm<T extends tf.Tensor>(x: T, w: tf.Tensor1D, eps: number): T {
+  if (x.dtype === 'float32' && fusedAvailable(RMSNORM_KERNEL)) return fusedRmsNorm(x, w, eps);
+  return rmsNormDense(x, w, eps);
+}
+
+/** The tfjs-op reference of rmsNorm. */
+export function rmsNormDense<T extends tf.Tensor>(x: T, w: tf.Tensor1D, eps: number): T {
   return tf.tidy(() => {
     const meanSq = tf.mean(tf.square(x), -1, true); // [..., 1]
     const normed = tf.mul(x, tf.rsqrt(tf.add(meanSq, eps)));

@@ -5,6 +5,7 @@
  * `_compute_linear_scaling_rope_parameters`).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedAvailable, fusedRope, ROPE_KERNEL } from '../engine/fused.js';
 import type { RopeConfig } from '../config/gemma.js';
 
 /** Tables for one set of positions: x' = x * cos + rotate_half(x) * sin (a type alias, so `tf.dispose(tables)` works). */
@@ -62,6 +63,7 @@ export function ropeTablesFromInvFreq(positions: readonly number[], invFreq: Flo
  * about 3x faster forward+backward on wasm than split/neg/concat.
  */
 export function applyRope<T extends tf.Tensor4D>(x: T, tables: RopeTables): T {
+  if (x.dtype === 'float32' && fusedAvailable(ROPE_KERNEL) && x.shape[2] === tables.cos.shape[0]) return fusedRope(x, tables.cos, tables.sin);
   return tf.tidy(() => {
     const K = x.shape[3] as number;
     const rotated = tf.reshape(tf.matMul(tf.reshape(x, [-1, K]), tables.rotate), x.shape); // [B, H, T, K]
