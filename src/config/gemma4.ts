@@ -11,6 +11,7 @@
  * double-wide MLP of the shared layers. See docs/gemma4.md.
  */
 import { ConfigError } from '../errors.js';
+import { checkConfigSizes } from './bounds.js';
 import { ConfigReader, LAYER_TYPES, readDtype, type GemmaStackConfig, type LayerType, type ParseOptions, type RopeConfig } from './gemma.js';
 
 export type Gemma4ModelType = 'gemma4_text' | 'gemma4';
@@ -129,6 +130,7 @@ const WRAPPER_SKIPPED = [
 /** Parses a `gemma4` or `gemma4_text` config.json. */
 export function parseGemma4Config(json: unknown, sourcePath: string, opts: ParseOptions = {}): Gemma4Config {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ConfigError('must be a JSON object', sourcePath);
+  checkConfigSizes(json, sourcePath);
   const top: ConfigReader = new ConfigReader(json as Record<string, unknown>, sourcePath);
   const modelType = top.str('model_type') as Gemma4ModelType | null;
   if (modelType !== 'gemma4' && modelType !== 'gemma4_text') top.fail('model_type', `expected gemma4 or gemma4_text, got ${JSON.stringify(modelType)}`);
