@@ -18,7 +18,7 @@ export { initEngine, type EngineInfo, type EngineOptions, type BackendChoice, ty
 // Checkpoints, Hub, tokenizers
 export { openCheckpoint, saveCheckpoint, type Checkpoint, type TensorInfo } from './checkpoint/index.js';
 export { readSafetensors, writeSafetensors, toFloat32, fromFloat32, type DType, type HostTensor } from './checkpoint/safetensors.js';
-export { parseHubRef, resolveModelSource, type HubRef, type ResolveOptions } from './checkpoint/hub.js';
+export { parseHubRef, resolveModelSource, type HubRef, type HubTimeouts, type ResolveOptions, type RetryOptions } from './checkpoint/hub.js';
 export { loadTokenizer, tokenizerFromJson, encodeBatch, type Tokenizer, type BatchOptions, type EncodeOptions, type SpecialNames } from './tokenize/index.js';
 export { padRight, batchFromRows, batchRows, type PaddedBatch, type Labelled } from './tokenize/batch.js';
 export { trimTokenizer, readTokenizerFiles, saveTrimmedTokenizer, type TokenizerFiles, type TrimOptions, type TrimResult } from './tokenize/trim.js';
