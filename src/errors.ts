@@ -73,3 +73,14 @@ export class HubError extends GemmaLabError {
     super([repo, file, message].filter(Boolean).join(': '), options);
   }
 }
+
+/** Model inputs (token ids, masks, tensors) are malformed; names the argument and the offending position. */
+export class InputError extends GemmaLabError {
+  constructor(
+    message: string,
+    readonly argument: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${argument}: ${message}`, options);
+  }
+}

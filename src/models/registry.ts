@@ -34,6 +34,7 @@ export const MODEL_REGISTRY = {
   gemma2: loadGemma,
   gemma3_text: loadGemma,
   t5gemma: async (ckpt: Checkpoint, opts: LoadOptions) => (await import('./t5gemma.js')).loadT5Gemma(ckpt, opts),
+  t5gemma2: async (ckpt: Checkpoint, opts: LoadOptions) => (await import('./t5gemma2.js')).loadT5Gemma2(ckpt, opts),
 } satisfies Record<string, ModelLoader>;
 
 export type LoadedModel = Awaited<ReturnType<(typeof MODEL_REGISTRY)[keyof typeof MODEL_REGISTRY]>>;
