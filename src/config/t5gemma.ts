@@ -156,9 +156,10 @@ export function parseT5GemmaConfig(json: unknown, sourcePath: string, opts: Pars
 
 function moduleToJson(m: GemmaStackConfig, c: T5GemmaConfig, isDecoder: boolean): Record<string, unknown> {
   const rope = m.rope.full_attention;
-  const perTypeRope = m.rope.sliding_attention.theta !== rope.theta;
-  if (rope.linearFactor !== 1 || m.rope.sliding_attention.linearFactor !== 1 || (perTypeRope && !m.qkNorm))
-    throw new ConfigError('T5Gemma modules use one unscaled RoPE for all layers', c.sourcePath, isDecoder ? 'decoder.rope' : 'encoder.rope');
+  const local = m.rope.sliding_attention;
+  // Gemma 2 modules: one RoPE for every layer; Gemma 3 modules (qk_norm): a local base, never scaled.
+  const ok = m.qkNorm ? local.linearFactor === 1 : local.theta === rope.theta && local.linearFactor === rope.linearFactor;
+  if (!ok) throw new ConfigError('RoPE per layer type is not expressible in a T5Gemma module config', c.sourcePath, isDecoder ? 'decoder.rope' : 'encoder.rope');
   const json: Record<string, unknown> = {
     attention_bias: false,
     attention_dropout: c.attentionDropout,
@@ -188,6 +189,7 @@ function moduleToJson(m: GemmaStackConfig, c: T5GemmaConfig, isDecoder: boolean)
     vocab_size: c.vocabSize,
   };
   if (isDecoder) json.cross_attention_hidden_size = c.decoder.crossAttentionHiddenSize;
+  if (rope.linearFactor !== 1) json.rope_scaling = { factor: rope.linearFactor, rope_type: 'linear' };
   if (m.qkNorm) {
     json.qk_norm = true;
     json.rope_local_base_freq = m.rope.sliding_attention.theta;

@@ -44,7 +44,7 @@ test('the goldens are sensitive to merged attention, the eoi embedding and the a
   assert.ok(c.input_ids[0]?.includes(257), 'inputs contain the eoi id');
   const fails = (m: T5Gemma2Model, what: string, pick: (o: ReturnType<T5Gemma2Model['forward']>) => tf.Tensor3D, want: number[][][]) => {
     const out = m.forward(c.input_ids, c.decoder_input_ids, { attentionMask: c.attention_mask });
-    assert.throws(() => assertAllClose(pick(out).arraySync(), want, TOL.parityF32, what), undefined, what);
+    assert.throws(() => assertAllClose(pick(out).arraySync(), want, TOL.parityF32, what), Error, what);
     tf.dispose([out.encoderHiddenStates, out.decoderHiddenStates, out.logits]);
   };
   // eoi id read as an ordinary row
