@@ -200,7 +200,14 @@ export class T5Gemma2Model extends ParamModel<T5Gemma2Config> {
   }
 
   /** Appends ids [N][n] at positions t..t+n-1 (see CachedSeq2Seq.decodeStep); logits [N, n, V]. */
-  decodeStep(cache: DecoderCache, decoderIds: readonly (readonly number[])[], o: T5Gemma2RunOptions = {}): { logits: tf.Tensor3D; hiddenStates: tf.Tensor3D; cache: DecoderCache } {
+  decodeStep(cache: DecoderCache, decoderIds: readonly (readonly number[])[], o: T5Gemma2RunOptions = {}): { logits: tf.Tensor3D; cache: DecoderCache } {
+    const r = this.decodeStepWithStates(cache, decoderIds, o);
+    r.hiddenStates.dispose();
+    return { logits: r.logits, cache: r.cache };
+  }
+
+  /** decodeStep that also returns the decoder states [N, n, D] after the final norm. */
+  decodeStepWithStates(cache: DecoderCache, decoderIds: readonly (readonly number[])[], o: T5Gemma2RunOptions = {}): { logits: tf.Tensor3D; hiddenStates: tf.Tensor3D; cache: DecoderCache } {
     const c = this.config.decoder;
     const ids = toRows(decoderIds, 'decoderInputIds', cache.rows);
     checkIds(ids, this.config.vocabSize, 'decoderInputIds');
@@ -256,7 +263,7 @@ export class T5Gemma2Model extends ParamModel<T5Gemma2Config> {
     const [B, S] = encoderHiddenStates.shape;
     const mask = attentionMask ?? Array.from({ length: B }, () => new Array<number>(S).fill(1));
     const cache = this.startDecoding(encoderHiddenStates, mask);
-    const r = this.decodeStep(cache, ids, o);
+    const r = this.decodeStepWithStates(cache, ids, o);
     r.cache.dispose();
     return { hiddenStates: r.hiddenStates, logits: r.logits };
   }
