@@ -20,7 +20,14 @@ export class DecoderCache {
     readonly cross: readonly LayerKv[],
     /** [N][S] encoder padding mask of each row. */
     readonly encoderMask: readonly (readonly number[])[],
+    /** Cross-attention biases by query count (built once per row set; moves with the cache). */
+    private readonly biases: Map<number, tf.Tensor4D> = new Map(),
   ) {}
+
+  /** The cache after a decoder step: same rows and encoder side, new self keys/values. */
+  advance(n: number, self: readonly LayerKv[]): DecoderCache {
+    return new DecoderCache(this.length + n, self, this.cross, this.encoderMask, this.biases);
+  }
 
   get rows(): number {
     return this.encoderMask.length;
@@ -43,11 +50,18 @@ export class DecoderCache {
 
   /** Additive bias [N, 1, n, S] over encoder keys (pads invisible), for n new queries. */
   crossBias(n: number): tf.Tensor4D {
-    const S = (this.encoderMask[0] as readonly number[]).length;
-    return maskBias(padding(this.encoderMask), this.rows, n, S);
+    let b = this.biases.get(n);
+    if (!b) {
+      const S = (this.encoderMask[0] as readonly number[]).length;
+      b = tf.keep(maskBias(padding(this.encoderMask), this.rows, n, S));
+      this.biases.set(n, b);
+    }
+    return b;
   }
 
   dispose(): void {
+    for (const b of this.biases.values()) b.dispose();
+    this.biases.clear();
     for (const kv of this.self) if (kv) tf.dispose(kv);
     for (const kv of this.cross) tf.dispose(kv);
   }

@@ -296,7 +296,7 @@ export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
       return out;
     });
     for (const kv of cache.self) if (kv) tf.dispose(kv);
-    return { logits, cache: new DecoderCache(t + n, self, cache.cross, cache.encoderMask) };
+    return { logits, cache: cache.advance(n, self) };
   }
 
   /** hiddenStates [B, T, D], attentionMask [B][T] -> [B, D] (mean / first / last_non_pad), as GemmaModel.pool. */

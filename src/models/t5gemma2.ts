@@ -246,7 +246,7 @@ export class T5Gemma2Model extends ParamModel<T5Gemma2Config> {
       return { logits, hiddenStates };
     });
     for (const kv of cache.self) if (kv) tf.dispose(kv);
-    return { ...result, cache: new DecoderCache(t + n, self, cache.cross, cache.encoderMask) };
+    return { ...result, cache: cache.advance(n, self) };
   }
 
   /**

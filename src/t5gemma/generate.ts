@@ -62,14 +62,18 @@ export function cachedStepFn(model: EncoderDecoderModel, inputIds: readonly (rea
     const parents = last !== null && last.cache.length === T - 1 ? prefixes.map((p, i) => last?.index.get(key(rows[i] as number, p.slice(0, -1)))) : null;
     let cache: DecoderCache;
     let ids: number[][];
-    if (parents !== null && parents.every((x) => x !== undefined)) {
-      cache = (last as { cache: DecoderCache }).cache.select(parents as number[]);
+    const prev = last?.cache ?? null;
+    if (prev !== null && parents !== null && parents.every((x) => x !== undefined)) {
+      // Same rows in the same order (greedy, sampling until a row finishes): hand the cache over as is.
+      const same = parents.length === prev.rows && parents.every((x, i) => x === i);
+      cache = same ? prev : prev.select(parents as number[]);
+      if (!same) prev.dispose();
       ids = prefixes.map((p) => [p[T - 1] as number]);
     } else {
       cache = root.select(rows);
+      prev?.dispose();
       ids = prefixes.map((p) => [...p]);
     }
-    last?.cache.dispose();
     last = null;
     const r = model.decodeStep(cache, ids);
     last = { cache: r.cache, index: new Map(prefixes.map((p, i) => [key(rows[i] as number, p), i])) };
