@@ -12,6 +12,7 @@ export interface Command {
 const COMMANDS: Record<string, () => Promise<Command>> = {
   // Each entry: name -> lazy import of a module whose default export is a Command.
   forward: async () => (await import('./forward.js')).default,
+  generate: async () => (await import('./generate.js')).default,
   inspect: async () => (await import('./inspect.js')).default,
   kernel: async () => (await import('./kernel.js')).default,
   'install-kernel': async () => (await import('./install-kernel.js')).default,
