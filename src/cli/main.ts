@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./run.js')).default,
   'rank-eval': async () => (await import('../rank/cli.js')).default,
   start: async () => (await import('./start.js')).default,
+  superglue: async () => (await import('./superglue.js')).default,
   'to-encoder-decoder': async () => (await import('../t5gemma/cli.js')).default,
 };
 

@@ -272,7 +272,8 @@ export class T5Gemma2Model extends ParamModel<T5Gemma2Config> {
   forward(
     inputIds: tf.Tensor2D | readonly (readonly number[])[],
     decoderInputIds: tf.Tensor2D | readonly (readonly number[])[],
-    o: T5Gemma2RunOptions & { attentionMask?: readonly (readonly number[])[] } = {},
+    // decoderAttentionMask: accepted for T5Gemma's call shape; right pads never reach real positions (causal).
+    o: T5Gemma2RunOptions & { attentionMask?: readonly (readonly number[])[]; decoderAttentionMask?: readonly (readonly number[])[] } = {},
   ): T5Gemma2Output {
     const mask = o.attentionMask ?? defaultMask(toRows(inputIds, 'inputIds'), this.config.padTokenId);
     const run = { ...(o.training !== undefined ? { training: o.training } : {}), seed: o.seed ?? this.rng.seed() };

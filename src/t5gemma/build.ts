@@ -244,6 +244,6 @@ function buildT5Gemma2(enc: GemmaModel, dec: GemmaModel, o: ToEncoderDecoderOpti
 }
 
 /** The cross-attention variables (q/k/v/o and its two norms) trained alone during the warm-up. */
-export function crossAttentionParams(model: T5GemmaModel): Map<string, tf.Variable> {
+export function crossAttentionParams(model: { readonly params: ReadonlyMap<string, tf.Variable> }): Map<string, tf.Variable> {
   return new Map([...model.params].filter(([n]) => isCrossAttentionParam(n)));
 }

@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors.js';
 import type { MultiRCPrediction } from '../eval/superglue.js';
 import { variableFrom } from '../models/strict.js';
-import type { T5GemmaModel } from '../models/t5gemma.js';
+import type { EncoderDecoderModel } from './generate.js';
 import { linear } from '../nn/linear.js';
 import { pool } from '../nn/pooling.js';
 import { type RunControl, throwIfAborted } from '../progress/index.js';
@@ -52,7 +52,7 @@ export class EncoderClassifier {
   readonly head: Map<string, tf.Variable>;
 
   constructor(
-    readonly model: T5GemmaModel,
+    readonly model: EncoderDecoderModel,
     readonly numLabels: number,
     seed = 0,
   ) {
@@ -243,7 +243,7 @@ export interface GenerateScoreOptions extends InputOptions, RunControl {
 
 /** Text-to-text predictions: generate from the T5-style input, then parse with the task's verbalizer. */
 export async function generateSuperGlue<T extends SuperGlueTaskId>(
-  model: T5GemmaModel,
+  model: EncoderDecoderModel,
   task: T,
   records: readonly SuperGlueRecords[T][],
   o: GenerateScoreOptions,
