@@ -139,7 +139,7 @@ export class T5Gemma2Model extends ParamModel<T5Gemma2Config> {
       const L = (ids[0] as readonly number[]).length;
       const x = tf.mul(tf.gather(this.w2(EMBED), tf.tensor2d(ids.map((r) => [...r]), [B, L], 'int32')), Math.sqrt(D)) as tf.Tensor3D;
       const eoi = this.config.eoiTokenIndex;
-      if (!ids.some((r) => r.includes(eoi))) return x;
+      // Always in the graph (even without eoi ids) so the eoi embedding gets a (zero) gradient like every parameter.
       const isEoi = tf.tensor3d(ids.map((r) => r.map((id) => [id === eoi ? 1 : 0])), [B, L, 1], 'bool');
       return tf.where(isEoi, tf.broadcastTo(this.w1(EOI), [B, L, D]), x) as tf.Tensor3D;
     });
