@@ -23,9 +23,12 @@ export { trimTokenizer } from './tokenize/trim.js';
 // Models
 export { parseGemmaConfig, type GemmaConfig } from './config/gemma.js';
 export { parseT5GemmaConfig, type T5GemmaConfig } from './config/t5gemma.js';
+export { parseT5Gemma2Config, type T5Gemma2Config } from './config/t5gemma2.js';
 export { loadModel, loadGemmaModel } from './models/load.js';
 export { GemmaModel, type ForwardOptions, type ForwardOutput } from './models/gemma.js';
 export { T5GemmaModel, loadT5Gemma } from './models/t5gemma.js';
+export { T5Gemma2Model, loadT5Gemma2 } from './models/t5gemma2.js';
+export { DecoderCache } from './models/kvcache.js';
 export { type AttentionMode } from './nn/masks.js';
 
 // Gemma Encoder and training
@@ -34,11 +37,12 @@ export { finetuneGlue, evaluateGlue, type GlueFinetuneOptions, type GlueFinetune
 export { train, type TrainOptions, type TrainResult, type Trainable } from './train/trainer.js';
 
 // T5Gemma adaptation
-export { toEncoderDecoder, type ToEncoderDecoderOptions } from './t5gemma/build.js';
-export { greedyDecode, beamSearch } from './t5gemma/decode.js';
-export { generate } from './t5gemma/generate.js';
+export { toEncoderDecoder, type ToEncoderDecoderOptions, type EncoderDecoderRecipe } from './t5gemma/build.js';
+export { greedyDecode, beamSearch, sampleDecode } from './t5gemma/decode.js';
+export { generate, cachedStepFn, uncachedStepFn, type GenerateOptions, type EncoderDecoderModel } from './t5gemma/generate.js';
 export { pretrain as pretrainEncoderDecoder } from './t5gemma/pretrain.js';
 export { classifySuperGlue, generateSuperGlue } from './t5gemma/superglue.js';
+export { superglueEndToEnd, superglueE2EBudget, type SuperGlueE2EOptions, type SuperGlueE2EBudget, type E2EReport } from './experiments/superglue_e2e.js';
 
 // Benchmarks: data, metrics, submissions
 export { loadGlue, loadGlueShared, GLUE_TASKS, type GlueTaskId } from './tasks/glue.js';
