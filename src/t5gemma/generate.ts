@@ -14,6 +14,7 @@ import type { DecoderCache } from '../models/kvcache.js';
 import type { T5GemmaModel } from '../models/t5gemma.js';
 import type { T5Gemma2Model } from '../models/t5gemma2.js';
 import { defaultMask } from '../models/seq2seq_inputs.js';
+import { ConfigError } from '../errors.js';
 import type { RunControl } from '../progress/index.js';
 import { type Hypothesis, type StepFn, beamSearch, greedyDecode, sampleDecode } from './decode.js';
 
@@ -126,7 +127,7 @@ export async function generate(
   try {
     const beams = o.numBeams ?? 1;
     if (o.sample) {
-      if (beams !== 1) throw new RangeError('sampling and beam search are exclusive: pass numBeams 1 with sample');
+      if (beams !== 1) throw new ConfigError('sampling and beam search are exclusive: pass numBeams 1 with sample', undefined, 'numBeams');
       return await sampleDecode(step, inputIds.length, { ...base, ...o.sample });
     }
     if (beams === 1) return await greedyDecode(step, inputIds.length, base);
