@@ -245,6 +245,10 @@ export async function superglueEndToEnd(o: SuperGlueE2EOptions): Promise<E2ERepo
   const tok = loadTokenizer(modelDir);
   const ctl: RunControl = { ...(o.signal ? { signal: o.signal } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) };
 
+  // A progress line every 20 steps of each training phase.
+  const every = (what: string) => (rec: { step: number; loss: number; ms: number }) => {
+    if (rec.step % 20 === 0) log(`${what}: step ${rec.step}, loss ${rec.loss.toFixed(3)}, ${rec.ms.toFixed(0)} ms/step`);
+  };
   const gemma = await loadGemmaModel(modelDir);
   const model: EncoderDecoderModel = await toEncoderDecoder(gemma, undefined, { recipe: o.recipe ?? 't5gemma2' });
   gemma.dispose();
@@ -261,13 +265,20 @@ export async function superglueEndToEnd(o: SuperGlueE2EOptions): Promise<E2ERepo
         batchSize: b.adaptBatch,
         objective: { kind: o.objective },
         schedule: { lr: b.adaptLr, warmupSteps: Math.round(0.1 * b.adaptSteps), decay: 'linear' },
+        onLog: every('adapt'),
       });
       adaptLoss = { first: r.main.logs[0]?.loss ?? NaN, last: r.main.logs.at(-1)?.loss ?? NaN };
       log(`adapted: loss ${adaptLoss.first.toFixed(3)} -> ${adaptLoss.last.toFixed(3)}`);
     }
     const restore = snapshot(model);
     const input = { tokenizer: tok, maxLength: b.maxLength };
-    const trainOpts = (steps: number, s: number) => ({ ...ctl, seed: s, maxSteps: steps, schedule: { lr: b.lr, warmupSteps: Math.round(0.06 * steps), decay: 'linear' as const } });
+    const trainOpts = (steps: number, s: number, what: string) => ({
+      ...ctl,
+      seed: s,
+      maxSteps: steps,
+      schedule: { lr: b.lr, warmupSteps: Math.round(0.06 * steps), decay: 'linear' as const },
+      onLog: every(what),
+    });
     // RTE first: the diagnostics reuse its classifier / text model.
     const ordered = [...tasks].sort((x, y) => (x === 'rte' ? -1 : y === 'rte' ? 1 : 0));
     const needRte = ordered.some((t) => t === 'axb' || t === 'axg');
@@ -294,7 +305,7 @@ export async function superglueEndToEnd(o: SuperGlueE2EOptions): Promise<E2ERepo
         } else {
           clf = new EncoderClassifier(model, task === 'cb' ? 3 : 2, seed);
           const ex = superglueExamples(task, trainRec as never);
-          const r = await train(clf.trainable(), classificationData(ex, b.batch, input), trainOpts(b.steps, seed));
+          const r = await train(clf.trainable(), classificationData(ex, b.batch, input), trainOpts(b.steps, seed, `${task} classification`));
           trainLoss = r.logs.at(-1)?.loss ?? NaN;
         }
         const pc = await classifySuperGlue(clf, task, dev as never, { ...input, batchSize: 32 });
@@ -314,7 +325,7 @@ export async function superglueEndToEnd(o: SuperGlueE2EOptions): Promise<E2ERepo
             trainText = (await splits('rte', b, seed)).train;
           } else {
             restore();
-            const r = await train(seq2seqTrainable(model), textData(task, trainRec as never, tok, b), trainOpts(b.textSteps, seed + 1));
+            const r = await train(seq2seqTrainable(model), textData(task, trainRec as never, tok, b), trainOpts(b.textSteps, seed + 1, `${task} text-to-text`));
             tLoss = r.logs.at(-1)?.loss ?? NaN;
             if (task === 'rte' && needRte) rteTextWeights = copyWeights();
           }
