@@ -17,7 +17,8 @@ export { initEngine, type EngineInfo, type EngineOptions } from './engine/index.
 export { openCheckpoint, saveCheckpoint, type Checkpoint, type TensorInfo } from './checkpoint/index.js';
 export { readSafetensors, writeSafetensors, toFloat32, fromFloat32, type DType, type HostTensor } from './checkpoint/safetensors.js';
 export { parseHubRef, resolveModelSource, type ResolveOptions } from './checkpoint/hub.js';
-export { loadTokenizer, encodeBatch, type Tokenizer, type Batch, type BatchOptions } from './tokenize/index.js';
+export { loadTokenizer, encodeBatch, type Tokenizer, type BatchOptions } from './tokenize/index.js';
+export { padRight, batchFromRows, batchRows, type PaddedBatch, type Labelled } from './tokenize/batch.js';
 export { trimTokenizer } from './tokenize/trim.js';
 
 // Models
@@ -29,10 +30,13 @@ export { GemmaModel, type ForwardOptions, type ForwardOutput } from './models/ge
 export { T5GemmaModel, loadT5Gemma } from './models/t5gemma.js';
 export { T5Gemma2Model, loadT5Gemma2 } from './models/t5gemma2.js';
 export { DecoderCache } from './models/kvcache.js';
-export { type AttentionMode } from './nn/masks.js';
+export { ATTENTION_MODES, type AttentionMode } from './nn/masks.js';
+export { POOLINGS, pool, attentionPool, type Pooling, type TokenPooling } from './nn/pooling.js';
 
 // Gemma Encoder and training
-export { toEncoder, GemmaEncoder, type EncoderOptions } from './encoder/encoder.js';
+export { toEncoder, GemmaEncoder, type EncoderOptions, type DropoutPlacement, type Prediction } from './encoder/encoder.js';
+export { gemmaBackbone, t5gemmaEncoderBackbone, type EncoderBackbone, type BackboneRun, type BackboneDropout } from './encoder/backbone.js';
+export { EncoderHead, headLoss, type HeadOptions, type HeadSpec } from './encoder/head.js';
 export { finetuneGlue, evaluateGlue, type GlueFinetuneOptions, type GlueFinetuneResult } from './encoder/glue.js';
 export { train, type TrainOptions, type TrainResult, type Trainable } from './train/trainer.js';
 
@@ -41,7 +45,7 @@ export { toEncoderDecoder, type ToEncoderDecoderOptions, type EncoderDecoderReci
 export { greedyDecode, beamSearch, sampleDecode } from './t5gemma/decode.js';
 export { generate, cachedStepFn, uncachedStepFn, type GenerateOptions, type EncoderDecoderModel } from './t5gemma/generate.js';
 export { pretrain as pretrainEncoderDecoder } from './t5gemma/pretrain.js';
-export { classifySuperGlue, generateSuperGlue } from './t5gemma/superglue.js';
+export { classifySuperGlue, generateSuperGlue, superglueClassifier, classProbabilities } from './t5gemma/superglue.js';
 export { superglueEndToEnd, superglueE2EBudget, type SuperGlueE2EOptions, type SuperGlueE2EBudget, type E2EReport } from './experiments/superglue_e2e.js';
 
 // Benchmarks: data, metrics, submissions
@@ -55,6 +59,11 @@ export { msmarcoMrr, trecEval, hitRate } from './eval/ranking.js';
 export { rerank } from './rank/rerank.js';
 export { denseRetrieve } from './rank/dense.js';
 export { writeTrecRun, writeMsmarcoRun } from './rank/runfile.js';
+
+// Experiments: budgets and the sweep runner
+export { runAblation, type AblationSpec, type RunFn } from './experiments/runner.js';
+export { runSweep, type SweepResult, type EncoderFactory } from './experiments/sweep.js';
+export { parseBudgetArgs, glueFinetuneOptions, type TrainBudget, type ModelIdentity } from './experiments/budget.js';
 
 // Pretraining the tiny decoder
 export { pretrain as pretrainDecoder } from './pretrain/run.js';

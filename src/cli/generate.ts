@@ -16,6 +16,7 @@ import { loadModel } from '../models/load.js';
 import { T5GemmaModel } from '../models/t5gemma.js';
 import { T5Gemma2Model } from '../models/t5gemma2.js';
 import { generate } from '../t5gemma/generate.js';
+import { batchRows } from '../tokenize/batch.js';
 import { type Tokenizer, encodeBatch, loadTokenizer } from '../tokenize/index.js';
 import { defineCommand } from './args.js';
 import { readForwardInput } from './forward.js';
@@ -73,8 +74,7 @@ export default defineCommand(
       if (values.text !== undefined) {
         if (!tok) throw new ConfigError('--text needs a tokenizer: the model folder has no tokenizer.json; pass --tokenizer DIR', values.model, '--tokenizer');
         const enc = encodeBatch(tok, values.text.split('\n'), { maxLength: intFlag(values['max-length'], '--max-length', 2), addEos: true });
-        inputIds = enc.inputIds;
-        attentionMask = enc.attentionMask;
+        ({ inputIds, attentionMask } = batchRows(enc));
       } else {
         const input = await readForwardInput(values.input as string);
         inputIds = input.inputIds;

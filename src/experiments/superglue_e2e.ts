@@ -35,8 +35,10 @@ import { type EncoderDecoderRecipe, toEncoderDecoder } from '../t5gemma/build.js
 import type { EncoderDecoderModel } from '../t5gemma/generate.js';
 import { type Seq2SeqExample, collateSeq2Seq, teacherForce } from '../t5gemma/objectives/seq2seq.js';
 import { pretrain, seq2seqTrainable } from '../t5gemma/pretrain.js';
-import { EncoderClassifier, type SuperGluePredictions, classificationData, classifySuperGlue, generateSuperGlue, superglueExamples } from '../t5gemma/superglue.js';
+import type { GemmaEncoder } from '../encoder/encoder.js';
+import { type SuperGluePredictions, classificationData, classifySuperGlue, generateSuperGlue, superglueClassifier, superglueExamples } from '../t5gemma/superglue.js';
 import { type SuperGlueRecords, type SuperGlueTaskId, SUPERGLUE_TASKS, loadSuperGlue, superglueSharedFile, toTextToText } from '../tasks/superglue.js';
+import { rowIds } from '../tokenize/batch.js';
 import { type Tokenizer, encodeBatch, loadTokenizer } from '../tokenize/index.js';
 import { type TrainData, train } from '../train/trainer.js';
 import type { Budget } from './grid.js';
@@ -193,16 +195,15 @@ function textData<T extends E2ETask>(task: T, records: Records<T>, tok: Tokenize
   const pairs = toTextToText(task, records).filter((p) => p.target !== null);
   const enc = encodeBatch(tok, pairs.map((p) => p.input), { maxLength: b.maxLength, addEos: true });
   const examples: Seq2SeqExample[] = pairs.map((p, i) => {
-    const len = (enc.attentionMask[i] as number[]).reduce((x, y) => x + y, 0);
     const target = [...tok.encode(p.target as string, { addBos: false }), tok.eosId];
-    return { inputIds: (enc.inputIds[i] as number[]).slice(0, len), ...teacherForce(target, tok.bosId) };
+    return { inputIds: rowIds(enc, i), ...teacherForce(target, tok.bosId) };
   });
   return {
     epoch: (_e, rng) => {
       const order = rng.shuffle(examples.map((_, i) => i));
       return Array.from({ length: Math.ceil(order.length / b.batch) }, (_, k) => collateSeq2Seq(order.slice(k * b.batch, (k + 1) * b.batch).map((i) => examples[i] as Seq2SeqExample), tok.padId));
     },
-    size: (x) => x.inputIds.length,
+    size: (x) => x.batch,
   };
 }
 
@@ -283,7 +284,7 @@ export async function superglueEndToEnd(o: SuperGlueE2EOptions): Promise<E2ERepo
     const ordered = [...tasks].sort((x, y) => (x === 'rte' ? -1 : y === 'rte' ? 1 : 0));
     const needRte = ordered.some((t) => t === 'axb' || t === 'axg');
     if (needRte && !ordered.includes('rte')) ordered.unshift('rte');
-    let rteClassifier: EncoderClassifier | null = null;
+    let rteClassifier: GemmaEncoder | null = null;
     let rteWeights: Map<string, Float32Array> | null = null;
     let rteTextWeights: Map<string, Float32Array> | null = null;
     const copyWeights = () => new Map([...model.params].map(([n, v]) => [n, v.dataSync().slice() as Float32Array]));
@@ -297,15 +298,15 @@ export async function superglueEndToEnd(o: SuperGlueE2EOptions): Promise<E2ERepo
         const diagnostic = task === 'axb' || task === 'axg';
         // ---- classification
         restore();
-        let clf: EncoderClassifier;
+        let clf: GemmaEncoder;
         let trainLoss = NaN;
         if (diagnostic) {
-          clf = rteClassifier as EncoderClassifier;
+          clf = rteClassifier as GemmaEncoder;
           setWeights(rteWeights);
         } else {
-          clf = new EncoderClassifier(model, task === 'cb' ? 3 : 2, seed);
+          clf = superglueClassifier(model, task === 'cb' ? 3 : 2, seed);
           const ex = superglueExamples(task, trainRec as never);
-          const r = await train(clf.trainable(), classificationData(ex, b.batch, input), trainOpts(b.steps, seed, `${task} classification`));
+          const r = await train(clf, classificationData(ex, b.batch, input), trainOpts(b.steps, seed, `${task} classification`));
           trainLoss = r.logs.at(-1)?.loss ?? NaN;
         }
         const pc = await classifySuperGlue(clf, task, dev as never, { ...input, batchSize: 32 });

@@ -17,7 +17,8 @@ import { renderChart } from '../report/render.js';
 import { isTable, tableBundle, type TableOptions } from '../report/tables.js';
 import { Rng } from '../rng/index.js';
 import { formatMs, type MagicRegistry } from './magics.js';
-import { runSweep, type AblationSetup, type GlueSetup, type SweepBudget, type SweepResult } from './sweeps.js';
+import type { TrainBudget } from '../experiments/budget.js';
+import { runSweep, type AblationSetup, type GlueSetup, type SweepResult } from '../experiments/sweep.js';
 import type { GlueTaskId } from '../tasks/glue.js';
 import { outputSink, type DisplayContent, type MimeBundle } from './output.js';
 import { currentSignal } from './interrupt.js';
@@ -70,9 +71,9 @@ export interface NotebookApi {
   /** Library modules for notebooks (tasks, models, encoder, eval), loaded on first call. */
   lib(): Promise<typeof import('./lib.js')>;
   /** `%%glue`: fine-tunes a fresh encoder per task, shows a results table, returns runs + table. */
-  glue(tasks: readonly GlueTaskId[], budget: SweepBudget, setup: GlueSetup): Promise<SweepResult>;
+  glue(tasks: readonly GlueTaskId[], budget: TrainBudget, setup: GlueSetup): Promise<SweepResult>;
   /** `%%ablate`: one fine-tune per variant and task; table + bar chart of dev scores. */
-  ablate(tasks: readonly GlueTaskId[], budget: SweepBudget, setup: AblationSetup): Promise<SweepResult>;
+  ablate(tasks: readonly GlueTaskId[], budget: TrainBudget, setup: AblationSetup): Promise<SweepResult>;
   /** Throws AbortedError once the kernel was interrupted; call between steps of long loops. */
   throwIfAborted(completed?: number): void;
 }
@@ -254,7 +255,7 @@ export function createNotebookApi(): NotebookApi {
     },
     async glue(tasks, budget, setup) {
       await ensureEngine();
-      const res = await runSweep(tasks.map((task) => ({ task, variant: '', encoder: setup.encoder })), budget, setup.tokenizer, (l) => api.control(l));
+      const res = await runSweep(tasks, { '': setup.encoder }, budget, setup.tokenizer, (l) => api.control(l));
       api.table(res.table.select(aq.not('variant')));
       return res;
     },
@@ -262,8 +263,7 @@ export function createNotebookApi(): NotebookApi {
       await ensureEngine();
       const labels = Object.keys(setup.variants);
       if (labels.length === 0) throw new RangeError('%%ablate needs at least one variant');
-      const jobs = tasks.flatMap((task) => labels.map((variant) => ({ task, variant, encoder: setup.variants[variant]! })));
-      const res = await runSweep(jobs, budget, setup.tokenizer, (l) => api.control(l));
+      const res = await runSweep(tasks, setup.variants, budget, setup.tokenizer, (l) => api.control(l));
       api.table(res.table);
       const bars = res.runs.map((r) => ({ variant: r.variant, value: Math.round(r.result.dev.score * 1e4) / 1e4, group: r.task }));
       await api.chart(plots.ablationBars(bars, { metric: 'dev score', title: `ablation (${labels[0]} = baseline)` }));

@@ -37,7 +37,7 @@ export class MagicUsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-import { parseBudget, type SweepBudget } from './sweeps.js';
+import { parseBudgetArgs, type TrainBudget } from '../experiments/budget.js';
 
 const IDENT = /^[A-Za-z_$][\w$]*$/;
 const LINE_MAGIC = /^%([A-Za-z_]\w*)(?:[ \t]+(.*?))?[ \t]*$/;
@@ -193,9 +193,9 @@ export function defaultMagics(): MagicRegistry {
   const sweep = (magic: 'glue' | 'ablate', args: string, body: string): string => {
     const [name, tasks, ...opts] = splitArgs(args);
     if (!name || !tasks) throw new MagicUsageError(`%%${magic} needs a result name and task(s): %%${magic} NAME TASK[,TASK...] [steps=N ...]`);
-    let budget: SweepBudget;
+    let budget: TrainBudget;
     try {
-      budget = parseBudget(opts, magic);
+      budget = parseBudgetArgs(opts, `%%${magic}`);
     } catch (e) {
       throw new MagicUsageError((e as Error).message);
     }

@@ -23,16 +23,14 @@ import { maskBias, padding, type MaskPredicate } from '../nn/masks.js';
 import { gegluMlp, type MlpWeights } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
 import { cachedSelfAttention, crossAttention, type LayerKv, projectKv } from '../nn/cached_attention.js';
-import { pool as poolStates, type PoolingKind } from '../nn/pooling.js';
-import { InputError } from '../errors.js';
+import { pool as poolStates, type TokenPooling } from '../nn/pooling.js';
 import { DecoderCache, stepTables } from './kvcache.js';
+import { defaultMask } from './seq2seq_inputs.js';
 import { Rng } from '../rng/index.js';
-import type { LoadOptions } from './registry.js';
-import { ParamModel } from './base.js';
-import { randomHostParams } from './init.js';
+import type { LoadOptions } from './base.js';
+import { maskRows, ParamModel, tokenRows, toRows } from './base.js';
 import { attentionSpec, selfAttentionTables } from './stack.js';
-import { loadStrictParams, variablesFromFloat32 } from './strict.js';
-import { checkIds, checkMask, defaultMask, toRows } from './seq2seq_inputs.js';
+import { loadStrictParams } from './strict.js';
 
 /** The LM head is the decoder embedding unless stored separately (HF `_tied_weights_keys`). */
 export const T5GEMMA_TIED_WEIGHTS: Readonly<Record<string, string>> = Object.freeze({
@@ -105,15 +103,7 @@ export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
     super(config, params, t5gemmaParameterShapes(config), seed);
   }
 
-  /** Builds a model from float32 host data keyed by HF name (copies into variables). */
-  static fromFloat32(config: T5GemmaConfig, tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>): T5GemmaModel {
-    return new T5GemmaModel(config, variablesFromFloat32(tensors, t5gemmaParameterShapes(config), config.sourcePath));
-  }
-
-  /** HF-like random init: N(0, initializer_range) for matrices, embedding pad row 0, norm offsets 0. */
-  static random(config: T5GemmaConfig, seed: number): T5GemmaModel {
-    return T5GemmaModel.fromFloat32(config, randomHostParams(t5gemmaParameterShapes(config), config, seed));
-  }
+  static readonly parameterShapes = t5gemmaParameterShapes;
 
   private attnWeights(prefix: string): AttentionWeights {
     const qk = this.params.has(`${prefix}q_norm.weight`) ? { qNorm: this.w1(`${prefix}q_norm.weight`), kNorm: this.w1(`${prefix}k_norm.weight`) } : {};
@@ -140,25 +130,16 @@ export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
   }
 
   /**
-   * One sandwich sub-block: x + post(f(pre(x))). Residual dropout sits after the post-norm (HF T5Gemma).
-   */
-  private subBlock(x: tf.Tensor3D, pre: string, post: string, eps: number, drop: <T extends tf.Tensor>(t: T) => T, f: (h: tf.Tensor3D) => tf.Tensor3D): tf.Tensor3D {
-    const out = rmsNorm(f(rmsNorm(x, this.w1(pre), eps)), this.w1(post), eps);
-    return tf.add(x, drop(out));
-  }
-
-  /**
    * inputIds [B, S] (+ attentionMask [B, S], right padding; default: ids != pad_token_id, as HF)
    * -> encoder states [B, S, D_enc].
    */
   encode(inputIds: tf.Tensor2D | readonly (readonly number[])[], attentionMask?: tf.Tensor2D | readonly (readonly number[])[], o: T5GemmaRunOptions = {}): tf.Tensor3D {
     const c = this.config.encoder;
-    const ids = toRows(inputIds, 'inputIds');
-    checkIds(ids, this.config.vocabSize, 'inputIds');
+    const ids = tokenRows(inputIds, 'inputIds', this.config.vocabSize);
     const B = ids.length;
     const S = (ids[0] as number[]).length;
     // HF default: without a mask, pad-id tokens are the padding.
-    const mask = attentionMask === undefined ? defaultMask(ids, this.config.padTokenId) : checkMask(toRows(attentionMask, 'attentionMask', B, S), 'attentionMask');
+    const mask = attentionMask === undefined ? defaultMask(ids, this.config.padTokenId) : maskRows(attentionMask, 'attentionMask', B, S);
     const d = this.dropouts(o);
     return tf.tidy(() => {
       const forType = selfAttentionTables(c, 'bidirectional_sliding', mask, B, S);
@@ -193,15 +174,14 @@ export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
     o: T5GemmaRunOptions & { decoderAttentionMask?: readonly (readonly number[])[]; logits?: boolean } = {},
   ): { hiddenStates: tf.Tensor3D; logits?: tf.Tensor3D } {
     const c = this.config.decoder;
-    const ids = toRows(decoderInputIds, 'decoderInputIds');
-    checkIds(ids, this.config.vocabSize, 'decoderInputIds');
+    const ids = tokenRows(decoderInputIds, 'decoderInputIds', this.config.vocabSize);
     const B = ids.length;
     const T = (ids[0] as number[]).length;
     const [eB, S, eD] = encoderHiddenStates.shape;
     if (eB !== B || eD !== c.crossAttentionHiddenSize)
       throw new RangeError(`encoderHiddenStates: shape [${encoderHiddenStates.shape.join(', ')}], expected [${B}, S, ${c.crossAttentionHiddenSize}]`);
-    const encMask = attentionMask === undefined ? null : checkMask(toRows(attentionMask, 'attentionMask', B, S), 'attentionMask');
-    const decMask = o.decoderAttentionMask === undefined ? null : checkMask(toRows(o.decoderAttentionMask, 'decoderAttentionMask', B, T), 'decoderAttentionMask');
+    const encMask = attentionMask === undefined ? null : maskRows(attentionMask, 'attentionMask', B, S);
+    const decMask = o.decoderAttentionMask === undefined ? null : maskRows(o.decoderAttentionMask, 'decoderAttentionMask', B, T);
     const d = this.dropouts(o);
     return tf.tidy(() => {
       const forType = selfAttentionTables(c, 'causal', decMask, B, T);
@@ -254,8 +234,8 @@ export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
   startDecoding(encoderHiddenStates: tf.Tensor3D, attentionMask: readonly (readonly number[])[]): DecoderCache {
     const c = this.config.decoder;
     const [B, S, D] = encoderHiddenStates.shape;
-    if (D !== c.crossAttentionHiddenSize) throw new InputError(`shape [${encoderHiddenStates.shape.join(', ')}], expected [B, S, ${c.crossAttentionHiddenSize}]`, 'encoderHiddenStates');
-    const mask = checkMask(toRows(attentionMask, 'attentionMask', B, S), 'attentionMask');
+    if (D !== c.crossAttentionHiddenSize) throw new RangeError(`encoderHiddenStates: shape [${encoderHiddenStates.shape.join(', ')}], expected [B, S, ${c.crossAttentionHiddenSize}]`);
+    const mask = maskRows(attentionMask, 'attentionMask', B, S);
     const spec = attentionSpec(c);
     const cross: LayerKv[] = [];
     for (let i = 0; i < c.numHiddenLayers; i++) cross.push(projectKv(encoderHiddenStates, this.attnWeights(`model.decoder.layers.${i}.cross_attn.`), spec, null));
@@ -265,8 +245,8 @@ export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
   /** Appends ids [N][n] at positions t..t+n-1 (CachedSeq2Seq.decodeStep): logits [N, n, V]; `cache` is consumed. */
   decodeStep(cache: DecoderCache, decoderIds: readonly (readonly number[])[]): { logits: tf.Tensor3D; cache: DecoderCache } {
     const c = this.config.decoder;
-    const ids = toRows(decoderIds, 'decoderInputIds', cache.rows);
-    checkIds(ids, this.config.vocabSize, 'decoderInputIds');
+    const ids = tokenRows(decoderIds, 'decoderInputIds', this.config.vocabSize);
+    if (ids.length !== cache.rows) throw new RangeError(`decoderInputIds: ${ids.length} rows, the cache holds ${cache.rows}`);
     const N = ids.length;
     const n = (ids[0] as number[]).length;
     const t = cache.length;
@@ -300,9 +280,9 @@ export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
   }
 
   /** hiddenStates [B, T, D], attentionMask [B][T] -> [B, D] (mean / first / last_non_pad), as GemmaModel.pool. */
-  pool(hiddenStates: tf.Tensor3D, attentionMask: readonly (readonly number[])[], kind: PoolingKind): tf.Tensor2D {
+  pool(hiddenStates: tf.Tensor3D, attentionMask: readonly (readonly number[])[], kind: TokenPooling): tf.Tensor2D {
     const [B, T] = hiddenStates.shape;
-    const rows = checkMask(toRows(attentionMask, 'attentionMask', B, T), 'attentionMask');
+    const rows = maskRows(attentionMask, 'attentionMask', B, T);
     return tf.tidy(() => poolStates(hiddenStates, tf.tensor2d(rows, [B, T], 'float32'), kind));
   }
 

@@ -17,23 +17,20 @@ import * as tf from '@tensorflow/tfjs';
 import type { Checkpoint } from '../checkpoint/index.js';
 import type { GemmaStackConfig, LayerType } from '../config/gemma.js';
 import { type T5Gemma2Config, parseT5Gemma2Config, t5gemma2ConfigToJson } from '../config/t5gemma2.js';
-import { InputError } from '../errors.js';
 import { type AttentionSpec, type AttentionWeights, mergeHeads, scaledDotProductAttention, softcap } from '../nn/attention.js';
 import { cachedSelfAttention, type LayerKv, projectKv, projectQ } from '../nn/cached_attention.js';
 import { linear } from '../nn/linear.js';
 import { andMasks, bidirectional, maskBias, padding, slidingWindowBidirectionalT5Gemma2 } from '../nn/masks.js';
 import { gegluMlp, type MlpWeights } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
-import { pool as poolStates, type PoolingKind } from '../nn/pooling.js';
+import { pool as poolStates, type TokenPooling } from '../nn/pooling.js';
 import { ropeTables } from '../nn/rope.js';
 import { Rng } from '../rng/index.js';
-import { ParamModel } from './base.js';
-import { randomHostParams } from './init.js';
+import { type LoadOptions, maskRows, ParamModel, tokenRows, toRows } from './base.js';
 import { DecoderCache, stepTables } from './kvcache.js';
-import type { LoadOptions } from './registry.js';
 import { attentionSpec } from './stack.js';
-import { loadStrictParams, variablesFromFloat32 } from './strict.js';
-import { defaultMask, checkIds, checkMask, toRows } from './seq2seq_inputs.js';
+import { loadStrictParams } from './strict.js';
+import { defaultMask } from './seq2seq_inputs.js';
 import { withoutVisionTower } from './vision.js';
 
 /** Tensors HF stores or not at will: each duplicates the one it names (HF `_tied_weights_keys`). */
@@ -97,16 +94,7 @@ export class T5Gemma2Model extends ParamModel<T5Gemma2Config> {
     super(config, params, t5gemma2ParameterShapes(config), seed);
   }
 
-  static fromFloat32(config: T5Gemma2Config, tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>): T5Gemma2Model {
-    return new T5Gemma2Model(config, variablesFromFloat32(tensors, t5gemma2ParameterShapes(config), config.sourcePath));
-  }
-
-  /** HF-like random init (eoi embedding zero, as HF initialises it). */
-  static random(config: T5Gemma2Config, seed: number): T5Gemma2Model {
-    const host = randomHostParams(t5gemma2ParameterShapes(config), config, seed);
-    (host.get(EOI) as { data: Float32Array }).data.fill(0);
-    return T5Gemma2Model.fromFloat32(config, host);
-  }
+  static readonly parameterShapes = t5gemma2ParameterShapes;
 
   private attnWeights(p: string): AttentionWeights {
     return {
@@ -145,19 +133,18 @@ export class T5Gemma2Model extends ParamModel<T5Gemma2Config> {
     });
   }
 
-  private subBlock(x: tf.Tensor3D, p: string, which: 'self_attn' | 'feedforward', eps: number, drop: <T extends tf.Tensor>(t: T) => T, f: (h: tf.Tensor3D) => tf.Tensor3D): tf.Tensor3D {
-    const out = rmsNorm(f(rmsNorm(x, this.w1(`${p}pre_${which}_layernorm.weight`), eps)), this.w1(`${p}post_${which}_layernorm.weight`), eps);
-    return tf.add(x, drop(out));
+  /** Sandwich sub-block `which` of layer prefix `p` (T5Gemma norm names). */
+  private block(x: tf.Tensor3D, p: string, which: 'self_attn' | 'feedforward', eps: number, drop: <T extends tf.Tensor>(t: T) => T, f: (h: tf.Tensor3D) => tf.Tensor3D): tf.Tensor3D {
+    return this.subBlock(x, `${p}pre_${which}_layernorm.weight`, `${p}post_${which}_layernorm.weight`, eps, drop, f);
   }
 
   /** inputIds [B][S] (+ attentionMask, default ids != pad) -> encoder states [B, S, D] after the final norm. */
   encode(inputIds: tf.Tensor2D | readonly (readonly number[])[], attentionMask?: tf.Tensor2D | readonly (readonly number[])[], o: T5Gemma2RunOptions = {}): tf.Tensor3D {
     const c = this.config.encoder;
-    const ids = toRows(inputIds, 'inputIds');
-    checkIds(ids, this.config.vocabSize, 'inputIds');
+    const ids = tokenRows(inputIds, 'inputIds', this.config.vocabSize);
     const B = ids.length;
     const S = (ids[0] as number[]).length;
-    const mask = attentionMask === undefined ? defaultMask(ids, this.config.padTokenId) : checkMask(toRows(attentionMask, 'attentionMask', B, S), 'attentionMask');
+    const mask = attentionMask === undefined ? defaultMask(ids, this.config.padTokenId) : maskRows(attentionMask, 'attentionMask', B, S);
     const d = this.dropouts(o);
     const spec = attentionSpec(c);
     const positions = Array.from({ length: S }, (_, t) => t);
@@ -176,12 +163,12 @@ export class T5Gemma2Model extends ParamModel<T5Gemma2Config> {
       for (let i = 0; i < c.numHiddenLayers; i++) {
         const p = `model.encoder.layers.${i}.`;
         const { bias, rope } = forType(c.layerTypes[i] as LayerType);
-        x = this.subBlock(x, p, 'self_attn', c.rmsNormEps, d.hidden, (h) => {
+        x = this.block(x, p, 'self_attn', c.rmsNormEps, d.hidden, (h) => {
           const q = projectQ(h, this.attnWeights(`${p}self_attn.`), spec, rope);
           const kv = projectKv(h, this.attnWeights(`${p}self_attn.`), spec, rope);
           return attend(q, kv, bias, spec, this.w2(`${p}self_attn.o_proj.weight`), d.prob);
         });
-        x = this.subBlock(x, p, 'feedforward', c.rmsNormEps, d.hidden, (h) => gegluMlp(h, this.mlpWeights(`${p}mlp.`), d.hidden));
+        x = this.block(x, p, 'feedforward', c.rmsNormEps, d.hidden, (h) => gegluMlp(h, this.mlpWeights(`${p}mlp.`), d.hidden));
       }
       return d.hidden(rmsNorm(x, this.w1('model.encoder.norm.weight'), c.rmsNormEps));
     });
@@ -191,8 +178,8 @@ export class T5Gemma2Model extends ParamModel<T5Gemma2Config> {
   startDecoding(encoderHiddenStates: tf.Tensor3D, attentionMask: readonly (readonly number[])[]): DecoderCache {
     const c = this.config.decoder;
     const [B, S, D] = encoderHiddenStates.shape;
-    if (D !== c.hiddenSize) throw new InputError(`shape [${encoderHiddenStates.shape.join(', ')}], expected [B, S, ${c.hiddenSize}]`, 'encoderHiddenStates');
-    const mask = checkMask(toRows(attentionMask, 'attentionMask', B, S), 'attentionMask');
+    if (D !== c.hiddenSize) throw new RangeError(`encoderHiddenStates: shape [${encoderHiddenStates.shape.join(', ')}], expected [B, S, ${c.hiddenSize}]`);
+    const mask = maskRows(attentionMask, 'attentionMask', B, S);
     const spec = attentionSpec(c);
     const cross: LayerKv[] = [];
     for (let i = 0; i < c.numHiddenLayers; i++) cross.push(projectKv(encoderHiddenStates, this.attnWeights(`model.decoder.layers.${i}.self_attn.`), spec, null));
@@ -209,8 +196,8 @@ export class T5Gemma2Model extends ParamModel<T5Gemma2Config> {
   /** decodeStep that also returns the decoder states [N, n, D] after the final norm. */
   decodeStepWithStates(cache: DecoderCache, decoderIds: readonly (readonly number[])[], o: T5Gemma2RunOptions = {}): { logits: tf.Tensor3D; hiddenStates: tf.Tensor3D; cache: DecoderCache } {
     const c = this.config.decoder;
-    const ids = toRows(decoderIds, 'decoderInputIds', cache.rows);
-    checkIds(ids, this.config.vocabSize, 'decoderInputIds');
+    const ids = tokenRows(decoderIds, 'decoderInputIds', this.config.vocabSize);
+    if (ids.length !== cache.rows) throw new RangeError(`decoderInputIds: ${ids.length} rows, the cache holds ${cache.rows}`);
     const N = ids.length;
     const n = (ids[0] as number[]).length;
     const t = cache.length;
@@ -224,7 +211,7 @@ export class T5Gemma2Model extends ParamModel<T5Gemma2Config> {
       for (let i = 0; i < c.numHiddenLayers; i++) {
         const p = `model.decoder.layers.${i}.`;
         const { bias, rope } = forType(c.layerTypes[i] as LayerType);
-        x = this.subBlock(x, p, 'self_attn', c.rmsNormEps, d.hidden, (h) => {
+        x = this.block(x, p, 'self_attn', c.rmsNormEps, d.hidden, (h) => {
           const r = cachedSelfAttention({
             x: h,
             w: this.attnWeights(`${p}self_attn.`),
@@ -238,7 +225,7 @@ export class T5Gemma2Model extends ParamModel<T5Gemma2Config> {
           self.push({ k: tf.keep(r.self.k), v: tf.keep(r.self.v) });
           return r.out;
         });
-        x = this.subBlock(x, p, 'feedforward', c.rmsNormEps, d.hidden, (h) => gegluMlp(h, this.mlpWeights(`${p}mlp.`), d.hidden));
+        x = this.block(x, p, 'feedforward', c.rmsNormEps, d.hidden, (h) => gegluMlp(h, this.mlpWeights(`${p}mlp.`), d.hidden));
       }
       const hiddenStates = d.hidden(rmsNorm(x, this.w1('model.decoder.norm.weight'), c.rmsNormEps));
       let logits = linear(hiddenStates, this.w2(EMBED));
@@ -283,9 +270,9 @@ export class T5Gemma2Model extends ParamModel<T5Gemma2Config> {
   }
 
   /** hiddenStates [B, T, D], attentionMask [B][T] -> [B, D] (mean / first / last_non_pad). */
-  pool(hiddenStates: tf.Tensor3D, attentionMask: readonly (readonly number[])[], kind: PoolingKind): tf.Tensor2D {
+  pool(hiddenStates: tf.Tensor3D, attentionMask: readonly (readonly number[])[], kind: TokenPooling): tf.Tensor2D {
     const [B, T] = hiddenStates.shape;
-    const rows = checkMask(toRows(attentionMask, 'attentionMask', B, T), 'attentionMask');
+    const rows = maskRows(attentionMask, 'attentionMask', B, T);
     return tf.tidy(() => poolStates(hiddenStates, tf.tensor2d(rows, [B, T], 'float32'), kind));
   }
 

@@ -98,7 +98,7 @@ test('the shipped data/models/tiny-gemma-pretrained is a source for both recipes
   // 20 tokens < W/2 = 32: every key is inside the T5Gemma 2 window, so the encoder is the source with bidirectional_global attention.
   const ids = [[2, ...Array.from({ length: 19 }, (_, i) => 10 + 37 * i)]];
   const enc = m2.encode(ids);
-  const ref = gemma.forward(ids, { mode: 'bidirectional_global' });
+  const ref = gemma.forward(ids, { attention: 'bidirectional_global' });
   const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(enc, ref.hiddenStates))).dataSync()[0] as number);
   assert.ok(diff < 1e-5, `encoder vs source bidirectional: ${diff}`);
   tf.dispose([enc, ref.hiddenStates]);

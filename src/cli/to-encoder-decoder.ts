@@ -4,10 +4,10 @@
  * from Gemma 2 / Gemma 3 decoder checkpoints (balanced from one, unbalanced from two) and writes it
  * where `loadModel` (and, for Gemma 2 sources and the t5gemma2 recipe, transformers) reads it.
  */
-import { defineCommand } from '../cli/args.js';
+import { defineCommand } from './args.js';
 import { initEngine } from '../engine/index.js';
 import { ConfigError } from '../errors.js';
-import { type CrossAttentionInit, type EncoderDecoderRecipe, toEncoderDecoder } from './build.js';
+import { type CrossAttentionInit, type EncoderDecoderRecipe, toEncoderDecoder } from '../t5gemma/build.js';
 
 export default defineCommand(
   'build a T5Gemma / T5Gemma 2 encoder-decoder checkpoint from Gemma 2 / Gemma 3 decoder checkpoints',
