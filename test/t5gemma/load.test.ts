@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import { openCheckpoint, saveCheckpoint, type HostTensor } from '../../src/checkpoint/index.js';
 import { initEngine } from '../../src/engine/index.js';
-import { CheckpointError, ConfigError, InputError } from '../../src/errors.js';
+import { CheckpointError, ConfigError } from '../../src/errors.js';
 import { loadModel } from '../../src/models/load.js';
 import { T5GemmaModel } from '../../src/models/t5gemma.js';
 import { checkGolden, fixtureDir } from './golden.js';
@@ -71,7 +71,7 @@ test('T5GemmaModel.random: every parameter, seeded, HF-like init (norm offsets 0
   b.dispose();
 });
 
-test('dropout: active only in training, seeded; bad inputs are InputErrors', async () => {
+test('dropout: active only in training, seeded; bad inputs are RangeErrors', async () => {
   const m = (await loadModel(fixtureDir('t5gemma-tiny'))) as T5GemmaModel;
   const drop = new T5GemmaModel({ ...m.config, dropoutRate: 0.1 }, m.params);
   const ids = [[2, 50, 60, 70]];
@@ -92,9 +92,9 @@ test('dropout: active only in training, seeded; bad inputs are InputErrors', asy
   evalOut.encoderHiddenStates.dispose();
   evalOut.decoderHiddenStates.dispose();
   evalOut.logits.dispose();
-  assert.throws(() => m.encode([[2, 300]]), InputError);
-  assert.throws(() => m.encode([[2, 3]], [[1, 2]]), InputError);
-  assert.throws(() => m.forward([[2, 3]], [[2, 3]], { attentionMask: [[1, 1, 1]] }), InputError);
+  assert.throws(() => m.encode([[2, 300]]), RangeError);
+  assert.throws(() => m.encode([[2, 3]], [[1, 2]]), RangeError);
+  assert.throws(() => m.forward([[2, 3]], [[2, 3]], { attentionMask: [[1, 1, 1]] }), RangeError);
   m.dispose();
 });
 
