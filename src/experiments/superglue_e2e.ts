@@ -155,7 +155,20 @@ type Records<T extends SuperGlueTaskId> = readonly SuperGlueRecords[T][];
 
 /** train / dev records of a task (BoolQ: disjoint parts of its validation split). */
 async function splits<T extends E2ETask>(task: T, b: SuperGlueE2EBudget, seed: number): Promise<{ train: Records<T>; dev: Records<T> }> {
-  const cap = <R>(rows: readonly R[], n: number, label: string): R[] => (n > 0 && rows.length > n ? new Rng(`${seed}/${task}/${label}`).shuffle([...rows]).slice(0, n) : [...rows]);
+  // Limits count scored examples: MultiRC's rows are paragraphs of many answer options, so whole
+  // paragraphs are taken until their answers reach the limit.
+  const size = (r: unknown): number => (task === 'multirc' ? (r as SuperGlueRecords['multirc']).questions.reduce((n, q) => n + q.answers.length, 0) : 1);
+  const cap = <R>(rows: readonly R[], n: number, label: string): R[] => {
+    if (n <= 0) return [...rows];
+    const out: R[] = [];
+    let count = 0;
+    for (const r of new Rng(`${seed}/${task}/${label}`).shuffle([...rows])) {
+      if (count >= n) break;
+      out.push(r);
+      count += size(r);
+    }
+    return out;
+  };
   if (task === 'axb' || task === 'axg') return { train: [], dev: (await loadSuperGlue(task, superglueSharedFile(task, 'test'))).records };
   const val = (await loadSuperGlue(task, superglueSharedFile(task, 'val'))).records;
   if (task === 'boolq') {
@@ -330,7 +343,8 @@ export async function superglueEndToEnd(o: SuperGlueE2EOptions): Promise<E2ERepo
             tLoss = r.logs.at(-1)?.loss ?? NaN;
             if (task === 'rte' && needRte) rteTextWeights = copyWeights();
           }
-          const genDev = b.generateLimit > 0 && dev.length > b.generateLimit && task !== 'axg' ? dev.slice(0, b.generateLimit) : dev;
+          // AX-g keeps every row (its parity metric needs whole pairs).
+          const genDev = task === 'axg' ? dev : (await splits(task, { ...b, devLimit: b.generateLimit > 0 ? Math.min(b.generateLimit, b.devLimit || Infinity) : b.devLimit }, seed)).dev;
           const pg = await generateSuperGlue(model, task, genDev as never, { ...input, batchSize: 32, maxNewTokens: b.maxNewTokens });
           const unparsed = pg.task === 'record' ? 0 : (pg.predictions as readonly { prediction: number }[]).filter((x) => x.prediction < 0).length;
           const st = score(task, pg, genDev as readonly unknown[]);
