@@ -20,7 +20,7 @@
  * `superglueE2EBudget`, so sweeps can key runs by it.
  */
 import * as tf from '@tensorflow/tfjs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { scoreAxG, scoreMultiRC, scoreSuperGlueTask, type MultiRCPrediction } from '../eval/superglue.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
@@ -362,7 +362,7 @@ export async function superglueEndToEnd(o: SuperGlueE2EOptions): Promise<E2ERepo
       if (present.length > 0) average[scoring] = present.reduce((s, k) => s + (scores[k] as number), 0) / present.length;
     }
     const files = { jsonl: join(o.out, 'results.jsonl'), table: join(o.out, 'results.md'), chart: join(o.out, 'chart.vl.json') };
-    const header = `SuperGLUE from ${modelDir} (${o.recipe ?? 't5gemma2'}, ${o.objective} adaptation, budget ${JSON.stringify(b)})`;
+    const header = `SuperGLUE from ${relative(REPO_ROOT, modelDir) || modelDir} (${o.recipe ?? 't5gemma2'}, ${o.objective} adaptation, budget ${JSON.stringify(b)})`;
     await writeFileAtomic(files.jsonl, rows.map((r) => JSON.stringify({ ...r, objective: o.objective, recipe: o.recipe ?? 't5gemma2', seed })).join('\n') + '\n');
     const avgLine = Object.entries(average).map(([k, v]) => `${k} ${(100 * v).toFixed(1)}`).join(', ');
     await writeFileAtomic(files.table, `# ${header}\n\nAdaptation loss ${adaptLoss.first.toFixed(3)} -> ${adaptLoss.last.toFixed(3)}. Mean over the tasks run (no ReCoRD data): ${avgLine}.\n\n${e2eTable(rows)}\n`);
