@@ -240,7 +240,8 @@ export function e2eChart(rows: readonly E2EResultRow[], title: string): ChartSpe
 
 /** Markdown table of the results. */
 export function e2eTable(rows: readonly E2EResultRow[]): string {
-  const lines = ['| task | scoring | score | metrics | train | dev | unparsed |', '|:--|:--|--:|:--|--:|--:|--:|'];
+  // train / dev count records: SuperGLUE rows, MultiRC paragraphs (each with many answer options).
+  const lines = ['| task | scoring | score | metrics | train records | dev records | unparsed |', '|:--|:--|--:|:--|--:|--:|--:|'];
   for (const r of rows) {
     const m = Object.entries(r.metrics).map(([k, v]) => `${k} ${(100 * v).toFixed(1)}`).join(', ');
     lines.push(`| ${r.task} | ${r.scoring} | ${(100 * r.score).toFixed(1)} | ${m} | ${r.trainExamples} | ${r.devExamples} | ${r.unparsed ?? ''} |`);
