@@ -9,7 +9,7 @@
  * logits; --attention does not apply.
  */
 import { readFile } from 'node:fs/promises';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../engine/index.js';
 import { DataFileError } from '../errors.js';
 import { writeJsonAtomic } from '../io/atomic.js';

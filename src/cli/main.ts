@@ -8,15 +8,19 @@ import type { Command } from './command.js';
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   // Each entry: name -> lazy import of a module whose default export is a Command.
+  embed: async () => (await import('./embed.js')).default,
   forward: async () => (await import('./forward.js')).default,
   generate: async () => (await import('./generate.js')).default,
+  glue: async () => (await import('./workflow.js')).glueCommand,
+  superglue: async () => (await import('./superglue-route.js')).default,
+  rank: async () => (await import('./rank.js')).default,
+  results: async () => (await import('./results.js')).default,
   inspect: async () => (await import('./inspect.js')).default,
   kernel: async () => (await import('./kernel.js')).default,
   'install-kernel': async () => (await import('./install-kernel.js')).default,
   run: async () => (await import('./run.js')).default,
   'rank-eval': async () => (await import('./rank-eval.js')).default,
   start: async () => (await import('./start.js')).default,
-  superglue: async () => (await import('./superglue.js')).default,
   'to-encoder-decoder': async () => (await import('./to-encoder-decoder.js')).default,
 };
 

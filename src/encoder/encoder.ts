@@ -4,11 +4,12 @@
  * `toEncoder` builds it from a Gemma decoder (run with the chosen attention mode), a T5Gemma model
  * (its encoder) or any EncoderBackbone; `params` is everything the trainer updates.
  */
-import type * as tf from '@tensorflow/tfjs';
-import { tidy } from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs-core';
+import { tidy } from '@tensorflow/tfjs-core';
 import { ConfigError } from '../errors.js';
 import { GemmaModel } from '../models/gemma.js';
 import { T5GemmaModel } from '../models/t5gemma.js';
+import { T5Gemma2Model } from '../models/t5gemma2.js';
 import type { AttentionMode } from '../nn/masks.js';
 import type { Pooling } from '../nn/pooling.js';
 import { Rng } from '../rng/index.js';
@@ -48,7 +49,7 @@ export interface Prediction {
   readonly values: number[];
 }
 
-interface RunOpts {
+export interface RunOpts {
   readonly training?: boolean;
   readonly seed?: number;
 }
@@ -140,7 +141,7 @@ export class GemmaEncoder {
 }
 
 /** An encoder on a Gemma decoder (`options.attention` required), a T5Gemma model's encoder, or any backbone. */
-export function toEncoder(source: GemmaModel | T5GemmaModel | EncoderBackbone, options: EncoderOptions): GemmaEncoder {
+export function toEncoder(source: GemmaModel | T5GemmaModel | T5Gemma2Model | EncoderBackbone, options: EncoderOptions): GemmaEncoder {
   if (source instanceof GemmaModel) {
     if (options.attention === undefined) throw new ConfigError('a Gemma decoder needs an attention mode', undefined, 'attention');
     return new GemmaEncoder(gemmaBackbone(source, options.attention), options);
@@ -151,6 +152,8 @@ export function toEncoder(source: GemmaModel | T5GemmaModel | EncoderBackbone, o
     }
     return new GemmaEncoder(t5gemmaEncoderBackbone(source), options);
   }
+  // T5Gemma 2: its encoder attends its own way (asymmetric sliding window), no mode to choose.
+  if (source instanceof T5Gemma2Model) return new GemmaEncoder(t5gemmaEncoderBackbone(source), options);
   return new GemmaEncoder(source, options);
 }
 

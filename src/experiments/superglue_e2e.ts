@@ -19,7 +19,7 @@
  * The budget is an experiments `Budget` (flat record of numbers), parsed and defaulted by
  * `superglueE2EBudget`, so sweeps can key runs by it.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { join, relative } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { scoreAxG, scoreMultiRC, scoreSuperGlueTask, type MultiRCPrediction } from '../eval/superglue.js';

@@ -4,7 +4,7 @@
  * as host tensors, checkpoint saving and disposal; the input checks of every forward pass; the
  * sandwich residual sub-block of the Gemma-family stacks.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { ResolveOptions } from '../checkpoint/hub.js';
 import { fromFloat32, saveCheckpoint, type HostTensor } from '../checkpoint/index.js';
 import { rmsNorm } from '../nn/norm.js';
@@ -18,6 +18,8 @@ export interface LoadOptions {
   readonly ignoreKeys?: readonly string[];
   /** For `hf://` sources: cache dir, offline mode, endpoint, token, progress (checkpoint/hub.ts). */
   readonly hub?: ResolveOptions;
+  /** Where one-line notes go (e.g. vision tensors skipped, not read). Default: console.info. */
+  readonly onInfo?: (line: string) => void;
 }
 
 export type StoredDtype = 'F32' | 'F16' | 'BF16';

@@ -3,7 +3,7 @@
  * keys/values of the tokens decoded so far, and the encoder-side keys/values projected once.
  * Rows can be selected (beam reordering, finished rows dropped) without recomputing anything.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { LayerType } from '../config/gemma.js';
 import { type LayerKv, selectRows } from '../nn/cached_attention.js';
 import { layerMask, maskBias, padding } from '../nn/masks.js';

@@ -13,7 +13,7 @@
  * - Layer norms are named as in T5Gemma (pre/post_self_attn_layernorm, pre/post_feedforward_layernorm).
  * Vision weights (`model.encoder.vision_tower.*`, `model.encoder.multi_modal_projector.*`) are skipped unread.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Checkpoint } from '../checkpoint/index.js';
 import type { GemmaStackConfig, LayerType } from '../config/gemma.js';
 import { type T5Gemma2Config, parseT5Gemma2Config, t5gemma2ConfigToJson } from '../config/t5gemma2.js';

@@ -7,7 +7,7 @@
  * positions 0..t-1 ([N, G, t, K] per layer); the encoder-side keys/values are projected once per
  * generation (`projectKv`) and reused by every step.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { type AttentionSpec, type AttentionWeights, mergeHeads, scaledDotProductAttention, splitHeads } from './attention.js';
 import { linear } from './linear.js';
 import { rmsNorm } from './norm.js';

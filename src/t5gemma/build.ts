@@ -24,7 +24,7 @@
  *   depth, FFN and heads may differ (unbalanced). `eoi_embedding` is the source's row for
  *   `eoi_token_index` times sqrt(D) (the model uses it unscaled), or zeros when the vocabulary is smaller.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { GemmaConfig } from '../config/gemma.js';
 import type { T5GemmaConfig, T5GemmaModuleConfig } from '../config/t5gemma.js';
 import { ConfigError } from '../errors.js';

@@ -9,7 +9,7 @@
  * that finished) and gathers those rows; a prefix with no parent (the first step) is prefilled whole.
  * `cache: false` reruns the decoder on every whole prefix instead (O(T^2); kept as the reference).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { DecoderCache } from '../models/kvcache.js';
 import type { T5GemmaModel } from '../models/t5gemma.js';
 import type { T5Gemma2Model } from '../models/t5gemma2.js';

@@ -13,12 +13,10 @@
  *    (greedy or beam), then `parseGenerated`. An unparseable generation is prediction -1: wrong for
  *    every metric, and refused by the submission writers (we never guess a label).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '../errors.js';
 import type { MultiRCPrediction } from '../eval/superglue.js';
 import { toEncoder, type GemmaEncoder } from '../encoder/encoder.js';
-import { T5GemmaModel } from '../models/t5gemma.js';
-import { t5gemmaEncoderBackbone } from '../encoder/backbone.js';
 import type { EncoderDecoderModel } from './generate.js';
 import { type RunControl, throwIfAborted } from '../progress/index.js';
 import {
@@ -64,7 +62,7 @@ export async function classProbabilities(clf: GemmaEncoder, inputs: PaddedBatch,
  * Linear(D_enc, numLabels) with bias (the head module's `score.*`; HF names it `score.out_proj.*`).
  */
 export function superglueClassifier(model: EncoderDecoderModel, numLabels: number, seed = 0): GemmaEncoder {
-  return toEncoder(model instanceof T5GemmaModel ? model : t5gemmaEncoderBackbone(model), {
+  return toEncoder(model, {
     pooling: 'last',
     head: { kind: 'classification', numClasses: numLabels },
     dropout: { rate: model.config.classifierDropoutRate, placement: { head: true } },

@@ -49,15 +49,16 @@ test('one library call: shipped model -> T5Gemma 2 -> PrefixLM adaptation -> CB 
   assert.ok(lines.some((l) => l.startsWith('adapted: loss')));
 });
 
-test('CLI superglue: flags map to the budget; a bad objective or task is a usage error naming the flag', () => {
+test('CLI superglue --objective prefixlm|ul2 routes here: flags map to the budget; a bad task is an error naming it', () => {
   const bin = join(REPO_ROOT, 'bin', 'gemma-lab.js');
   const run = (...args: string[]) => spawnSync(process.execPath, [bin, 'superglue', ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 });
-  const help = run('--help');
+  const help = run('--objective', 'ul2', '--help');
   assert.equal(help.status, 0);
   for (const f of ['--model', '--task', '--objective', '--out', '--adapt-steps', '--text-steps', '--train-limit']) assert.ok(help.stdout.includes(f), f);
+  // Other objectives belong to the encoder-classifier route (workflow), which refuses what it does not know.
   const bad = run('--objective', 'mlm', '--out', join(tmp, 'x'));
-  assert.equal(bad.status, 1);
-  assert.match(bad.stderr, /--objective.*prefixlm or ul2/);
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /objective/);
   const badTask = run('--objective', 'ul2', '--task', 'record', '--out', join(tmp, 'x'));
   assert.match(badTask.stderr, /unknown task 'record'/);
   const out = join(tmp, 'cli');

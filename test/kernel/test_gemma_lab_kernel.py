@@ -3,7 +3,7 @@
 1. Debian's jupyter_kernel_test suite (message schemas of every reply and iopub message).
 2. Our own protocol checks: execute_input/execute_result/error, stop_on_error, magics,
    interrupts of sync and async (training-loop) cells, and Session security (K1-K4 in
-   ../shared/specs/reliability.md §5.5).
+   docs/reliability.md, "The notebook kernel").
 
 Needs JUPYTER_PATH pointing at a folder holding kernels/gemma-lab/kernel.json.
 """

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 import { REPO_ROOT } from '../../src/io/paths.js';
 import { TOL, assertAllClose } from '../helpers/close.js';
