@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { multipleNegativesRanking } from '../../src/rank/losses.js';
 
 // Golden: test/reference/mnrl_loss.py (python3-torch float64, sentence-transformers' MNRL semantics).

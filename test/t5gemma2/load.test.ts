@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 import { openCheckpoint } from '../../src/checkpoint/index.js';
 import { parseT5Gemma2Config, t5gemma2ConfigToJson } from '../../src/config/t5gemma2.js';
