@@ -24,7 +24,7 @@ export { padRight, batchFromRows, batchRows, type PaddedBatch, type Labelled } f
 export { trimTokenizer, readTokenizerFiles, saveTrimmedTokenizer, type TokenizerFiles, type TrimOptions, type TrimResult } from './tokenize/trim.js';
 
 // Models
-export { parseGemmaConfig, type GemmaConfig, type GemmaModelType, type ParseOptions } from './config/gemma.js';
+export { parseGemmaConfig, type GemmaStackConfig, type GemmaConfig, type GemmaModelType, type ParseOptions } from './config/gemma.js';
 export { parseT5GemmaConfig, type T5GemmaConfig, type T5GemmaDecoderConfig, type T5GemmaModuleConfig } from './config/t5gemma.js';
 export { loadModel, loadGemmaModel } from './models/load.js';
 export { type LoadOptions as ModelLoadOptions, type StoredDtype } from './models/base.js';
@@ -32,8 +32,9 @@ export { type LoadedModel } from './models/registry.js';
 export { GemmaModel, type ForwardOptions, type ForwardOutput, type DropoutRates } from './models/gemma.js';
 export { T5GemmaModel, loadT5Gemma, type T5GemmaOutput, type T5GemmaRunOptions } from './models/t5gemma.js';
 export { parseT5Gemma2Config, type T5Gemma2Config } from './config/t5gemma2.js';
-export { T5Gemma2Model, loadT5Gemma2 } from './models/t5gemma2.js';
+export { T5Gemma2Model, loadT5Gemma2, type T5Gemma2Output, type T5Gemma2RunOptions } from './models/t5gemma2.js';
 export { DecoderCache } from './models/kvcache.js';
+export { type LayerKv } from './nn/cached_attention.js';
 export { ATTENTION_MODES, type AttentionMode } from './nn/masks.js';
 export { POOLINGS, pool, attentionPool, type Pooling, type TokenPooling, type AttentionPoolWeights } from './nn/pooling.js';
 export { parseGemma3MultimodalConfig, GEMMA3_TEXT_DEFAULTS } from './config/gemma3.js';
@@ -90,7 +91,7 @@ export {
   type ScoreOptions,
   type SuperGluePredictions,
 } from './t5gemma/superglue.js';
-export { superglueEndToEnd, superglueE2EBudget, type SuperGlueE2EOptions, type SuperGlueE2EBudget, type E2EReport, type E2EResultRow } from './experiments/superglue_e2e.js';
+export { superglueEndToEnd, superglueE2EBudget, type SuperGlueE2EOptions, type SuperGlueE2EBudget, type E2EReport, type E2EResultRow, type AdaptObjective, type E2ETask } from './experiments/superglue_e2e.js';
 
 // Benchmarks: data, metrics, submissions
 export { type Example, type LoadOptions as TaskLoadOptions, type LoadedSplit, type MetricName, type RunEntry, type SkippedRow, type TaskSpec, labelsOf } from './tasks/types.js';
