@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../engine/index.js';
 import { DataFileError } from '../errors.js';
 import { writeJsonAtomic } from '../io/atomic.js';
-import type { ForwardOutput, GemmaModel } from '../models/gemma.js';
+import type { ForwardOutput } from '../models/gemma.js';
 import { loadModel } from '../models/load.js';
 import { defaultMask } from '../models/seq2seq_inputs.js';
 import { T5GemmaModel } from '../models/t5gemma.js';
@@ -113,13 +113,12 @@ export default defineCommand('run a checkpoint on token ids; write hidden states
       loaded.dispose();
     }
   }
-  // The registry's remaining families are the Gemma decoders.
-  const isGemma: GemmaModel = loaded;
+  // Every other registered family is a decoder (GemmaModel or Gemma4Model).
   if (input.decoderInputIds) {
     loaded.dispose();
     throw new DataFileError(`'decoder_input_ids' given but ${values.model} is a decoder-only model`, values.input);
   }
-  const model = isGemma;
+  const model = loaded;
   try {
     let out: ForwardOutput;
     try {

@@ -8,6 +8,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { tidy } from '@tensorflow/tfjs-core';
 import { ConfigError } from '../errors.js';
 import { GemmaModel } from '../models/gemma.js';
+import { Gemma4Model } from '../models/gemma4.js';
 import { T5GemmaModel } from '../models/t5gemma.js';
 import { T5Gemma2Model } from '../models/t5gemma2.js';
 import type { AttentionMode } from '../nn/masks.js';
@@ -141,8 +142,8 @@ export class GemmaEncoder {
 }
 
 /** An encoder on a Gemma decoder (`options.attention` required), a T5Gemma model's encoder, or any backbone. */
-export function toEncoder(source: GemmaModel | T5GemmaModel | T5Gemma2Model | EncoderBackbone, options: EncoderOptions): GemmaEncoder {
-  if (source instanceof GemmaModel) {
+export function toEncoder(source: GemmaModel | Gemma4Model | T5GemmaModel | T5Gemma2Model | EncoderBackbone, options: EncoderOptions): GemmaEncoder {
+  if (source instanceof GemmaModel || source instanceof Gemma4Model) {
     if (options.attention === undefined) throw new ConfigError('a Gemma decoder needs an attention mode', undefined, 'attention');
     return new GemmaEncoder(gemmaBackbone(source, options.attention), options);
   }
