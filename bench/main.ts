@@ -9,6 +9,7 @@ const SECTIONS: Record<string, () => Promise<{ default: BenchSection }>> = {
   model: () => import('./model.js'),
   glue: () => import('./glue.js'),
   rank: () => import('./rank.js'),
+  generate: () => import('./generate.js'),
   real: () => import('./real.js'),
   'real-gemma4': () => import('./real-gemma4.js'),
   torch: () => import('./torch.js'),

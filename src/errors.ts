@@ -94,3 +94,14 @@ export class FileWriteError extends GemmaLabError {
 
 /** The disk (or the process's file-size limit or quota) ran out while writing `file`. */
 export class DiskFullError extends FileWriteError {}
+
+/** Model inputs (token ids, masks, tensors) are malformed; names the argument and the offending position. */
+export class InputError extends GemmaLabError {
+  constructor(
+    message: string,
+    readonly argument: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${argument}: ${message}`, options);
+  }
+}

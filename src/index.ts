@@ -24,7 +24,7 @@ export { padRight, batchFromRows, batchRows, type PaddedBatch, type Labelled } f
 export { trimTokenizer, readTokenizerFiles, saveTrimmedTokenizer, type TokenizerFiles, type TrimOptions, type TrimResult } from './tokenize/trim.js';
 
 // Models
-export { parseGemmaConfig, type GemmaConfig, type GemmaModelType, type ParseOptions, type LayerType } from './config/gemma.js';
+export { parseGemmaConfig, type GemmaConfig, type GemmaModelType, type ParseOptions, type LayerType, type GemmaStackConfig } from './config/gemma.js';
 export { parseT5GemmaConfig, type T5GemmaConfig, type T5GemmaDecoderConfig, type T5GemmaModuleConfig } from './config/t5gemma.js';
 export { loadModel, loadGemmaModel, loadDecoderModel, randomLike, type DecoderModel } from './models/load.js';
 export { parseGemma4Config, gemma4ConfigToJson, type Gemma4Config, type Gemma4ModelType, type Gemma4Layer, type Gemma4Rope } from './config/gemma4.js';
@@ -33,6 +33,10 @@ export { type LoadOptions as ModelLoadOptions, type StoredDtype, type ModelClass
 export { type LoadedModel } from './models/registry.js';
 export { GemmaModel, type ForwardOptions, type ForwardOutput, type DropoutRates } from './models/gemma.js';
 export { T5GemmaModel, loadT5Gemma, type T5GemmaOutput, type T5GemmaRunOptions } from './models/t5gemma.js';
+export { parseT5Gemma2Config, type T5Gemma2Config } from './config/t5gemma2.js';
+export { T5Gemma2Model, loadT5Gemma2, type T5Gemma2Output, type T5Gemma2RunOptions } from './models/t5gemma2.js';
+export { DecoderCache } from './models/kvcache.js';
+export { type LayerKv } from './nn/cached_attention.js';
 export { ATTENTION_MODES, type AttentionMode } from './nn/masks.js';
 export { POOLINGS, pool, attentionPool, type Pooling, type TokenPooling, type AttentionPoolWeights } from './nn/pooling.js';
 export { parseGemma3MultimodalConfig, GEMMA3_TEXT_DEFAULTS } from './config/gemma3.js';
@@ -75,9 +79,9 @@ export { type AdamWOptions } from './train/optimizer.js';
 export { type ScheduleOptions } from './train/schedule.js';
 
 // T5Gemma adaptation
-export { toEncoderDecoder, type ToEncoderDecoderOptions, type CrossAttentionInit } from './t5gemma/build.js';
-export { greedyDecode, beamSearch, type BeamOptions, type DecodeOptions, type Hypothesis, type StepFn } from './t5gemma/decode.js';
-export { generate, type GenerateOptions } from './t5gemma/generate.js';
+export { toEncoderDecoder, type ToEncoderDecoderOptions, type CrossAttentionInit, type EncoderDecoderRecipe } from './t5gemma/build.js';
+export { greedyDecode, beamSearch, sampleDecode, type BeamOptions, type DecodeOptions, type SampleOptions, type Hypothesis, type StepFn } from './t5gemma/decode.js';
+export { generate, cachedStepFn, uncachedStepFn, type GenerateOptions, type EncoderDecoderModel } from './t5gemma/generate.js';
 export { pretrain as pretrainEncoderDecoder, type PretrainOptions as EncoderDecoderPretrainOptions, type Objective } from './t5gemma/pretrain.js';
 export {
   classifySuperGlue,
@@ -89,6 +93,7 @@ export {
   type ScoreOptions,
   type SuperGluePredictions,
 } from './t5gemma/superglue.js';
+export { superglueEndToEnd, superglueE2EBudget, type SuperGlueE2EOptions, type SuperGlueE2EBudget, type E2EReport, type E2EResultRow, type AdaptObjective, type E2ETask } from './experiments/superglue_e2e.js';
 
 // Benchmarks: data, metrics, submissions
 export { type Example, type LoadOptions as TaskLoadOptions, type LoadedSplit, type MetricName, type RunEntry, type SkippedRow, type TaskSpec, labelsOf } from './tasks/types.js';

@@ -10,8 +10,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   // Each entry: name -> lazy import of a module whose default export is a Command.
   embed: async () => (await import('./embed.js')).default,
   forward: async () => (await import('./forward.js')).default,
+  generate: async () => (await import('./generate.js')).default,
   glue: async () => (await import('./workflow.js')).glueCommand,
-  superglue: async () => (await import('./workflow.js')).superglueCommand,
+  superglue: async () => (await import('./superglue-route.js')).default,
   rank: async () => (await import('./rank.js')).default,
   results: async () => (await import('./results.js')).default,
   inspect: async () => (await import('./inspect.js')).default,

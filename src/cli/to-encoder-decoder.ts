@@ -1,20 +1,27 @@
 /**
- * `gemma-lab to-encoder-decoder --encoder DIR [--decoder DIR] --out DIR [--cross-init copy|random]
- * [--seed N] [--dtype F32|BF16]`: builds a T5Gemma checkpoint from Gemma 2 decoder checkpoints
- * (balanced from one, unbalanced from two) and writes it where `loadModel` and transformers read it.
+ * `gemma-lab to-encoder-decoder --encoder DIR [--decoder DIR] --out DIR [--recipe t5gemma|t5gemma2]
+ * [--cross-init copy|random] [--seed N] [--dtype F32|BF16]`: builds a T5Gemma (or T5Gemma 2) checkpoint
+ * from Gemma 2 / Gemma 3 decoder checkpoints (balanced from one, unbalanced from two) and writes it
+ * where `loadModel` (and, for Gemma 2 sources and the t5gemma2 recipe, transformers) reads it.
  */
 import { defineCommand } from './args.js';
 import { initEngine } from '../engine/index.js';
 import { ConfigError } from '../errors.js';
-import { type CrossAttentionInit, toEncoderDecoder } from '../t5gemma/build.js';
+import { type CrossAttentionInit, type EncoderDecoderRecipe, toEncoderDecoder } from '../t5gemma/build.js';
 
 export default defineCommand(
-  'build a T5Gemma encoder-decoder checkpoint from Gemma 2 decoder checkpoints',
+  'build a T5Gemma / T5Gemma 2 encoder-decoder checkpoint from Gemma 2 / Gemma 3 decoder checkpoints',
   {
     name: 'to-encoder-decoder',
     flags: {
-      encoder: { type: 'string', required: true, value: 'DIR', help: 'Gemma 2 checkpoint for the encoder (and the decoder when --decoder is absent)' },
-      decoder: { type: 'string', value: 'DIR', help: 'Gemma 2 checkpoint for the decoder (unbalanced builds, e.g. 9B encoder + 2B decoder)' },
+      encoder: { type: 'string', required: true, value: 'DIR', help: 'Gemma 2 / Gemma 3 checkpoint for the encoder (and the decoder when --decoder is absent)' },
+      decoder: { type: 'string', value: 'DIR', help: 'checkpoint for the decoder (unbalanced builds, e.g. 9B encoder + 2B decoder)' },
+      recipe: {
+        type: 'string',
+        default: 't5gemma',
+        value: 't5gemma|t5gemma2',
+        help: 't5gemma: separate cross-attention and embedding tables;\nt5gemma2 (Gemma 3 sources): one tied table, merged self+cross attention',
+      },
       out: { type: 'string', required: true, value: 'DIR', help: 'where the T5Gemma checkpoint is written' },
       'cross-init': {
         type: 'string',
@@ -31,8 +38,12 @@ export default defineCommand(
     const dtype = values.dtype;
     if (dtype !== 'F32' && dtype !== 'BF16') throw new ConfigError(`must be F32 or BF16, got '${dtype}'`, undefined, '--dtype');
     if (!/^\d+$/.test(values.seed)) throw new ConfigError(`must be a non-negative integer, got '${values.seed}'`, undefined, '--seed');
+    const recipe = values.recipe;
+    if (recipe !== 't5gemma' && recipe !== 't5gemma2') throw new ConfigError(`must be t5gemma or t5gemma2, got '${recipe}'`, undefined, '--recipe');
+    if (recipe === 't5gemma2' && init !== undefined) throw new ConfigError('the t5gemma2 recipe has no cross-attention weights to initialise', undefined, '--cross-init');
     await initEngine();
     const model = await toEncoderDecoder(values.encoder, values.decoder, {
+      recipe: recipe as EncoderDecoderRecipe,
       ...(init ? { crossAttentionInit: init as CrossAttentionInit } : {}),
       seed: Number(values.seed),
     });
@@ -40,7 +51,7 @@ export default defineCommand(
       await model.save(values.out, dtype);
       const c = model.config;
       console.log(
-        `wrote ${values.out}: encoder ${c.encoder.numHiddenLayers}x${c.encoder.hiddenSize}, decoder ${c.decoder.numHiddenLayers}x${c.decoder.hiddenSize}, ${model.parameterCount} parameters`,
+        `wrote ${values.out} (${c.modelType}): encoder ${c.encoder.numHiddenLayers}x${c.encoder.hiddenSize}, decoder ${c.decoder.numHiddenLayers}x${c.decoder.hiddenSize}, ${model.parameterCount} parameters`,
       );
     } finally {
       model.dispose();

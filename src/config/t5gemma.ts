@@ -73,6 +73,9 @@ const MODULE_KEYS = [
   'cross_attention_hidden_size',
   // HF copies the top-level head dropout into saved sub-configs; only the top-level value is used.
   'classifier_dropout_rate',
+  // gemma-lab's T5Gemma built from Gemma 3 (docs/t5gemma2.md): q/k norms and a local RoPE base.
+  'qk_norm',
+  'rope_local_base_freq',
 ];
 
 function asObject(v: unknown, file: string, field: string): Record<string, unknown> {
@@ -100,7 +103,8 @@ function parseModule(
     file,
     `${side}.`,
   );
-  return parseGemmaStack(merged, 'gemma2_module');
+  // `qk_norm: true` marks Gemma 3 blocks (q/k norm, local/global RoPE, no softcap defaults).
+  return parseGemmaStack(merged, r.bool('qk_norm', false) ? 'gemma3_text' : 'gemma2_module');
 }
 
 /** Instruction-tuned configs list several eos ids ([1, 107]); the first is the primary one. */
@@ -154,8 +158,10 @@ export function parseT5GemmaConfig(json: unknown, sourcePath: string, opts: Pars
 
 function moduleToJson(m: GemmaStackConfig, c: T5GemmaConfig, isDecoder: boolean): Record<string, unknown> {
   const rope = m.rope.full_attention;
-  if (rope.linearFactor !== 1 || m.rope.sliding_attention.theta !== rope.theta || m.rope.sliding_attention.linearFactor !== 1)
-    throw new ConfigError('T5Gemma modules use one unscaled RoPE for all layers', c.sourcePath, isDecoder ? 'decoder.rope' : 'encoder.rope');
+  const local = m.rope.sliding_attention;
+  // Gemma 2 modules: one RoPE for every layer; Gemma 3 modules (qk_norm): a local base, never scaled.
+  const ok = m.qkNorm ? local.linearFactor === 1 : local.theta === rope.theta && local.linearFactor === rope.linearFactor;
+  if (!ok) throw new ConfigError('RoPE per layer type is not expressible in a T5Gemma module config', c.sourcePath, isDecoder ? 'decoder.rope' : 'encoder.rope');
   const json: Record<string, unknown> = {
     attention_bias: false,
     attention_dropout: c.attentionDropout,
@@ -185,6 +191,11 @@ function moduleToJson(m: GemmaStackConfig, c: T5GemmaConfig, isDecoder: boolean)
     vocab_size: c.vocabSize,
   };
   if (isDecoder) json.cross_attention_hidden_size = c.decoder.crossAttentionHiddenSize;
+  if (rope.linearFactor !== 1) json.rope_scaling = { factor: rope.linearFactor, rope_type: 'linear' };
+  if (m.qkNorm) {
+    json.qk_norm = true;
+    json.rope_local_base_freq = m.rope.sliding_attention.theta;
+  }
   return Object.fromEntries(Object.entries(json).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '../errors.js';
 import type { GemmaModel } from '../models/gemma.js';
 import type { T5GemmaModel } from '../models/t5gemma.js';
+import type { T5Gemma2Model } from '../models/t5gemma2.js';
 import { ATTENTION_MODES, type AttentionMode } from '../nn/masks.js';
 import type { PaddedBatch } from '../tokenize/batch.js';
 
@@ -75,8 +76,8 @@ export function gemmaBackbone(model: DecoderStack, attention: AttentionMode): En
   };
 }
 
-/** The T5Gemma encoder (bidirectional, its own sliding rule); dropout at the config's rates when training. */
-export function t5gemmaEncoderBackbone(model: T5GemmaModel): EncoderBackbone {
+/** The T5Gemma / T5Gemma 2 encoder (bidirectional, its own sliding rule); dropout at the config's rates when training. */
+export function t5gemmaEncoderBackbone(model: T5GemmaModel | T5Gemma2Model): EncoderBackbone {
   return {
     hiddenSize: model.config.encoder.hiddenSize,
     initializerRange: model.config.initializerRange,

@@ -10,6 +10,7 @@ import { ConfigError } from '../errors.js';
 import { GemmaModel } from '../models/gemma.js';
 import { Gemma4Model } from '../models/gemma4.js';
 import { T5GemmaModel } from '../models/t5gemma.js';
+import { T5Gemma2Model } from '../models/t5gemma2.js';
 import type { AttentionMode } from '../nn/masks.js';
 import type { Pooling } from '../nn/pooling.js';
 import { Rng } from '../rng/index.js';
@@ -141,7 +142,7 @@ export class GemmaEncoder {
 }
 
 /** An encoder on a Gemma decoder (`options.attention` required), a T5Gemma model's encoder, or any backbone. */
-export function toEncoder(source: GemmaModel | Gemma4Model | T5GemmaModel | EncoderBackbone, options: EncoderOptions): GemmaEncoder {
+export function toEncoder(source: GemmaModel | Gemma4Model | T5GemmaModel | T5Gemma2Model | EncoderBackbone, options: EncoderOptions): GemmaEncoder {
   if (source instanceof GemmaModel || source instanceof Gemma4Model) {
     if (options.attention === undefined) throw new ConfigError('a Gemma decoder needs an attention mode', undefined, 'attention');
     return new GemmaEncoder(gemmaBackbone(source, options.attention), options);
@@ -152,6 +153,8 @@ export function toEncoder(source: GemmaModel | Gemma4Model | T5GemmaModel | Enco
     }
     return new GemmaEncoder(t5gemmaEncoderBackbone(source), options);
   }
+  // T5Gemma 2: its encoder attends its own way (asymmetric sliding window), no mode to choose.
+  if (source instanceof T5Gemma2Model) return new GemmaEncoder(t5gemmaEncoderBackbone(source), options);
   return new GemmaEncoder(source, options);
 }
 

@@ -104,8 +104,15 @@ interface ClassCounts {
 function perClassCounts(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, classes: number[], sampleWeight?: ArrayLike<number>): ClassCounts {
   const C = confusion(yTrue, yPred, classes, sampleWeight);
   const tp = classes.map((_, k) => C[k]![k] as number);
-  const support = C.map((row) => row.reduce((a, b) => a + b, 0));
-  const predicted = classes.map((_, k) => C.reduce((a, row) => a + (row[k] as number), 0));
+  // Support and predicted counts include pairs whose other side is outside `classes` (sklearn: a gold
+  // class-k example predicted as an unlisted label, e.g. an unparseable generation, is a false negative).
+  const count = (ys: ArrayLike<number>, c: number): number => {
+    let n = 0;
+    for (let i = 0; i < ys.length; i++) if (ys[i] === c) n += weightAt(sampleWeight, i);
+    return n;
+  };
+  const support = classes.map((c) => count(yTrue, c));
+  const predicted = classes.map((c) => count(yPred, c));
   return {
     classes,
     tp,

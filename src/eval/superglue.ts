@@ -19,8 +19,9 @@ export function scoreSuperGlueTask(task: SimpleSuperGlueTask, predictions: Array
   const metrics: Partial<Record<MetricName, number>> = {};
   if (task === 'axb') metrics.mcc = mcc(labels, predictions);
   else metrics.accuracy = accuracy(labels, predictions);
-  // Macro over the classes seen in labels or predictions (sklearn default, as evaluate's acc_and_f1).
-  if (task === 'cb') metrics.macro_f1 = macroF1(labels, predictions);
+  // Official SuperGLUE CB F1: unweighted mean of per-class F1 over all three classes (entailment,
+  // contradiction, neutral); a class absent from both gold and predictions scores 0, it is not dropped.
+  if (task === 'cb') metrics.macro_f1 = macroF1(labels, predictions, [0, 1, 2]);
   return { task: SUPERGLUE_TASKS[task].name, metrics, score: mean(Object.values(metrics) as number[]) };
 }
 

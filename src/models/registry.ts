@@ -50,6 +50,7 @@ export const MODEL_REGISTRY = {
   gemma4_text: async (ckpt: Checkpoint, opts: LoadOptions) => (await import('./gemma4.js')).loadGemma4(ckpt, opts),
   gemma4: async (ckpt: Checkpoint, opts: LoadOptions) => (await import('./gemma4.js')).loadGemma4(ckpt, opts),
   t5gemma: async (ckpt: Checkpoint, opts: LoadOptions) => (await import('./t5gemma.js')).loadT5Gemma(ckpt, opts),
+  t5gemma2: async (ckpt: Checkpoint, opts: LoadOptions) => (await import('./t5gemma2.js')).loadT5Gemma2(ckpt, opts),
 } satisfies Record<string, ModelLoader>;
 
 export type LoadedModel = Awaited<ReturnType<(typeof MODEL_REGISTRY)[keyof typeof MODEL_REGISTRY]>>;

@@ -22,6 +22,10 @@ import { linear } from '../nn/linear.js';
 import type { MaskRule } from '../nn/masks.js';
 import { gegluMlp, type MlpWeights } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
+import { cachedSelfAttention, crossAttention, type LayerKv, projectKv } from '../nn/cached_attention.js';
+import { pool as poolStates, type TokenPooling } from '../nn/pooling.js';
+import { DecoderCache, stepTables } from './kvcache.js';
+import { defaultMask } from './seq2seq_inputs.js';
 import { Rng } from '../rng/index.js';
 import type { LoadOptions } from './base.js';
 import { maskRows, ParamModel, tokenRows, toRows } from './base.js';
@@ -61,6 +65,10 @@ function moduleShapes(c: T5GemmaModuleConfig, side: 'encoder' | 'decoder', V: nu
       shapes.set(`${p}${attn}.k_proj.weight`, [G * K, kvIn]);
       shapes.set(`${p}${attn}.v_proj.weight`, [G * K, kvIn]);
       shapes.set(`${p}${attn}.o_proj.weight`, [D, H * K]);
+      if (c.qkNorm) {
+        shapes.set(`${p}${attn}.q_norm.weight`, [K]);
+        shapes.set(`${p}${attn}.k_norm.weight`, [K]);
+      }
       shapes.set(`${p}pre_${norm}_attn_layernorm.weight`, [D]);
       shapes.set(`${p}post_${norm}_attn_layernorm.weight`, [D]);
     }
@@ -89,11 +97,6 @@ export function isCrossAttentionParam(name: string): boolean {
   return /^model\.decoder\.layers\.\d+\.(cross_attn\.|(pre|post)_cross_attn_layernorm\.)/.test(name);
 }
 
-/** HF `make_default_2d_attention_mask`: 1 where the id is not the pad id. */
-function defaultMask(ids: readonly (readonly number[])[], pad: number): number[][] {
-  return ids.map((row) => row.map((id) => (id === pad ? 0 : 1)));
-}
-
 export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
   /** `params`: HF tensor name -> trainable variable, exactly the set `t5gemmaParameterShapes(config)` lists. */
   constructor(config: T5GemmaConfig, params: Map<string, tf.Variable>, seed = 0) {
@@ -103,11 +106,13 @@ export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
   static readonly parameterShapes = t5gemmaParameterShapes;
 
   private attnWeights(prefix: string): AttentionWeights {
+    const qk = this.params.has(`${prefix}q_norm.weight`) ? { qNorm: this.w1(`${prefix}q_norm.weight`), kNorm: this.w1(`${prefix}k_norm.weight`) } : {};
     return {
       qProj: this.w2(`${prefix}q_proj.weight`),
       kProj: this.w2(`${prefix}k_proj.weight`),
       vProj: this.w2(`${prefix}v_proj.weight`),
       oProj: this.w2(`${prefix}o_proj.weight`),
+      ...qk,
     };
   }
 
@@ -222,6 +227,62 @@ export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
       ...(o.decoderAttentionMask ? { decoderAttentionMask: o.decoderAttentionMask } : {}),
     });
     return { encoderHiddenStates, decoderHiddenStates: dec.hiddenStates, logits: dec.logits as tf.Tensor3D };
+  }
+
+  /** Cross-attention keys/values of every decoder layer ([B, G, S, K], computed once): an empty cache. */
+  startDecoding(encoderHiddenStates: tf.Tensor3D, attentionMask: readonly (readonly number[])[]): DecoderCache {
+    const c = this.config.decoder;
+    const [B, S, D] = encoderHiddenStates.shape;
+    if (D !== c.crossAttentionHiddenSize) throw new RangeError(`encoderHiddenStates: shape [${encoderHiddenStates.shape.join(', ')}], expected [B, S, ${c.crossAttentionHiddenSize}]`);
+    const mask = maskRows(attentionMask, 'attentionMask', B, S);
+    const spec = attentionSpec(c);
+    const cross: LayerKv[] = [];
+    for (let i = 0; i < c.numHiddenLayers; i++) cross.push(projectKv(encoderHiddenStates, this.attnWeights(`model.decoder.layers.${i}.cross_attn.`), spec, null));
+    return new DecoderCache(0, cross.map(() => null), cross, mask);
+  }
+
+  /** Appends ids [N][n] at positions t..t+n-1 (CachedSeq2Seq.decodeStep): logits [N, n, V]; `cache` is consumed. */
+  decodeStep(cache: DecoderCache, decoderIds: readonly (readonly number[])[]): { logits: tf.Tensor3D; cache: DecoderCache } {
+    const c = this.config.decoder;
+    const ids = tokenRows(decoderIds, 'decoderInputIds', this.config.vocabSize);
+    if (ids.length !== cache.rows) throw new RangeError(`decoderInputIds: ${ids.length} rows, the cache holds ${cache.rows}`);
+    const N = ids.length;
+    const n = (ids[0] as number[]).length;
+    const t = cache.length;
+    const spec = attentionSpec(c);
+    const self: LayerKv[] = [];
+    const id = <T extends tf.Tensor>(x: T): T => x;
+    const logits = tf.tidy(() => {
+      const forType = stepTables(c, t, n, N);
+      const crossBias = cache.crossBias(n);
+      let x = tf.mul(tf.gather(this.w2('model.decoder.embed_tokens.weight'), tf.tensor2d(ids, [N, n], 'int32')), Math.sqrt(c.hiddenSize)) as tf.Tensor3D;
+      for (let i = 0; i < c.numHiddenLayers; i++) {
+        const p = `model.decoder.layers.${i}.`;
+        const { bias, rope } = forType(c.layerTypes[i] as LayerType);
+        x = this.subBlock(x, `${p}pre_self_attn_layernorm.weight`, `${p}post_self_attn_layernorm.weight`, c.rmsNormEps, id, (h) => {
+          const r = cachedSelfAttention({ x: h, w: this.attnWeights(`${p}self_attn.`), spec, rope, past: cache.self[i] ?? null, selfBias: bias });
+          self.push({ k: tf.keep(r.self.k), v: tf.keep(r.self.v) });
+          return r.out;
+        });
+        x = this.subBlock(x, `${p}pre_cross_attn_layernorm.weight`, `${p}post_cross_attn_layernorm.weight`, c.rmsNormEps, id, (h) =>
+          crossAttention(h, this.attnWeights(`${p}cross_attn.`), spec, cache.cross[i] as LayerKv, crossBias),
+        );
+        x = this.subBlock(x, `${p}pre_feedforward_layernorm.weight`, `${p}post_feedforward_layernorm.weight`, c.rmsNormEps, id, (h) => gegluMlp(h, this.mlpWeights(`${p}mlp.`)));
+      }
+      const h = rmsNorm(x, this.w1('model.decoder.norm.weight'), c.rmsNormEps);
+      let out = linear(h, this.w2(this.config.tieWordEmbeddings ? 'model.decoder.embed_tokens.weight' : 'lm_head.out_proj.weight'));
+      if (c.finalLogitSoftcapping !== null) out = softcap(out, c.finalLogitSoftcapping);
+      return out;
+    });
+    for (const kv of cache.self) if (kv) tf.dispose(kv);
+    return { logits, cache: cache.advance(n, self) };
+  }
+
+  /** hiddenStates [B, T, D], attentionMask [B][T] -> [B, D] (mean / first / last_non_pad), as GemmaModel.pool. */
+  pool(hiddenStates: tf.Tensor3D, attentionMask: readonly (readonly number[])[], kind: TokenPooling): tf.Tensor2D {
+    const [B, T] = hiddenStates.shape;
+    const rows = maskRows(attentionMask, 'attentionMask', B, T);
+    return tf.tidy(() => poolStates(hiddenStates, tf.tensor2d(rows, [B, T], 'float32'), kind));
   }
 
   protected configJson(dtype: string): Record<string, unknown> {

@@ -134,3 +134,13 @@ export function layerRule(mode: AttentionMode, layerType: LayerType, window: num
 export function layerMask(mode: AttentionMode, layerType: LayerType, window: number | null): MaskPredicate {
   return rulePredicate({ ...layerRule(mode, layerType, window), keyMask: null });
 }
+
+/**
+ * T5Gemma 2 encoder window (HF `sliding_window_mask_function(W, is_causal=False)`): keys up to
+ * ceil(W/2)-1 positions to the left and floor(W/2) to the right of the query (the query included).
+ */
+export function slidingWindowBidirectionalT5Gemma2(w: number): MaskPredicate {
+  const left = Math.floor((w + 1) / 2);
+  const right = Math.floor(w / 2) + 1;
+  return (_b, i, j) => (i - j >= 0 ? i - j < left : j - i < right);
+}

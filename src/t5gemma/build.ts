@@ -12,8 +12,17 @@
  *            [G*K, D_enc] likewise, norm offsets 0; train it alone first (`crossAttentionParams` +
  *            the warm-up in pretrain.ts).
  *   Default: 'copy' when encoder and decoder widths match, else 'random'.
- * Only Gemma 2 sources map 1:1 onto T5Gemma's Gemma 2-style blocks (Gemma 1 lacks the sandwich
- * norms, Gemma 3 adds q/k norms), so other families are refused.
+ * Sources are Gemma 2 or Gemma 3 (Gemma 1 lacks the sandwich norms and is refused). A Gemma 3 source
+ * keeps its blocks: q/k norms (copied into cross-attention too) and local/global RoPE bases.
+ *
+ * Two recipes (`recipe`):
+ * - 't5gemma' (default): the T5Gemma layout above; encoder and decoder embedding tables are separate
+ *   copies, the LM head is the decoder table; balanced or unbalanced widths.
+ * - 't5gemma2' (Gemma 3 sources; T5Gemma 2 paper): one embedding table (the encoder source's) shared by
+ *   encoder, decoder and LM head; the decoder's self-attention doubles as cross-attention (merged
+ *   attention), so no new weights at all. Encoder and decoder widths must match (HF refuses otherwise);
+ *   depth, FFN and heads may differ (unbalanced). `eoi_embedding` is the source's row for
+ *   `eoi_token_index` times sqrt(D) (the model uses it unscaled), or zeros when the vocabulary is smaller.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GemmaConfig } from '../config/gemma.js';
@@ -24,10 +33,17 @@ import { loadGemmaModel } from '../models/load.js';
 import { variableFrom } from '../models/strict.js';
 import { randomHostParams } from '../models/init.js';
 import { T5GemmaModel, isCrossAttentionParam, t5gemmaParameterShapes } from '../models/t5gemma.js';
+import type { GemmaStackConfig } from '../config/gemma.js';
+import type { T5Gemma2Config } from '../config/t5gemma2.js';
+import { T5Gemma2Model, t5gemma2ParameterShapes } from '../models/t5gemma2.js';
+
+export type EncoderDecoderRecipe = 't5gemma' | 't5gemma2';
 
 export type CrossAttentionInit = 'copy' | 'random';
 
 export interface ToEncoderDecoderOptions {
+  /** 't5gemma' (separate cross-attention, separate tables; default) or 't5gemma2' (tied, merged attention). */
+  readonly recipe?: EncoderDecoderRecipe;
   readonly crossAttentionInit?: CrossAttentionInit;
   /** Seed of the random cross-attention init. */
   readonly seed?: number;
@@ -37,12 +53,45 @@ export interface ToEncoderDecoderOptions {
   readonly classifierDropoutRate?: number;
 }
 
-function moduleFrom(g: GemmaConfig, dropoutRate: number): T5GemmaModuleConfig {
-  if (g.modelType !== 'gemma2') {
-    throw new ConfigError(`only Gemma 2 checkpoints map onto T5Gemma blocks, got model_type '${g.modelType}'`, g.sourcePath, 'model_type');
+function stackFrom(g: GemmaConfig, families: readonly string[]): GemmaStackConfig {
+  if (!families.includes(g.modelType)) {
+    throw new ConfigError(`expected a ${families.join(' or ')} checkpoint (sandwich-norm Gemma blocks), got model_type '${g.modelType}'`, g.sourcePath, 'model_type');
   }
   const { modelType: _m, tieWordEmbeddings: _t, useBidirectionalAttention: _u, dtype: _d, sourcePath: _s, ...stack } = g;
-  return { ...stack, dropoutRate };
+  return stack;
+}
+
+function moduleFrom(g: GemmaConfig, dropoutRate: number): T5GemmaModuleConfig {
+  return { ...stackFrom(g, ['gemma2', 'gemma3_text']), dropoutRate };
+}
+
+/** The T5Gemma 2 config of an encoder-decoder built from two Gemma 3 configs (equal widths and vocabularies). */
+export function t5gemma2ConfigFrom(enc: GemmaConfig, dec: GemmaConfig, o: ToEncoderDecoderOptions = {}): T5Gemma2Config {
+  const attentionDropout = o.attentionDropout ?? 0;
+  const encoder = { ...stackFrom(enc, ['gemma3_text']), attentionDropout };
+  const decoder = { ...stackFrom(dec, ['gemma3_text']), attentionDropout };
+  if (enc.vocabSize !== dec.vocabSize)
+    throw new ConfigError(`encoder and decoder vocabularies differ (${enc.vocabSize} vs ${dec.vocabSize})`, dec.sourcePath, 'vocab_size');
+  if (enc.hiddenSize !== dec.hiddenSize)
+    throw new ConfigError(`T5Gemma 2 needs equal encoder and decoder widths (merged attention reads encoder states with decoder projections): ${enc.hiddenSize} vs ${dec.hiddenSize}`, dec.sourcePath, 'hidden_size');
+  return Object.freeze({
+    modelType: 't5gemma2',
+    encoder: Object.freeze(encoder),
+    decoder: Object.freeze(decoder),
+    vocabSize: enc.vocabSize,
+    eoiTokenIndex: 256_000,
+    dropoutRate: o.dropoutRate ?? 0,
+    attentionDropout,
+    classifierDropoutRate: o.classifierDropoutRate ?? 0,
+    padTokenId: dec.padTokenId,
+    bosTokenId: dec.bosTokenId,
+    eosTokenId: dec.eosTokenId,
+    initializerRange: dec.initializerRange,
+    dtype: 'float32',
+    encoderVision: Object.freeze({}),
+    imageTokenIndex: 256_001,
+    sourcePath: `toEncoderDecoder(${enc.sourcePath}, ${dec.sourcePath}, t5gemma2)`,
+  });
 }
 
 /** The T5Gemma config of an encoder-decoder built from two Gemma 2 configs. */
@@ -81,6 +130,8 @@ function sourceName(t5Name: string, init: CrossAttentionInit): string | null {
   if (!layer) return `model.${rest}`; // embed_tokens, norm
   const [, i, part] = layer as unknown as [string, string, string];
   const renames: Record<string, string> = {
+    'cross_attn.q_norm.weight': 'self_attn.q_norm.weight',
+    'cross_attn.k_norm.weight': 'self_attn.k_norm.weight',
     'pre_self_attn_layernorm.weight': 'input_layernorm.weight',
     'post_self_attn_layernorm.weight': 'post_attention_layernorm.weight',
     'pre_cross_attn_layernorm.weight': 'input_layernorm.weight',
@@ -98,17 +149,21 @@ async function resolve(src: GemmaModel | string): Promise<{ model: GemmaModel; o
 }
 
 /**
- * Builds a T5Gemma model (fresh variables; the sources are left untouched and loaded ones disposed).
- * Sources are GemmaModel instances or checkpoint paths.
+ * Builds a T5Gemma (or, with `recipe: 't5gemma2'`, a T5Gemma 2) model: fresh variables; the sources
+ * are left untouched and loaded ones disposed. Sources are GemmaModel instances or checkpoint paths.
  */
+export async function toEncoderDecoder(encoderSource: GemmaModel | string, decoderSource?: GemmaModel | string, o?: ToEncoderDecoderOptions & { recipe?: 't5gemma' }): Promise<T5GemmaModel>;
+export async function toEncoderDecoder(encoderSource: GemmaModel | string, decoderSource: GemmaModel | string | undefined, o: ToEncoderDecoderOptions & { recipe: 't5gemma2' }): Promise<T5Gemma2Model>;
+export async function toEncoderDecoder(encoderSource: GemmaModel | string, decoderSource?: GemmaModel | string, o?: ToEncoderDecoderOptions): Promise<T5GemmaModel | T5Gemma2Model>;
 export async function toEncoderDecoder(
   encoderSource: GemmaModel | string,
   decoderSource?: GemmaModel | string,
   o: ToEncoderDecoderOptions = {},
-): Promise<T5GemmaModel> {
+): Promise<T5GemmaModel | T5Gemma2Model> {
   const enc = await resolve(encoderSource);
   const dec = decoderSource === undefined ? enc : await resolve(decoderSource);
   try {
+    if (o.recipe === 't5gemma2') return buildT5Gemma2(enc.model, dec.model, o);
     const config = t5gemmaConfigFrom(enc.model.config, dec.model.config, o);
     const init = o.crossAttentionInit ?? (config.encoder.hiddenSize === config.decoder.hiddenSize ? 'copy' : 'random');
     if (init === 'copy' && config.encoder.hiddenSize !== config.decoder.hiddenSize) {
@@ -150,7 +205,45 @@ export async function toEncoderDecoder(
   }
 }
 
+/** T5Gemma 2 name -> (side, Gemma 3 name) it copies from; null for the eoi embedding. */
+function sourceName2(name: string): { side: 'encoder' | 'decoder'; from: string } | null {
+  if (name === 'model.encoder.embed_tokens.eoi_embedding') return null;
+  const m = /^model\.(encoder|decoder)\.(.*)$/.exec(name) as RegExpExecArray;
+  const side = m[1] as 'encoder' | 'decoder';
+  const rest = (m[2] as string)
+    .replace('pre_self_attn_layernorm', 'input_layernorm')
+    .replace('post_self_attn_layernorm', 'post_attention_layernorm');
+  return { side, from: `model.${rest}` };
+}
+
+function buildT5Gemma2(enc: GemmaModel, dec: GemmaModel, o: ToEncoderDecoderOptions): T5Gemma2Model {
+  const config = t5gemma2ConfigFrom(enc.config, dec.config, o);
+  const params = new Map<string, tf.Variable>();
+  try {
+    for (const [name, shape] of t5gemma2ParameterShapes(config)) {
+      const src = sourceName2(name);
+      let value: tf.Tensor;
+      if (src === null) {
+        const D = config.encoder.hiddenSize;
+        const E = enc.params.get('model.embed_tokens.weight') as tf.Variable;
+        value = config.eoiTokenIndex < config.vocabSize ? tf.tidy(() => tf.mul(tf.reshape(tf.slice(E, [config.eoiTokenIndex, 0], [1, D]), [D]), Math.sqrt(D))) : tf.zeros([D]);
+      } else {
+        const side = src.side === 'encoder' ? enc : dec;
+        const v = side.params.get(src.from);
+        if (!v) throw new ConfigError(`source has no tensor '${src.from}' for '${name}'`, side.config.sourcePath, src.from);
+        if (v.shape.join(',') !== shape.join(',')) throw new ConfigError(`'${src.from}' has shape [${v.shape}], '${name}' needs [${shape}]`, side.config.sourcePath, src.from);
+        value = v.clone();
+      }
+      params.set(name, variableFrom(value));
+    }
+  } catch (err) {
+    for (const v of params.values()) v.dispose();
+    throw err;
+  }
+  return new T5Gemma2Model(config, params);
+}
+
 /** The cross-attention variables (q/k/v/o and its two norms) trained alone during the warm-up. */
-export function crossAttentionParams(model: T5GemmaModel): Map<string, tf.Variable> {
+export function crossAttentionParams(model: { readonly params: ReadonlyMap<string, tf.Variable> }): Map<string, tf.Variable> {
   return new Map([...model.params].filter(([n]) => isCrossAttentionParam(n)));
 }

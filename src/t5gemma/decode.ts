@@ -9,6 +9,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { type RunControl, throwIfAborted } from '../progress/index.js';
+import { Rng } from '../rng/index.js';
 
 /**
  * Log-probabilities of the next token. `rows[i]` is the example (e.g. encoder row) that prefix i
@@ -165,4 +166,91 @@ export async function beamSearch(step: StepFn, numRows: number, o: BeamOptions):
     o.onProgress?.({ phase: 'beam', done: t + 1, total: o.maxNewTokens });
   }
   return finished;
+}
+
+export interface SampleOptions extends DecodeOptions {
+  /** Logits are divided by it before sampling (> 0; default 1). */
+  readonly temperature?: number;
+  /** Keep only the k most likely tokens (0 or absent: all). */
+  readonly topK?: number;
+  /** Keep the smallest set of most likely tokens whose probability reaches p (nucleus; 1 or absent: all). */
+  readonly topP?: number;
+  /** Seed of the draws; row r draws from its own stream, so a row's sample does not depend on the batch. */
+  readonly seed: number;
+}
+
+/**
+ * The tokens a draw may pick and their renormalised probabilities, after temperature, then top-k,
+ * then top-p (HF's order). `logp` are the model's log-probabilities [V].
+ */
+export function samplingDistribution(logp: ArrayLike<number>, o: { temperature?: number; topK?: number; topP?: number }): { ids: number[]; probs: number[] } {
+  const temp = o.temperature ?? 1;
+  const k = o.topK ?? 0;
+  const p = o.topP ?? 1;
+  const ids = k > 0 && k < logp.length ? topIndices(logp, k) : Array.from({ length: logp.length }, (_, i) => i).sort((a, b) => (logp[b] as number) - (logp[a] as number));
+  const top = (logp[ids[0] as number] as number) / temp;
+  const w = ids.map((i) => Math.exp((logp[i] as number) / temp - top));
+  let total = w.reduce((a, b) => a + b, 0);
+  let keep = ids.length;
+  if (p < 1) {
+    let acc = 0;
+    for (keep = 0; keep < ids.length; ) {
+      acc += (w[keep] as number) / total;
+      keep++;
+      if (acc >= p) break;
+    }
+    total = w.slice(0, keep).reduce((a, b) => a + b, 0);
+  }
+  return { ids: ids.slice(0, keep), probs: w.slice(0, keep).map((x) => x / total) };
+}
+
+function checkSampling(o: SampleOptions): void {
+  const t = o.temperature ?? 1;
+  if (!(t > 0 && Number.isFinite(t))) throw new ConfigError(`must be a positive number, got ${t}`, undefined, 'temperature');
+  const k = o.topK ?? 0;
+  if (!(Number.isInteger(k) && k >= 0)) throw new ConfigError(`must be a non-negative integer, got ${k}`, undefined, 'topK');
+  const p = o.topP ?? 1;
+  if (!(p > 0 && p <= 1)) throw new ConfigError(`must be in (0, 1], got ${p}`, undefined, 'topP');
+  if (!Number.isInteger(o.seed)) throw new ConfigError(`must be an integer, got ${o.seed}`, undefined, 'seed');
+}
+
+/**
+ * Ancestral sampling of `numRows` examples in one batch per step. `logProb` sums the model's
+ * log-probabilities of the drawn tokens (before temperature / truncation), as greedy does.
+ */
+export async function sampleDecode(step: StepFn, numRows: number, o: SampleOptions): Promise<Hypothesis[]> {
+  checkOptions(o);
+  checkSampling(o);
+  const base = new Rng(o.seed);
+  const rngs = Array.from({ length: numRows }, (_, r) => base.fork(`row ${r}`));
+  const out = Array.from({ length: numRows }, () => ({ tokens: [] as number[], logProb: 0, done: false }));
+  for (let t = 0; t < o.maxNewTokens; t++) {
+    throwIfAborted(o.signal, t);
+    const alive = out.map((h, i) => (h.done ? -1 : i)).filter((i) => i >= 0);
+    if (alive.length === 0) break;
+    const logp = await step(
+      alive,
+      alive.map((i) => [o.start, ...(out[i] as { tokens: number[] }).tokens]),
+    );
+    alive.forEach((row, k) => {
+      const h = out[row] as { tokens: number[]; logProb: number; done: boolean };
+      const lp = logp[k] as ArrayLike<number>;
+      const dist = samplingDistribution(lp, o);
+      let u = (rngs[row] as Rng).next();
+      let pick = dist.ids.length - 1;
+      for (let j = 0; j < dist.probs.length; j++) {
+        u -= dist.probs[j] as number;
+        if (u < 0) {
+          pick = j;
+          break;
+        }
+      }
+      const tok = dist.ids[pick] as number;
+      h.tokens.push(tok);
+      h.logProb += lp[tok] as number;
+      if (tok === o.eos) h.done = true;
+    });
+    o.onProgress?.({ phase: 'sample', done: t + 1, total: o.maxNewTokens });
+  }
+  return out.map((h) => ({ tokens: h.tokens, logProb: h.logProb, score: h.logProb }));
 }

@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, TrainingError } from '../errors.js';
-import type { T5GemmaModel } from '../models/t5gemma.js';
+import type { EncoderDecoderModel } from './generate.js';
 import type { Rng } from '../rng/index.js';
 import { latestCheckpoint } from '../train/checkpoint.js';
 import { type TrainData, type TrainOptions, type TrainResult, type Trainable, train } from '../train/trainer.js';
@@ -38,7 +38,7 @@ export function seq2seqCrossEntropy(logits: tf.Tensor3D, labels: readonly (reado
 }
 
 /** The model as a trainer `Trainable` over `params` (all of them, or a subset to freeze the rest). */
-export function seq2seqTrainable(model: T5GemmaModel, params: ReadonlyMap<string, tf.Variable> = model.params): Trainable<Seq2SeqBatch> {
+export function seq2seqTrainable(model: EncoderDecoderModel, params: ReadonlyMap<string, tf.Variable> = model.params): Trainable<Seq2SeqBatch> {
   return {
     params,
     loss(batch, { seed }) {
@@ -107,7 +107,7 @@ async function hasCheckpoint(dir: string): Promise<boolean> {
  * without one starts fresh, and a run that reached the main phase skips the warm-up, whose result
  * the main checkpoints contain).
  */
-export async function pretrain(model: T5GemmaModel, sequences: readonly (readonly number[])[], o: PretrainOptions): Promise<{ warmup?: TrainResult; main: TrainResult }> {
+export async function pretrain(model: EncoderDecoderModel, sequences: readonly (readonly number[])[], o: PretrainOptions): Promise<{ warmup?: TrainResult; main: TrainResult }> {
   const data = pretrainData(sequences, o.objective, o.batchSize, model.config.padTokenId);
   const { objective: _o, batchSize: _b, crossAttentionWarmupSteps, resume: _r, ...trainOpts } = o;
   const phase = async (name: string): Promise<TrainOptions> => {

@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '../errors.js';
 import type { MultiRCPrediction } from '../eval/superglue.js';
 import { toEncoder, type GemmaEncoder } from '../encoder/encoder.js';
-import type { T5GemmaModel } from '../models/t5gemma.js';
+import type { EncoderDecoderModel } from './generate.js';
 import { type RunControl, throwIfAborted } from '../progress/index.js';
 import {
   type GroupedExample,
@@ -61,7 +61,7 @@ export async function classProbabilities(clf: GemmaEncoder, inputs: PaddedBatch,
  * The paper's SuperGLUE classifier on a T5Gemma encoder: last non-pad token, Dropout(classifier_dropout_rate),
  * Linear(D_enc, numLabels) with bias (the head module's `score.*`; HF names it `score.out_proj.*`).
  */
-export function superglueClassifier(model: T5GemmaModel, numLabels: number, seed = 0): GemmaEncoder {
+export function superglueClassifier(model: EncoderDecoderModel, numLabels: number, seed = 0): GemmaEncoder {
   return toEncoder(model, {
     pooling: 'last',
     head: { kind: 'classification', numClasses: numLabels },
@@ -190,7 +190,7 @@ export interface GenerateScoreOptions extends InputOptions, RunControl {
 
 /** Text-to-text predictions: generate from the T5-style input, then parse with the task's verbalizer. */
 export async function generateSuperGlue<T extends SuperGlueTaskId>(
-  model: T5GemmaModel,
+  model: EncoderDecoderModel,
   task: T,
   records: readonly SuperGlueRecords[T][],
   o: GenerateScoreOptions,

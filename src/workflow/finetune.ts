@@ -19,6 +19,7 @@ import { checkBudget, type TrainBudget } from '../experiments/budget.js';
 import { GemmaModel } from '../models/gemma.js';
 import { Gemma4Model } from '../models/gemma4.js';
 import type { T5GemmaModel } from '../models/t5gemma.js';
+import type { T5Gemma2Model } from '../models/t5gemma2.js';
 import type { EncoderBackbone } from '../encoder/backbone.js';
 import type { AttentionMode } from '../nn/masks.js';
 import type { Pooling } from '../nn/pooling.js';
@@ -117,8 +118,8 @@ export function taskLabels(ref: TaskRef): readonly string[] | undefined {
   return undefined;
 }
 
-/** What can be fine-tuned: a Gemma decoder (run with the variant's attention), a T5Gemma model (its encoder) or any backbone. */
-export type EncoderSource = GemmaModel | Gemma4Model | T5GemmaModel | EncoderBackbone;
+/** What can be fine-tuned: a Gemma decoder (run with the variant's attention), a T5Gemma / T5Gemma 2 model (its encoder) or any backbone. */
+export type EncoderSource = GemmaModel | Gemma4Model | T5GemmaModel | T5Gemma2Model | EncoderBackbone;
 
 /**
  * The encoder a task trains: its head (classes / regression / ranking) on the model with the variant.

@@ -29,6 +29,11 @@ test('CB accuracy + macro-F1 (benchmarks.md §5 case 10)', () => {
   const never = scoreSuperGlueTask('cb', [0, 1, 1], [0, 1, 2]);
   close(never.metrics.macro_f1!, 0.5555555555555556, 'class never predicted');
   close(never.metrics.accuracy!, 2 / 3, 'acc');
+  // A class in neither gold nor predictions still counts, with F1 0: (1 + 1 + 0) / 3, not 1.
+  const absent = scoreSuperGlueTask('cb', [0, 1, 1, 0], [0, 1, 1, 0]);
+  close(absent.metrics.macro_f1!, 2 / 3, 'absent class counts 0');
+  // Unparseable text-to-text outputs (-1) are wrong for every class: F1 = [2/3, 1, 0] -> 5/9.
+  close(scoreSuperGlueTask('cb', [-1, 0, 1], [0, 0, 1]).metrics.macro_f1!, 5 / 9, 'unparsed prediction');
   for (const t of ['boolq', 'copa', 'rte', 'wic', 'wsc'] as const) assert.deepEqual(Object.keys(scoreSuperGlueTask(t, [1, 0], [1, 1]).metrics), ['accuracy'], t);
 });
 

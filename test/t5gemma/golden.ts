@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 
 import { REPO_ROOT } from '../../src/io/paths.js';
-import type { T5GemmaModel } from '../../src/models/t5gemma.js';
 import { TOL, assertAllClose } from '../helpers/close.js';
 
 /** Goldens from test/reference/make_t5gemma_fixtures.py (float64 torch reference). */
@@ -27,7 +26,12 @@ export function realTokens(x: number[][][], mask: number[][]): number[][] {
 }
 
 /** Runs every golden case and returns the max errors; asserts TOL.parityF32. */
-export function checkGolden(model: T5GemmaModel, fixture: string, goldenName = fixture): { enc: number; dec: number; logits: number } {
+/** Anything with T5Gemma's teacher-forcing forward (T5GemmaModel, T5Gemma2Model). */
+export interface Seq2SeqForward {
+  forward(inputIds: number[][], decoderInputIds: number[][], o: { attentionMask?: number[][] }): { encoderHiddenStates: tf.Tensor3D; decoderHiddenStates: tf.Tensor3D; logits: tf.Tensor3D };
+}
+
+export function checkGolden(model: Seq2SeqForward, fixture: string, goldenName = fixture): { enc: number; dec: number; logits: number } {
   const err = { enc: 0, dec: 0, logits: 0 };
   for (const c of goldenCases(goldenName)) {
     const out = model.forward(c.input_ids, c.decoder_input_ids, { attentionMask: c.attention_mask });
