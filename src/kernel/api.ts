@@ -9,6 +9,9 @@ import * as tf from '@tensorflow/tfjs';
 import * as aq from 'arquero';
 import type { ColumnTable } from 'arquero';
 import type { LoadedModel } from '../models/load.js';
+import type { GemmaModel } from '../models/gemma.js';
+import type { T5GemmaModel } from '../models/t5gemma.js';
+import { ConfigError } from '../errors.js';
 import { initEngine, type BackendChoice, type EngineInfo } from '../engine/index.js';
 import { REPO_ROOT, sharedDataPath, sharedDir } from '../io/paths.js';
 import { formatProgressLine, throwIfAborted, type ProgressCallback, type ProgressEvent, type RunControl } from '../progress/index.js';
@@ -16,7 +19,13 @@ import * as plots from '../report/plots.js';
 import { renderChart } from '../report/render.js';
 import { isTable, tableBundle, type TableOptions } from '../report/tables.js';
 import { Rng } from '../rng/index.js';
-import { formatMs, type MagicRegistry } from './magics.js';
+import { formatMs, type MagicRegistry, type ModelKind } from './magics.js';
+
+/** The model class each `%load_model --kind` yields. */
+export interface ModelOfKind {
+  gemma: GemmaModel;
+  t5gemma: T5GemmaModel;
+}
 import { runSweep, type AblationSetup, type GlueSetup, type SweepBudget, type SweepResult } from './sweeps.js';
 import type { GlueTaskId } from '../tasks/glue.js';
 import { outputSink, type DisplayContent, type MimeBundle } from './output.js';
@@ -64,8 +73,12 @@ export interface NotebookApi {
   bundle(value: unknown): Promise<{ data: MimeBundle; metadata: Record<string, unknown> }>;
   seed(seed: number): Rng;
   backend(choice?: BackendChoice): Promise<EngineInfo>;
-  /** `loadModel` of src/models/load.ts (checkpoint dir or hf:// id); `%load_model NAME SOURCE`. */
+  /**
+   * `loadModel` of src/models/load.ts (checkpoint dir or hf:// id); `%load_model NAME SOURCE`.
+   * With a kind the result is typed (GemmaModel / T5GemmaModel) and checked when loading.
+   */
   loadModel(source: string): Promise<LoadedModel>;
+  loadModel<K extends ModelKind>(source: string, kind: K): Promise<ModelOfKind[K]>;
   lsmagic(): void;
   /** Library modules for notebooks (tasks, models, encoder, eval), loaded on first call. */
   lib(): Promise<typeof import('./lib.js')>;
@@ -245,10 +258,15 @@ export function createNotebookApi(): NotebookApi {
       outputSink().stream('stdout', `backend: ${info.backend}${info.native ? ' (native kernels)' : ''}${info.warnings.length ? `\n${info.warnings.join('\n')}` : ''}\n`);
       return info;
     },
-    async loadModel(source) {
+    async loadModel(source: string, kind?: ModelKind) {
       // Loaded on first use: the model stack is not needed by every notebook.
-      const [{ loadModel }] = await Promise.all([import('../models/load.js'), ensureEngine()]);
+      const [{ loadModel }, { GemmaModel }] = await Promise.all([import('../models/load.js'), import('../models/gemma.js'), ensureEngine()]);
       const model = await loadModel(source);
+      const fits = kind === undefined || (kind === 'gemma' ? model instanceof GemmaModel : model.config.modelType === kind);
+      if (!fits) {
+        model.dispose();
+        throw new ConfigError(`expected a ${kind} checkpoint, got model_type '${model.config.modelType}' (use %load_model NAME SOURCE --kind ${model.config.modelType === 't5gemma' ? 't5gemma' : 'gemma'})`, source, 'model_type');
+      }
       outputSink().stream('stdout', `loaded ${model.config.modelType} from ${source}\n`);
       return model;
     },

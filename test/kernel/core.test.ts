@@ -77,7 +77,7 @@ test('runtime errors, rejections and type errors become error messages with enam
 
 test('stop_on_error aborts only the requests queued behind the failure', async () => {
   const [a, b, c] = await Promise.all([run('throw new Error("first")'), run('2'), run('3')]);
-  assert.deepEqual([a.reply.status, b.reply.status, c.reply.status], ['error', 'abort', 'abort']);
+  assert.deepEqual([a.reply.status, b.reply.status, c.reply.status], ['error', 'aborted', 'aborted']);
   assert.deepEqual(b.messages, [], 'an aborted request runs nothing');
   const later = await run('4');
   assert.equal(later.reply.status, 'ok', 'a request sent after the failure runs');

@@ -138,7 +138,7 @@ class GemmaLabProtocol(unittest.TestCase):
         statuses = [self.c.reply(i)["content"]["status"] for i in ids]
         for i in ids:
             self.c.collect(i)
-        self.assertEqual(statuses, ["error", "abort", "abort"])
+        self.assertEqual(statuses, ["error", "aborted", "aborted"])
         ids = [kc.execute('throw new Error("first")', stop_on_error=False), kc.execute("3"), kc.execute("4")]
         statuses = [self.c.reply(i)["content"]["status"] for i in ids]
         for i in ids:
