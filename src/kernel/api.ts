@@ -56,7 +56,8 @@ export interface NotebookApi {
   readonly signal: AbortSignal;
   /** Seeded by `%seed` / `seed()`. */
   readonly rng: Rng;
-  readonly timer: { start(): void; stop(): number };
+  /** `%time`: start(), then stop() prints the wall time; stop(value) returns value (the timed expression). */
+  readonly timer: { start(): void; stop<T>(value: T): T; stop(): number };
   /** `{signal, onProgress}` for training and evaluation functions, with a progress display. */
   control(phase?: string): RunControl;
   progress(opts?: { everyMs?: number }): ProgressDisplay;
@@ -219,11 +220,11 @@ export function createNotebookApi(): NotebookApi {
       start() {
         timerStart = performance.now();
       },
-      stop() {
+      stop(...value: unknown[]) {
         const ms = timerStart === undefined ? 0 : performance.now() - timerStart;
         timerStart = undefined;
         outputSink().stream('stdout', `Wall time: ${formatMs(ms)}\n`);
-        return ms;
+        return (value.length ? value[0] : ms) as never;
       },
     },
     control(label) {

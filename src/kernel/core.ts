@@ -21,6 +21,7 @@ import { History, type HistoryReply, type HistoryRequest } from './history.js';
 import { interruptAll, withCellSignal } from './interrupt.js';
 import { blankMagics, defaultMagics, MagicUsageError, parseCell, type MagicRegistry } from './magics.js';
 import { outputSink, routeProcessStreams, withOutputSink, type ErrorContent, type MimeBundle, type OutputSink } from './output.js';
+import { preciseNow } from './precise-time.js';
 import { endsInsideTemplateOrComment, expandShorthand } from './source.js';
 import { OWN_VERSION, TS_VERSION, TSLAB_VERSION } from './versions.js';
 
@@ -32,7 +33,7 @@ export interface ExecuteRequest {
   /** Name → expression, evaluated after a successful cell (Jupyter messaging spec). */
   readonly user_expressions?: Readonly<Record<string, string>>;
   /**
-   * When the client sent the request, on this process's clock (ms since the epoch; from the
+   * When the client sent the request, on this process's clock (`preciseNow`; from the
    * message header's `date`). Decides whether a request that arrives after a failure was sent
    * before the client could have seen it (then it is aborted, see `submit`).
    */
@@ -221,7 +222,7 @@ export class NotebookKernel {
       const reply = await this.execute(req, sink);
       if (reply.status === 'error' && req.stop_on_error !== false) {
         this.failures++;
-        this.failedAt = Date.now();
+        this.failedAt = preciseNow();
       }
       return reply;
     });
@@ -367,7 +368,8 @@ export class NotebookKernel {
         const pos = cell.map.map(Number(m[2]), Number(m[3]), cell.prefix);
         if (!pos) continue;
         context ??= `${cell.label}, line ${pos.line}:\n    ${(cell.code.split('\n')[pos.line - 1] ?? '').trim()}`;
-        mapped.push(f.replace(CELL_URL, `${cell.label}:${pos.line}:${pos.column}`));
+        // Functions of earlier cells are called through tslab's exports Proxy.
+        mapped.push(f.replace(CELL_URL, `${cell.label}:${pos.line}:${pos.column}`).replace(/\bat Proxy\./, 'at '));
       } else if (!INTERNAL_FRAME.test(f)) mapped.push(f);
     }
     return { ename: e.name, evalue: e.message, traceback: [...message, ...mapped, ...(context ? [context] : [])] };

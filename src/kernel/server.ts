@@ -10,6 +10,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { ZmqServer as ZmqServerType } from 'tslab/dist/jupyter.js';
 import type { ExecuteRequest, NotebookKernel } from './core.js';
+import { preciseNow } from './precise-time.js';
 import type { HistoryRequest } from './history.js';
 import { kernelLog, type OutputSink } from './output.js';
 import { OWN_VERSION, TS_VERSION, TSLAB_VERSION } from './versions.js';
@@ -130,19 +131,31 @@ export class SignatureGate {
 /** Message types answered without the notebook kernel being loaded. */
 const EARLY = new Set(['kernel_info_request', 'shutdown_request', 'comm_info_request', 'history_request']);
 
-function messageType(frames: readonly Buffer[]): string | undefined {
+function headerOf(frames: readonly Buffer[]): { msg_type?: string; msg_id?: string; date?: string } {
   const at = frames.findIndex((f) => f.equals(DELIM));
   try {
-    return (JSON.parse(frames[at + 2]!.toString('utf8')) as { msg_type?: string }).msg_type;
+    return JSON.parse(frames[at + 2]!.toString('utf8')) as { msg_type?: string; msg_id?: string };
   } catch {
-    return undefined;
+    return {};
   }
+}
+
+const messageType = (frames: readonly Buffer[]): string | undefined => headerOf(frames).msg_type;
+
+/** An ISO date with up to microseconds (jupyter_client sends them) → ms since the epoch, or NaN. */
+export function parseIsoMs(date: string): number {
+  const ms = Date.parse(date);
+  const frac = /T[\d:]+\.(\d+)/.exec(date)?.[1];
+  // Date.parse keeps milliseconds only; add the finer digits back.
+  return frac && frac.length > 3 ? ms + Number(`0.${frac.slice(3)}`) : ms;
 }
 
 class GemmaLabServer extends ZmqServer {
   private gate: SignatureGate | undefined;
   /** Smallest (arrival − header.date) seen: the client's clock offset plus the least latency. */
   private clockOffset = Infinity;
+  /** When each execute request was read off the socket, by msg_id. */
+  private readonly arrivals = new Map<string, number>();
   private firstKernelInfo: (() => void) | undefined;
   readonly firstKernelInfoSent = new Promise<void>((r) => (this.firstKernelInfo = r));
 
@@ -161,6 +174,7 @@ class GemmaLabServer extends ZmqServer {
       return;
     }
     const type = messageType(frames);
+    if (type === 'execute_request') this.arrivals.set(headerOf(frames).msg_id ?? '', preciseNow());
     try {
       if (type === 'history_request') return this.handleHistory(sock, frames);
       // Completion, inspection and execution need the kernel; requests keep their order.
@@ -170,6 +184,32 @@ class GemmaLabServer extends ZmqServer {
     } catch (err) {
       // Signed but unparsable JSON: tslab would leave an unhandled rejection and no reply.
       kernelLog(`dropped a message: ${String(err)}`);
+    }
+  }
+
+  /**
+   * zeromq 6 rejects a send while the socket's previous send is in flight ("Socket is busy
+   * writing"); tslab sends without waiting, so replies in quick succession (aborted requests
+   * after a failure) were lost. Sends on each socket go out one after another instead.
+   */
+  serialiseSends(): void {
+    const self = this as unknown as Record<'shell' | 'control' | 'iopub' | 'stdin', object>;
+    for (const name of ['shell', 'control', 'iopub', 'stdin'] as const) {
+      // zeromq's sockets are sealed objects: wrap them (native methods bound to the socket).
+      const sock = self[name] as { send(m: unknown): Promise<void> };
+      let chain: Promise<void> = Promise.resolve();
+      const send = (m: unknown) => {
+        const next = chain.then(() => sock.send(m));
+        chain = next.catch((e: unknown) => kernelLog(`send failed: ${String(e)}`));
+        return next;
+      };
+      self[name] = new Proxy(sock, {
+        get: (target, prop) => {
+          if (prop === 'send') return send;
+          const v = Reflect.get(target, prop, target) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
     }
   }
 
@@ -218,9 +258,12 @@ class GemmaLabServer extends ZmqServer {
    * seen so far (clients on other machines may have skewed clocks). Undefined without a date.
    */
   private sentAt(msg: Message): number | undefined {
-    const date = Date.parse((msg.header as { date?: string }).date ?? '');
+    const header = msg.header as { date?: string; msg_id?: string };
+    const arrived = this.arrivals.get(header.msg_id ?? '') ?? preciseNow();
+    this.arrivals.delete(header.msg_id ?? '');
+    const date = parseIsoMs(header.date ?? '');
     if (!Number.isFinite(date)) return undefined;
-    this.clockOffset = Math.min(this.clockOffset, Date.now() - date);
+    this.clockOffset = Math.min(this.clockOffset, arrived - date);
     return date + this.clockOffset;
   }
 
@@ -248,6 +291,7 @@ export async function startKernel(configPath: string): Promise<void> {
   process.on('uncaughtException', (err) => console.error('gemma-lab kernel: uncaught exception:', err));
   process.on('unhandledRejection', (reason) => console.error('gemma-lab kernel: unhandled rejection:', reason));
   await server.init();
+  server.serialiseSends();
   await Promise.race([server.firstKernelInfoSent, new Promise((r) => setTimeout(r, 300))]);
   try {
     await host.ready();
