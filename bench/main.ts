@@ -9,6 +9,7 @@ const SECTIONS: Record<string, () => Promise<{ default: BenchSection }>> = {
   model: () => import('./model.js'),
   glue: () => import('./glue.js'),
   rank: () => import('./rank.js'),
+  kernel: () => import('./kernel.js'),
 };
 
 async function main(): Promise<void> {

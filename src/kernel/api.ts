@@ -16,7 +16,6 @@ import { initEngine, type BackendChoice, type EngineInfo } from '../engine/index
 import { REPO_ROOT, sharedDataPath, sharedDir } from '../io/paths.js';
 import { formatProgressLine, throwIfAborted, type ProgressCallback, type ProgressEvent, type RunControl } from '../progress/index.js';
 import * as plots from '../report/plots.js';
-import { renderChart } from '../report/render.js';
 import { isTable, tableBundle, type TableOptions } from '../report/tables.js';
 import { Rng } from '../rng/index.js';
 import { formatMs, type MagicRegistry, type ModelKind } from './magics.js';
@@ -124,6 +123,8 @@ function show(data: MimeBundle, metadata: Readonly<Record<string, unknown>>, opt
 }
 
 async function chartBundle(spec: plots.ChartSpec): Promise<DisplayContent> {
+  // vega, vega-lite and resvg load with the first chart, not with the kernel.
+  const { renderChart } = await import('../report/render.js');
   const r = await renderChart(spec);
   return {
     data: {
