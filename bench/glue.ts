@@ -4,12 +4,13 @@
  * batches of 64; train = optimizer steps (AdamW, batch 32, dropout 0.1) through src/train. Stock wasm vs
  * native kernels, same weights and batches.
  */
-import { toEncoder, type EncoderBatch } from '../src/encoder/encoder.js';
+import { toEncoder } from '../src/encoder/encoder.js';
 import { exampleTokenizer, glueFile } from '../src/encoder/glue.js';
 import { initEngine } from '../src/engine/index.js';
 import { GemmaModel } from '../src/models/gemma.js';
 import { loadGlue, type GlueTaskId } from '../src/tasks/glue.js';
-import { bucketedBatches, padRight, sequentialBatches } from '../src/train/batching.js';
+import { padRight, type Labelled } from '../src/tokenize/batch.js';
+import { bucketedBatches, sequentialBatches } from '../src/train/batching.js';
 import { train } from '../src/train/trainer.js';
 import { type BenchSection, fmt, ratio, type Table, timeIt, tinyGemma2 } from './harness.js';
 
@@ -43,7 +44,7 @@ const section: BenchSection = {
       const ids = (texts: string[][]) => texts.map((t) => encode.encode(t as [string] | [string, string]));
       const devIds = ids(d.dev);
       const trainIds = ids(d.train);
-      const devBatches: EncoderBatch[] = sequentialBatches(devIds.map((s) => s.length), 64).map((r) => ({
+      const devBatches: Labelled[] = sequentialBatches(devIds.map((s) => s.length), 64).map((r) => ({
         ...padRight(r.map((i) => devIds[i]!), tok.padId),
         labels: r.map((i) => d.devLabels[i]!),
       }));

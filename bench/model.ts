@@ -50,7 +50,7 @@ const section: BenchSection = {
 
     const forward = () => {
       const loss = tf.tidy(() => {
-        const out = model.forward(ids, { mode: 'causal' });
+        const out = model.forward(ids, { attention: 'causal' });
         return lmLoss(out.logits as tf.Tensor3D, ids);
       });
       lastLoss = loss.dataSync()[0] as number;
@@ -58,7 +58,7 @@ const section: BenchSection = {
     };
     const trainStep = () => {
       const { value, grads } = tf.variableGrads(() => {
-        const out = model.forward(ids, { mode: 'causal', logits: true });
+        const out = model.forward(ids, { attention: 'causal', logits: true });
         return lmLoss(out.logits as tf.Tensor3D, ids);
       }, vars);
       opt.applyGradients(grads);

@@ -17,7 +17,7 @@ import { GemmaModel } from '../src/models/gemma.js';
 import { EncoderPairScorer, rankingBatch, type RankTextOptions } from '../src/rank/encoder.js';
 import { rerank, rerankQueriesFromTrecDl, type RerankQuery } from '../src/rank/rerank.js';
 import { loadTrecDlJsonl, streamCollection } from '../src/tasks/msmarco.js';
-import type { PaddedBatch } from '../src/train/batching.js';
+import type { PaddedBatch } from '../src/tokenize/batch.js';
 import { type BenchContext, type BenchSection, fmt, ratio, type Table, timeIt, tinyGemma2 } from './harness.js';
 
 const QUERIES = 2; // x 100 BM25 candidates each

@@ -11,12 +11,13 @@
  */
 import { parseArgs } from 'node:util';
 import { parseGemmaConfig } from '../src/config/gemma.js';
-import { toEncoder, type EncoderAttention } from '../src/encoder/encoder.js';
+import { toEncoder } from '../src/encoder/encoder.js';
 import { exampleTokenizer, finetuneGlue, glueFile, trainSubset } from '../src/encoder/glue.js';
-import type { EncoderPooling } from '../src/encoder/pooling.js';
 import { initEngine } from '../src/engine/index.js';
 import { writeJsonAtomic } from '../src/io/atomic.js';
 import { GemmaModel } from '../src/models/gemma.js';
+import type { AttentionMode } from '../src/nn/masks.js';
+import type { Pooling } from '../src/nn/pooling.js';
 import { loadGlue } from '../src/tasks/glue.js';
 import { tokenizerFromJson } from '../src/tokenize/index.js';
 import { readTokenizerFiles, trimTokenizer } from '../src/tokenize/trim.js';
@@ -63,8 +64,8 @@ const config = parseGemmaConfig(
 );
 const model = GemmaModel.random(config, num('seed'));
 const encoder = toEncoder(model, {
-  attention: a.attention as EncoderAttention,
-  pooling: a.pooling as EncoderPooling,
+  attention: a.attention as AttentionMode,
+  pooling: a.pooling as Pooling,
   dropout: { rate: 0.1 },
   head: { kind: 'classification', numClasses: 2 },
   seed: num('seed'),

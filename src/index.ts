@@ -17,7 +17,8 @@ export { initEngine, type EngineInfo, type EngineOptions } from './engine/index.
 export { openCheckpoint, saveCheckpoint, type Checkpoint, type TensorInfo } from './checkpoint/index.js';
 export { readSafetensors, writeSafetensors, toFloat32, fromFloat32, type DType, type HostTensor } from './checkpoint/safetensors.js';
 export { parseHubRef, resolveModelSource, type ResolveOptions } from './checkpoint/hub.js';
-export { loadTokenizer, encodeBatch, type Tokenizer, type Batch, type BatchOptions } from './tokenize/index.js';
+export { loadTokenizer, encodeBatch, type Tokenizer, type BatchOptions } from './tokenize/index.js';
+export { padRight, batchFromRows, batchRows, type PaddedBatch, type Labelled } from './tokenize/batch.js';
 export { trimTokenizer } from './tokenize/trim.js';
 
 // Models
@@ -26,10 +27,13 @@ export { parseT5GemmaConfig, type T5GemmaConfig } from './config/t5gemma.js';
 export { loadModel, loadGemmaModel } from './models/load.js';
 export { GemmaModel, type ForwardOptions, type ForwardOutput } from './models/gemma.js';
 export { T5GemmaModel, loadT5Gemma } from './models/t5gemma.js';
-export { type AttentionMode } from './nn/masks.js';
+export { ATTENTION_MODES, type AttentionMode } from './nn/masks.js';
+export { POOLINGS, pool, attentionPool, type Pooling, type TokenPooling } from './nn/pooling.js';
 
 // Gemma Encoder and training
-export { toEncoder, GemmaEncoder, type EncoderOptions } from './encoder/encoder.js';
+export { toEncoder, GemmaEncoder, type EncoderOptions, type DropoutPlacement, type Prediction } from './encoder/encoder.js';
+export { gemmaBackbone, t5gemmaEncoderBackbone, type EncoderBackbone, type BackboneRun, type BackboneDropout } from './encoder/backbone.js';
+export { EncoderHead, headLoss, type HeadOptions, type HeadSpec } from './encoder/head.js';
 export { finetuneGlue, evaluateGlue, type GlueFinetuneOptions, type GlueFinetuneResult } from './encoder/glue.js';
 export { train, type TrainOptions, type TrainResult, type Trainable } from './train/trainer.js';
 
@@ -38,7 +42,7 @@ export { toEncoderDecoder, type ToEncoderDecoderOptions } from './t5gemma/build.
 export { greedyDecode, beamSearch } from './t5gemma/decode.js';
 export { generate } from './t5gemma/generate.js';
 export { pretrain as pretrainEncoderDecoder } from './t5gemma/pretrain.js';
-export { classifySuperGlue, generateSuperGlue } from './t5gemma/superglue.js';
+export { classifySuperGlue, generateSuperGlue, superglueClassifier, classProbabilities } from './t5gemma/superglue.js';
 
 // Benchmarks: data, metrics, submissions
 export { loadGlue, loadGlueShared, GLUE_TASKS, type GlueTaskId } from './tasks/glue.js';
@@ -51,6 +55,11 @@ export { msmarcoMrr, trecEval, hitRate } from './eval/ranking.js';
 export { rerank } from './rank/rerank.js';
 export { denseRetrieve } from './rank/dense.js';
 export { writeTrecRun, writeMsmarcoRun } from './rank/runfile.js';
+
+// Experiments: budgets and the sweep runner
+export { runAblation, type AblationSpec, type RunFn } from './experiments/runner.js';
+export { runSweep, type SweepResult, type EncoderFactory } from './experiments/sweep.js';
+export { parseBudgetArgs, glueFinetuneOptions, type TrainBudget, type ModelIdentity } from './experiments/budget.js';
 
 // Pretraining the tiny decoder
 export { pretrain as pretrainDecoder } from './pretrain/run.js';

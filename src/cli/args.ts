@@ -5,7 +5,7 @@
  * required flag or a wrong number of positionals prints what is wrong plus the usage (exit 2).
  */
 import { parseArgs } from 'node:util';
-import type { Command } from './main.js';
+import type { Command } from './command.js';
 
 export interface FlagSpec {
   readonly type: 'string' | 'boolean';

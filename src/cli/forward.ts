@@ -1,8 +1,8 @@
 /**
- * `gemma-lab forward --model DIR|hf://org/repo[@rev] --input FILE.json --mode MODE --out OUT.json`
+ * `gemma-lab forward --model DIR|hf://org/repo[@rev] --input FILE.json --attention MODE --out OUT.json`
  * Input: {"input_ids": [[...]], "attention_mask": [[...]]} (mask optional: all ones).
  * Output (written atomically): hidden_states [B][T][D], logits [B][T][V] (causal mode), pooled {mean, first,
- * last_non_pad} [B][D], as nested float arrays (float32 values printed exactly).
+ * last} [B][D], as nested float arrays (float32 values printed exactly).
  */
 import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs';
@@ -12,7 +12,7 @@ import { writeJsonAtomic } from '../io/atomic.js';
 import type { ForwardOutput } from '../models/gemma.js';
 import { loadGemmaModel } from '../models/load.js';
 import { ATTENTION_MODES, type AttentionMode } from '../nn/masks.js';
-import { POOLING_KINDS } from '../nn/pooling.js';
+import { TOKEN_POOLINGS } from '../nn/pooling.js';
 import { type CommandSpec, type FlagSpec, defineCommand, formatUsage } from './args.js';
 
 const FORWARD_ARGS = {
@@ -20,8 +20,8 @@ const FORWARD_ARGS = {
   flags: {
     model: { type: 'string', required: true, value: 'DIR', help: 'checkpoint directory or hf://org/repo[@rev]' },
     input: { type: 'string', required: true, value: 'FILE.json', help: 'JSON {"input_ids": [[...]], "attention_mask": [[...]]} (attention_mask optional)' },
-    out: { type: 'string', required: true, value: 'OUT.json', help: `output JSON: hidden_states, logits (causal mode), pooled {${POOLING_KINDS.join(', ')}}` },
-    mode: { type: 'string', default: 'causal', value: 'MODE', help: ATTENTION_MODES.join(' | ') },
+    out: { type: 'string', required: true, value: 'OUT.json', help: `output JSON: hidden_states, logits (causal mode), pooled {${TOKEN_POOLINGS.join(', ')}}` },
+    attention: { type: 'string', default: 'causal', value: 'MODE', help: ATTENTION_MODES.join(' | ') },
   },
 } as const satisfies CommandSpec<Record<string, FlagSpec>>;
 
@@ -52,9 +52,9 @@ export async function readForwardInput(file: string): Promise<{ inputIds: number
 }
 
 export default defineCommand('run a checkpoint on token ids; write hidden states, logits and pooled vectors as JSON', FORWARD_ARGS, async (values) => {
-  const mode = values.mode as AttentionMode;
-  if (!ATTENTION_MODES.includes(mode)) {
-    console.error(`gemma-lab forward: unknown --mode '${values.mode}'\n${formatUsage(FORWARD_ARGS)}`);
+  const attention = values.attention as AttentionMode;
+  if (!ATTENTION_MODES.includes(attention)) {
+    console.error(`gemma-lab forward: unknown --attention '${values.attention}'\n${formatUsage(FORWARD_ARGS)}`);
     return 2;
   }
   const { inputIds, attentionMask } = await readForwardInput(values.input);
@@ -63,14 +63,14 @@ export default defineCommand('run a checkpoint on token ids; write hidden states
   try {
     let out: ForwardOutput;
     try {
-      out = model.forward(inputIds, { attentionMask, mode });
+      out = model.forward(inputIds, { attentionMask, attention });
     } catch (err) {
       // out-of-range ids or masks: point at the input file
       if (err instanceof RangeError) throw new DataFileError(err.message, values.input, undefined, { cause: err });
       throw err;
     }
     const pooled: Record<string, number[][]> = {};
-    for (const k of POOLING_KINDS) {
+    for (const k of TOKEN_POOLINGS) {
       const p = model.pool(out.hiddenStates, attentionMask, k);
       pooled[k] = p.arraySync();
       p.dispose();
@@ -78,7 +78,7 @@ export default defineCommand('run a checkpoint on token ids; write hidden states
     const result = {
       model: values.model,
       model_type: model.config.modelType,
-      mode,
+      attention,
       hidden_states: out.hiddenStates.arraySync(),
       ...(out.logits ? { logits: out.logits.arraySync() } : {}),
       pooled,
@@ -86,7 +86,7 @@ export default defineCommand('run a checkpoint on token ids; write hidden states
     tf.dispose(out);
     await writeJsonAtomic(values.out, result);
     const [B, T] = [inputIds.length, (inputIds[0] as number[]).length];
-    console.log(`wrote ${values.out}: ${model.config.modelType}, mode ${mode}, batch ${B} x ${T} tokens`);
+    console.log(`wrote ${values.out}: ${model.config.modelType}, attention ${attention}, batch ${B} x ${T} tokens`);
     return 0;
   } finally {
     model.dispose();

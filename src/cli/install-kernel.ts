@@ -1,6 +1,6 @@
 /** `gemma-lab install-kernel [--user | --prefix DIR] [--name N] [--display-name S]`: writes the kernelspec with Node. */
 import { parseArgs } from 'node:util';
-import type { Command } from './main.js';
+import type { Command } from './command.js';
 
 const command: Command = {
   summary: 'install the gemma-lab Jupyter kernelspec (no Python needed)',

@@ -1,6 +1,6 @@
 /** `gemma-lab kernel --config-path FILE`: the Jupyter kernel process (started by Jupyter via kernel.json). */
 import { parseArgs } from 'node:util';
-import type { Command } from './main.js';
+import type { Command } from './command.js';
 
 const command: Command = {
   summary: 'run the gemma-lab Jupyter kernel on a connection file (started by Jupyter)',

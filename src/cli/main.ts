@@ -4,10 +4,7 @@
  */
 import { GemmaLabError } from '../errors.js';
 
-export interface Command {
-  readonly summary: string;
-  run(argv: string[]): Promise<number>;
-}
+import type { Command } from './command.js';
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   // Each entry: name -> lazy import of a module whose default export is a Command.
@@ -16,9 +13,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   kernel: async () => (await import('./kernel.js')).default,
   'install-kernel': async () => (await import('./install-kernel.js')).default,
   run: async () => (await import('./run.js')).default,
-  'rank-eval': async () => (await import('../rank/cli.js')).default,
+  'rank-eval': async () => (await import('./rank-eval.js')).default,
   start: async () => (await import('./start.js')).default,
-  'to-encoder-decoder': async () => (await import('../t5gemma/cli.js')).default,
+  'to-encoder-decoder': async () => (await import('./to-encoder-decoder.js')).default,
 };
 
 /** Loads every command for its one-line summary: only paid on `--help` or a usage error. */

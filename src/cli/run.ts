@@ -1,6 +1,6 @@
 /** `gemma-lab run NOTEBOOK.ipynb [-p key=value ...] [--out OUT.ipynb] [--html OUT.html] [--allow-errors]` */
 import { parseArgs } from 'node:util';
-import type { Command } from './main.js';
+import type { Command } from './command.js';
 
 const USAGE = `usage: gemma-lab run NOTEBOOK.ipynb [-p key=value ...] [--out OUT.ipynb] [--html OUT.html] [--allow-errors]
   Executes the notebook headlessly with the gemma-lab kernel (papermill-style: values given with -p
@@ -26,7 +26,8 @@ const command: Command = {
       console.log(USAGE);
       return values.help ? 0 : 2;
     }
-    const { parseParam, runNotebook } = await import('../report/notebook.js');
+    const { parseParam } = await import('../report/notebook.js');
+    const { runNotebook } = await import('../kernel/run-notebook.js');
     const input = positionals[0]!;
     const params = Object.fromEntries((values.param ?? []).map(parseParam));
     const out = values.out ?? input.replace(/\.ipynb$/, '') + '.executed.ipynb';

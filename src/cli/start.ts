@@ -7,7 +7,7 @@ import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '../io/paths.js';
-import type { Command } from './main.js';
+import type { Command } from './command.js';
 
 export const NOTEBOOK_DIR = join(REPO_ROOT, 'notebooks');
 
@@ -29,7 +29,7 @@ const command: Command = {
       console.log('usage: gemma-lab start [--in-place] [--out-dir DIR]   (default DIR: .cache/reports)');
       return 0;
     }
-    const { runNotebook } = await import('../report/notebook.js');
+    const { runNotebook } = await import('../kernel/run-notebook.js');
     const outDir = values['out-dir'] ?? join(REPO_ROOT, '.cache', 'reports');
     const log = process.stderr.write.bind(process.stderr);
     let failed = 0;

@@ -1,41 +1,20 @@
 /**
- * Gemma Encoder (arXiv 2503.02656): a decoder backbone run with a chosen attention mask, a pooling over
- * its final token states, dropout where configured, and a task head. `toEncoder` adds the pooling and
- * head parameters (seeded init); `params` is everything the trainer updates (backbone + pooler + head).
+ * Gemma Encoder (arXiv 2503.02656) over any backbone (./backbone.ts): token states from the backbone,
+ * then the one head module (./head.ts): pooling, dropout where configured, a task head and its loss.
+ * `toEncoder` builds it from a Gemma decoder (run with the chosen attention mode), a T5Gemma model
+ * (its encoder) or any EncoderBackbone; `params` is everything the trainer updates.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
+import { tidy } from '@tensorflow/tfjs';
 import { ConfigError } from '../errors.js';
-import { variableFrom } from '../models/strict.js';
-import { linear } from '../nn/linear.js';
+import { GemmaModel } from '../models/gemma.js';
+import { T5GemmaModel } from '../models/t5gemma.js';
+import type { AttentionMode } from '../nn/masks.js';
+import type { Pooling } from '../nn/pooling.js';
 import { Rng } from '../rng/index.js';
-import { loadTensorsFile, saveTensors } from '../train/checkpoint.js';
-import type { PaddedBatch } from '../train/batching.js';
-import { headLoss, headOutputs, type HeadSpec } from './heads.js';
-import { poolTokens, ENCODER_POOLINGS, type AttentionPoolWeights, type EncoderPooling } from './pooling.js';
-
-export type EncoderAttention = 'causal' | 'bidirectional_global' | 'bidirectional_sliding';
-
-export interface BackboneDropout {
-  readonly embedding?: number;
-  readonly attention?: number;
-  readonly residual?: number;
-}
-
-/** What the encoder needs from a Gemma model (GemmaModel satisfies it). */
-export interface EncoderBackbone {
-  readonly config: { readonly hiddenSize: number; readonly initializerRange?: number };
-  readonly params: Map<string, tf.Variable>;
-  forward(
-    ids: tf.Tensor2D,
-    opts: {
-      attentionMask: tf.Tensor2D;
-      mode: EncoderAttention;
-      training?: boolean;
-      dropout?: BackboneDropout;
-      seed?: number;
-    },
-  ): { hiddenStates: tf.Tensor3D; logits?: tf.Tensor };
-}
+import type { Labelled, PaddedBatch } from '../tokenize/batch.js';
+import { gemmaBackbone, t5gemmaEncoderBackbone, type BackboneDropout, type EncoderBackbone } from './backbone.js';
+import { EncoderHead, type HeadSpec } from './head.js';
 
 export interface DropoutPlacement {
   readonly embedding?: boolean;
@@ -46,22 +25,20 @@ export interface DropoutPlacement {
 }
 
 export interface EncoderOptions {
-  readonly attention: EncoderAttention;
-  readonly pooling: EncoderPooling;
+  /** How a Gemma decoder attends (required for one; a T5Gemma encoder is always 'bidirectional_sliding'). */
+  readonly attention?: AttentionMode;
+  readonly pooling: Pooling;
   /** Heads of attention pooling (default 4, as in EmbeddingGemma). */
   readonly attentionPoolingHeads?: number;
   /** Dropout rate and where it applies in training (default placement: attention, residual, head). */
   readonly dropout?: { readonly rate: number; readonly placement?: DropoutPlacement };
   readonly head: HeadSpec;
+  /** Learn `score.bias` (default true); false is HF's bias-free `score` layout (./head.ts). */
+  readonly bias?: boolean;
   /** Seed for the new pooling/head weights. */
   readonly seed?: number;
   /** Fine-tune the backbone too (default); false trains only pooling + head. */
   readonly trainBackbone?: boolean;
-}
-
-/** A padded batch with one label per row (class id, score, or relevance). */
-export interface EncoderBatch extends PaddedBatch {
-  readonly labels: readonly number[];
 }
 
 export interface Prediction {
@@ -71,26 +48,21 @@ export interface Prediction {
   readonly values: number[];
 }
 
-const ATTENTIONS: readonly EncoderAttention[] = ['causal', 'bidirectional_global', 'bidirectional_sliding'];
+interface RunOpts {
+  readonly training?: boolean;
+  readonly seed?: number;
+}
 
 export class GemmaEncoder {
-  /** Pooling + head parameters (what saveHead writes). */
-  readonly headParams: Map<string, tf.Variable>;
+  readonly head: EncoderHead;
   /** Everything trained: backbone (unless frozen) + pooling + head. */
   readonly params: Map<string, tf.Variable>;
   private readonly backboneDropout: BackboneDropout;
-  private readonly headDropout: number;
 
   constructor(
     readonly backbone: EncoderBackbone,
     readonly options: EncoderOptions,
   ) {
-    if (!ATTENTIONS.includes(options.attention)) {
-      throw new ConfigError(`'${options.attention}' is not one of ${ATTENTIONS.join(', ')}`, undefined, 'attention');
-    }
-    if (!ENCODER_POOLINGS.includes(options.pooling)) {
-      throw new ConfigError(`'${options.pooling}' is not one of ${ENCODER_POOLINGS.join(', ')}`, undefined, 'pooling');
-    }
     const rate = options.dropout?.rate ?? 0;
     if (!(rate >= 0 && rate < 1)) throw new ConfigError(`must be in [0, 1), got ${rate}`, undefined, 'dropout.rate');
     const place = options.dropout?.placement ?? { attention: true, residual: true, head: true };
@@ -100,78 +72,46 @@ export class GemmaEncoder {
       attention: place.attention ? rate : 0,
       residual: place.residual ? rate : 0,
     };
-    this.headDropout = place.head ? rate : 0;
+    this.head = new EncoderHead(backbone.hiddenSize, {
+      pooling: options.pooling,
+      ...(options.attentionPoolingHeads !== undefined ? { attentionPoolingHeads: options.attentionPoolingHeads } : {}),
+      head: options.head,
+      ...(options.bias !== undefined ? { bias: options.bias } : {}),
+      dropout: place.head ? rate : 0,
+      seed: options.seed ?? 0,
+      initializerRange: backbone.initializerRange,
+    });
+    this.params = new Map([...(options.trainBackbone === false ? [] : backbone.params), ...this.head.params]);
+  }
 
-    const D = backbone.config.hiddenSize;
-    const std = backbone.config.initializerRange ?? 0.02;
-    const rng = new Rng(options.seed ?? 0);
-    const normal = (shape: number[]) =>
-      variableFrom(tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => std * rng.normal()), shape));
-    this.headParams = new Map();
-    if (options.pooling === 'attention') {
-      const H = options.attentionPoolingHeads ?? 4;
-      if (!(Number.isInteger(H) && H >= 1 && D % H === 0)) {
-        throw new ConfigError(`must divide the hidden size ${D}, got ${H}`, undefined, 'attentionPoolingHeads');
-      }
-      this.headParams.set('pooler.query', normal([D]));
-      this.headParams.set('pooler.k_proj.weight', normal([D, D]));
-      this.headParams.set('pooler.v_proj.weight', normal([D, D]));
-    }
-    const n = headOutputs(options.head);
-    this.headParams.set('score.weight', normal([n, D]));
-    this.headParams.set('score.bias', variableFrom(tf.zeros([n])));
-    this.params = new Map([...(options.trainBackbone === false ? [] : backbone.params), ...this.headParams]);
+  /** Pooling + head parameters (what saveHead writes). */
+  get headParams(): Map<string, tf.Variable> {
+    return this.head.params;
   }
 
   /** Pooled representation [B, D]; dropout only when `training` (seeded). */
-  embed(batch: PaddedBatch, opts: { training?: boolean; seed?: number } = {}): tf.Tensor2D {
-    return tf.tidy(() => {
-      const { ids, mask } = toTensors(batch);
+  embed(batch: PaddedBatch, opts: RunOpts = {}): tf.Tensor2D {
+    return tidy(() => {
       const training = opts.training ?? false;
       const seeds = new Rng(opts.seed ?? 0);
-      const { hiddenStates } = this.backbone.forward(ids, {
-        attentionMask: mask,
-        mode: this.options.attention,
-        training,
-        ...(training ? { dropout: this.backboneDropout, seed: seeds.seed() } : {}),
-      });
-      let pooled = poolTokens(hiddenStates, mask, this.options.pooling, this.attentionPooling());
-      if (training && this.headDropout > 0) pooled = tf.dropout(pooled, this.headDropout, undefined, seeds.seed()) as tf.Tensor2D;
-      return pooled;
+      const { hiddenStates, mask } = this.backbone.forward(batch, training ? { training, dropout: this.backboneDropout, seed: seeds.seed() } : {});
+      return this.head.pool(hiddenStates, mask, training ? { training, seed: seeds.seed() } : {});
     });
-  }
-
-  private attentionPooling(): { weights: AttentionPoolWeights; heads: number } | undefined {
-    if (this.options.pooling !== 'attention') return undefined;
-    const p = (name: string) => this.headParams.get(name) as tf.Variable;
-    return {
-      weights: {
-        'pooler.query': p('pooler.query') as tf.Tensor as tf.Tensor1D,
-        'pooler.k_proj.weight': p('pooler.k_proj.weight') as tf.Tensor as tf.Tensor2D,
-        'pooler.v_proj.weight': p('pooler.v_proj.weight') as tf.Tensor as tf.Tensor2D,
-      },
-      heads: this.options.attentionPoolingHeads ?? 4,
-    };
   }
 
   /** Head outputs [B, n]. */
-  logits(batch: PaddedBatch, opts: { training?: boolean; seed?: number } = {}): tf.Tensor2D {
-    return tf.tidy(() => {
-      const pooled = this.embed(batch, opts);
-      const w = this.headParams.get('score.weight') as tf.Tensor as tf.Tensor2D; // [n, D]
-      const b = this.headParams.get('score.bias') as tf.Tensor as tf.Tensor1D; // [n]
-      return tf.add(linear(pooled, w), b) as tf.Tensor2D;
-    });
+  logits(batch: PaddedBatch, opts: RunOpts = {}): tf.Tensor2D {
+    return tidy(() => this.head.project(this.embed(batch, opts)));
   }
 
   /** Mean training loss over the batch (dropout on, seeded): the trainer's loss closure. */
-  loss(batch: EncoderBatch, ctx: { readonly seed: number }): tf.Scalar {
-    return tf.tidy(() => headLoss(this.options.head, this.logits(batch, { training: true, seed: ctx.seed }), batch.labels));
+  loss(batch: Labelled, ctx: { readonly seed: number }): tf.Scalar {
+    return tidy(() => this.head.loss(this.logits(batch, { training: true, seed: ctx.seed }), batch.labels));
   }
 
   /** Eval-mode loss (no dropout). */
-  evalLoss(batch: EncoderBatch): number {
-    return tf.tidy(() => headLoss(this.options.head, this.logits(batch), batch.labels).dataSync()[0] as number);
+  evalLoss(batch: Labelled): number {
+    return tidy(() => this.head.loss(this.logits(batch), batch.labels).dataSync()[0] as number);
   }
 
   /** Eval-mode predictions (no dropout, deterministic). */
@@ -185,32 +125,33 @@ export class GemmaEncoder {
 
   /** Writes pooling + head weights (safetensors, atomically). */
   async saveHead(path: string): Promise<void> {
-    await saveTensors(path, this.headParams);
+    await this.head.save(path);
   }
 
-  /** Loads pooling + head weights written by saveHead; names and shapes must match. */
+  /** Loads pooling + head weights written by saveHead (or an HF classification head); names and shapes must match. */
   async loadHead(path: string): Promise<void> {
-    const got = await loadTensorsFile(path);
-    for (const [name, v] of this.headParams) {
-      const t = got.get(name);
-      if (!t) throw new ConfigError(`missing tensor '${name}'`, path);
-      if (t.shape.join(',') !== v.shape.join(',')) throw new ConfigError(`'${name}' has shape [${t.shape}], encoder has [${v.shape}]`, path);
-      v.assign(tf.tensor(t.data, t.shape, 'float32'));
-    }
+    await this.head.load(path);
   }
 
   /** Frees the pooling/head variables (the backbone belongs to its creator). */
   dispose(): void {
-    for (const v of this.headParams.values()) v.dispose();
+    this.head.dispose();
   }
 }
 
-export function toEncoder(model: EncoderBackbone, options: EncoderOptions): GemmaEncoder {
-  return new GemmaEncoder(model, options);
-}
-
-function toTensors(b: PaddedBatch): { ids: tf.Tensor2D; mask: tf.Tensor2D } {
-  return { ids: tf.tensor2d(b.ids, [b.batch, b.length], 'int32'), mask: tf.tensor2d(b.mask, [b.batch, b.length], 'int32') };
+/** An encoder on a Gemma decoder (`options.attention` required), a T5Gemma model's encoder, or any backbone. */
+export function toEncoder(source: GemmaModel | T5GemmaModel | EncoderBackbone, options: EncoderOptions): GemmaEncoder {
+  if (source instanceof GemmaModel) {
+    if (options.attention === undefined) throw new ConfigError('a Gemma decoder needs an attention mode', undefined, 'attention');
+    return new GemmaEncoder(gemmaBackbone(source, options.attention), options);
+  }
+  if (source instanceof T5GemmaModel) {
+    if (options.attention !== undefined && options.attention !== 'bidirectional_sliding') {
+      throw new ConfigError(`the T5Gemma encoder attends 'bidirectional_sliding', not '${options.attention}'`, undefined, 'attention');
+    }
+    return new GemmaEncoder(t5gemmaEncoderBackbone(source), options);
+  }
+  return new GemmaEncoder(source, options);
 }
 
 function argmax(row: readonly number[]): number {

@@ -10,12 +10,13 @@ import { throwIfAborted, type RunControl } from '../progress/index.js';
 import { Rng } from '../rng/index.js';
 import { GLUE_TASKS, loadGlue, type GlueTaskId } from '../tasks/glue.js';
 import { type Example, labelsOf, type Texts } from '../tasks/types.js';
+import { padRight, rowIds, type Labelled } from '../tokenize/batch.js';
 import { encodeBatch, type Tokenizer } from '../tokenize/index.js';
-import { bucketedBatches, padRight, sequentialBatches } from '../train/batching.js';
+import { bucketedBatches, sequentialBatches } from '../train/batching.js';
 import type { AdamWOptions } from '../train/optimizer.js';
 import type { ScheduleOptions } from '../train/schedule.js';
 import { train, type CheckpointOptions, type EvalRecord, type StepLog } from '../train/trainer.js';
-import type { EncoderBatch, GemmaEncoder } from './encoder.js';
+import type { GemmaEncoder } from './encoder.js';
 
 /** Turns an example's text(s) into token ids (BOS, the texts, separators: the tokenizer's convention). */
 export interface ExampleTokenizer {
@@ -32,7 +33,7 @@ export function exampleTokenizer(tok: Tokenizer, maxLength = 128): ExampleTokeni
     padId: tok.padId,
     encode: (texts) => {
       const b = texts.length === 1 ? encodeBatch(tok, [texts[0]], { maxLength }) : encodeBatch(tok, [texts], { maxLength });
-      return b.inputIds[0] as number[];
+      return rowIds(b, 0);
     },
   };
 }
@@ -116,7 +117,7 @@ function tokenizeExamples(examples: readonly Example[], tok: ExampleTokenizer, m
   return { ids, labels: labelsOf({ file, examples }) };
 }
 
-const toBatch = (t: Tokenized, rows: readonly number[], padId: number): EncoderBatch => ({
+const toBatch = (t: Tokenized, rows: readonly number[], padId: number): Labelled => ({
   ...padRight(rows.map((i) => t.ids[i] as readonly number[]), padId),
   labels: rows.map((i) => t.labels[i] as number),
 });

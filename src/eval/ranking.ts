@@ -16,18 +16,13 @@
  * - `hitRate`: share of qrels queries with at least one relevant passage in the top k (pygaggle's
  *   "recall@1000").
  */
+import type { RunEntry } from '../tasks/types.js';
 import { GemmaLabError } from '../errors.js';
 
 /** qid -> docid -> graded label (MS MARCO: 1; TREC DL: 0..3). */
 export type Qrels = ReadonlyMap<string, ReadonlyMap<string, number>>;
 
-export interface RunEntry {
-  readonly docid: string;
-  /** Rank as written in the file (1-based); only `msmarcoMrr` reads it. */
-  readonly rank: number;
-  /** Retrieval score; trec_eval orders by it. MS MARCO run files have none: loaders set -rank. */
-  readonly score: number;
-}
+export type { RunEntry };
 
 /** qid -> retrieved documents, in file order. */
 export type Run = ReadonlyMap<string, readonly RunEntry[]>;

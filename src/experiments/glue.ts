@@ -7,38 +7,29 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { EncoderAttention } from '../encoder/encoder.js';
 import { toEncoder } from '../encoder/encoder.js';
 import { exampleTokenizer, finetuneGlue } from '../encoder/glue.js';
-import type { EncoderPooling } from '../encoder/pooling.js';
 import { ConfigError } from '../errors.js';
 import { REPO_ROOT } from '../io/paths.js';
 import { loadGemmaModel } from '../models/load.js';
 import { GemmaModel } from '../models/gemma.js';
+import type { AttentionMode } from '../nn/masks.js';
+import type { Pooling } from '../nn/pooling.js';
 import { GLUE_TASKS, type GlueTaskId } from '../tasks/glue.js';
 import { loadTokenizer } from '../tokenize/index.js';
+import { glueFinetuneOptions, readBudget, readModelIdentity, type ModelIdentity, type TrainBudget } from './budget.js';
 import type { Budget, Variant } from './grid.js';
 import type { RunFn } from './runner.js';
 
 export interface EncoderVariant {
-  readonly attention: EncoderAttention;
-  readonly pooling: EncoderPooling;
+  readonly attention: AttentionMode;
+  readonly pooling: Pooling;
   readonly dropout: number;
   readonly init: 'pretrained' | 'random';
 }
 
-export interface GlueBudget {
-  readonly steps: number;
-  readonly batch: number;
-  readonly lr: number;
-  readonly trainLimit: number;
-  /** Dev rows scored (the first ones in file order); 0 = the whole dev split. */
-  readonly devLimit: number;
-  readonly maxLength: number;
-  /** Checkpoint folder (relative to the repo) and the first 12 hex of its weights' sha256. */
-  readonly model: string;
-  readonly modelSha: string;
-}
+/** A GLUE ablation run's budget record: the fine-tune's spend and the checkpoint it starts from. */
+export type GlueBudget = Required<Pick<TrainBudget, 'steps' | 'batch' | 'lr' | 'trainLimit' | 'devLimit' | 'maxLength'>> & TrainBudget & ModelIdentity;
 
 /** sha256 of a file, hex (streamed). */
 export async function fileSha256(path: string): Promise<string> {
@@ -66,20 +57,11 @@ function num(v: Variant | Budget, k: string): number {
 export function encoderVariant(v: Variant): EncoderVariant {
   const init = str(v, 'init');
   if (init !== 'pretrained' && init !== 'random') throw new ConfigError(`'${init}' is not pretrained or random`, undefined, 'init');
-  return { attention: str(v, 'attention') as EncoderAttention, pooling: str(v, 'pooling') as EncoderPooling, dropout: num(v, 'dropout'), init };
+  return { attention: str(v, 'attention') as AttentionMode, pooling: str(v, 'pooling') as Pooling, dropout: num(v, 'dropout'), init };
 }
 
 export function glueBudget(b: Budget): GlueBudget {
-  return {
-    steps: num(b, 'steps'),
-    batch: num(b, 'batch'),
-    lr: num(b, 'lr'),
-    trainLimit: num(b, 'trainLimit'),
-    devLimit: num(b, 'devLimit'),
-    maxLength: num(b, 'maxLength'),
-    model: str(b, 'model'),
-    modelSha: str(b, 'modelSha'),
-  };
+  return { ...readBudget(b, ['steps', 'batch', 'lr', 'trainLimit', 'devLimit', 'maxLength']), ...readModelIdentity(b) };
 }
 
 /** Fine-tune + dev score of one encoder variant on one GLUE task (the budget names the checkpoint). */
@@ -104,18 +86,8 @@ export const glueEncoderRun: RunFn = async (job, ctl) => {
     seed: job.seed,
   });
   try {
-    const r = await finetuneGlue(task, encoder, {
-      tokenizer: exampleTokenizer(tokenizer, b.maxLength),
-      maxLength: b.maxLength,
-      seed: job.seed,
-      trainLimit: b.trainLimit,
-      ...(b.devLimit > 0 ? { devLimit: b.devLimit } : {}),
-      trainBatchSize: b.batch,
-      maxSteps: b.steps,
-      evalEvery: b.steps,
-      schedule: { lr: b.lr },
-      ...ctl,
-    });
+    // One dev evaluation, at the end; the job's seed drives init, subset and batches.
+    const r = await finetuneGlue(task, encoder, glueFinetuneOptions({ ...b, seed: job.seed, evalEvery: b.steps }, exampleTokenizer(tokenizer, b.maxLength), ctl));
     const metrics = Object.fromEntries(Object.entries(r.dev.metrics).filter((e): e is [string, number] => typeof e[1] === 'number'));
     const last = r.logs.slice(-10);
     return {

@@ -1,6 +1,8 @@
-/** Ablation runner, JSONL result store and summaries (see runner.ts). */
+/** Budgets, the sweep runner, JSONL result store and summaries (see runner.ts). */
+export * from './budget.js';
 export * from './grid.js';
 export * from './store.js';
 export * from './runner.js';
 export * from './summary.js';
 export * from './findings.js';
+export * from './sweep.js';

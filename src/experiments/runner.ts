@@ -1,6 +1,6 @@
 /**
- * The ablation runner: variants x seeds x tasks, one fine-tune + dev evaluation per run, each finished
- * run appended to a JSONL file. Rerunning skips runs whose key is already recorded, so an interrupted
+ * The one sweep runner: variants x seeds x tasks, one fine-tune + dev evaluation per run, each finished
+ * run appended to a JSONL file (when one is given: the kernel's `%%glue` / `%%ablate` keep results in memory). Rerunning skips runs whose key is already recorded, so an interrupted
  * sweep continues where it stopped; the AbortSignal is checked between runs and passed into each run
  * (the trainer checks it between steps).
  */
@@ -31,8 +31,10 @@ export interface RunOutcome {
 export type RunFn = (job: RunJob, ctl: RunControl) => Promise<RunOutcome>;
 
 export interface AblationOptions extends RunControl {
-  /** JSONL results file (created when missing). */
-  readonly file: string;
+  /** JSONL results file (created when missing); without one nothing is recorded or skipped. */
+  readonly file?: string;
+  /** Signal + progress of one job (default: this object's, with the job's phase prefixed). */
+  readonly control?: (job: RunJob, index: number) => RunControl;
   /** Also print a line per run (scripts); default silent. */
   readonly log?: (line: string) => void;
   /** Clock for `finished` and `seconds` (tests pass a fake). */
@@ -62,7 +64,7 @@ export function ablationJobs(spec: AblationSpec): RunJob[] {
 export async function runAblation(spec: AblationSpec, run: RunFn, o: AblationOptions): Promise<AblationResult> {
   const jobs = ablationJobs(spec);
   const now = o.now ?? (() => new Date());
-  const done = new Map(readRecords(o.file).map((r) => [r.key, r]));
+  const done = new Map(o.file ? readRecords(o.file).map((r) => [r.key, r]) : []);
   const records: RunRecord[] = [];
   let ran = 0;
   let skipped = 0;
@@ -78,10 +80,12 @@ export async function runAblation(spec: AblationSpec, run: RunFn, o: AblationOpt
     }
     const t0 = now().getTime();
     const phase = `${spec.name} ${i + 1}/${jobs.length}`;
-    const out = await run(job, {
+    const ctl: RunControl = o.control?.(job, i) ?? {
       ...(o.signal ? { signal: o.signal } : {}),
       ...(o.onProgress ? { onProgress: (e) => o.onProgress?.({ ...e, phase: `${phase} ${e.phase}` }) } : {}),
-    });
+    };
+    throwIfAborted(ctl.signal, i);
+    const out = await run(job, ctl);
     if (!Number.isFinite(out.value)) throw new ConfigError(`run ${key} returned a non-finite ${out.metric} (${out.value})`, undefined, 'value');
     const end = now();
     const record: RunRecord = {
@@ -98,7 +102,7 @@ export async function runAblation(spec: AblationSpec, run: RunFn, o: AblationOpt
       finished: end.toISOString(),
       ...(out.extra ? { extra: out.extra } : {}),
     };
-    await appendRecord(o.file, record);
+    if (o.file) await appendRecord(o.file, record);
     done.set(key, record);
     records.push(record);
     ran += 1;

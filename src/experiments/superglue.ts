@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { toEncoder, type EncoderBatch } from '../encoder/encoder.js';
+import { toEncoder } from '../encoder/encoder.js';
 import { ConfigError } from '../errors.js';
 import { scoreSuperGlueTask } from '../eval/superglue.js';
 import { REPO_ROOT } from '../io/paths.js';
@@ -29,13 +29,14 @@ import type { RunControl } from '../progress/index.js';
 import { Rng } from '../rng/index.js';
 import { toEncoderDecoder } from '../t5gemma/build.js';
 import { pretrain as pretrainSeq2Seq } from '../t5gemma/pretrain.js';
-import { EncoderClassifier, encodeExamples, type ClassificationBatch } from '../t5gemma/superglue.js';
+import { classProbabilities, encodeExamples, superglueClassifier } from '../t5gemma/superglue.js';
 import { loadSuperGlue, pairExamples, superglueSharedFile } from '../tasks/superglue.js';
 import type { Example } from '../tasks/types.js';
 import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
-import { padRight } from '../train/batching.js';
+import { padRight, rowIds, type Labelled } from '../tokenize/batch.js';
 import { loadTensorsFile, saveTensors } from '../train/checkpoint.js';
 import { train } from '../train/trainer.js';
+import { readBudget, readBudgetNumber, readModelIdentity, type ModelIdentity, type TrainBudget } from './budget.js';
 import { runKey, type Budget, type Variant } from './grid.js';
 import { modelIdentity } from './glue.js';
 import type { RunFn } from './runner.js';
@@ -43,36 +44,22 @@ import type { RunFn } from './runner.js';
 export type Arm = 'encoder_decoder' | 'decoder_only';
 export type PairTask = 'rte' | 'cb' | 'wic' | 'boolq';
 
-export interface Seq2SeqBudget {
+/** The adaptation stage's spend (extra pretraining before fine-tuning), shared by both arms. */
+export interface AdaptationBudget {
   readonly adaptSteps: number;
   readonly adaptBatch: number;
   readonly adaptSeqLen: number;
   readonly adaptLr: number;
-  readonly steps: number;
-  readonly batch: number;
-  readonly lr: number;
-  readonly trainLimit: number;
-  /** 0 = the whole validation split. */
-  readonly devLimit: number;
-  readonly maxLength: number;
-  readonly model: string;
-  readonly modelSha: string;
 }
 
-const NUMBERS = ['adaptSteps', 'adaptBatch', 'adaptSeqLen', 'adaptLr', 'steps', 'batch', 'lr', 'trainLimit', 'devLimit', 'maxLength'] as const;
+/** A run's budget record: adaptation, then the fine-tune's spend (devLimit 0 = the whole validation split), and the checkpoint. */
+export type Seq2SeqBudget = AdaptationBudget & Required<Pick<TrainBudget, 'steps' | 'batch' | 'lr' | 'trainLimit' | 'devLimit' | 'maxLength'>> & TrainBudget & ModelIdentity;
+
+const ADAPT = ['adaptSteps', 'adaptBatch', 'adaptSeqLen', 'adaptLr'] as const;
 
 export function seq2seqBudget(b: Budget): Seq2SeqBudget {
-  const out: Record<string, number | string> = {};
-  for (const k of NUMBERS) {
-    const v = b[k];
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(`expected a number, got ${JSON.stringify(v)}`, undefined, k);
-    out[k] = v;
-  }
-  for (const k of ['model', 'modelSha'] as const) {
-    if (typeof b[k] !== 'string') throw new ConfigError(`expected a string, got ${JSON.stringify(b[k])}`, undefined, k);
-    out[k] = b[k];
-  }
-  return out as unknown as Seq2SeqBudget;
+  const adapt = Object.fromEntries(ADAPT.map((k) => [k, readBudgetNumber(b, k)])) as unknown as AdaptationBudget;
+  return { ...adapt, ...readBudget(b, ['steps', 'batch', 'lr', 'trainLimit', 'devLimit', 'maxLength']), ...readModelIdentity(b) };
 }
 
 function arm(v: Variant): { arm: Arm; objective: 'prefixlm' | 'ul2' | 'causal_lm' } {
@@ -174,48 +161,32 @@ export const superglueSeq2SeqRun: RunFn = async (job, ctl) => {
   const trainEx = b.trainLimit < trainAll.length ? new Rng(`${job.seed}/subset`).shuffle([...trainAll]).slice(0, b.trainLimit) : trainAll;
   const numLabels = task === 'cb' ? 3 : 2;
   const enc = { tokenizer: tok, maxLength: b.maxLength };
-  const encoded = encodeExamples(trainEx, enc);
+  const train_ = encodeExamples(trainEx, enc);
   const trainLabels = labelsOf(trainEx);
-  const rows = encoded.inputIds.map((r, i) => r.slice(0, (encoded.attentionMask[i] as number[]).reduce((x, y) => x + y, 0)));
-  const batchesOf = <B>(make: (idx: number[]) => B) => (_e: number, rng: Rng) => {
-    const order = rng.shuffle(rows.map((_, i) => i));
-    return Array.from({ length: Math.ceil(order.length / b.batch) }, (_, k) => make(order.slice(k * b.batch, (k + 1) * b.batch)));
-  };
-  const schedule = { lr: b.lr, warmupSteps: Math.round(0.06 * b.steps), decay: 'linear' as const };
+  const rows = trainEx.map((_, i) => rowIds(train_, i));
+  const schedule = { lr: b.lr, warmupSteps: Math.round((b.warmup ?? 0.06) * b.steps), decay: b.schedule ?? 'linear' };
   const opts = { seed: job.seed, maxSteps: b.steps, schedule, ...(ctl.signal ? { signal: ctl.signal } : {}), ...(ctl.onProgress ? { onProgress: ctl.onProgress } : {}) };
-  const devEnc = encodeExamples(dev, enc);
-  const devRows = devEnc.inputIds.map((r, i) => r.slice(0, (devEnc.attentionMask[i] as number[]).reduce((x, y) => x + y, 0)));
+  // Both arms: the one encoder + head module; encoder_decoder reads the T5Gemma encoder, decoder_only the causal decoder.
+  const encoder =
+    adapted.kind === 'encoder_decoder'
+      ? superglueClassifier(adapted.model, numLabels, job.seed)
+      : toEncoder(adapted.model, { attention: 'causal', pooling: 'last', dropout: { rate: 0 }, head: { kind: 'classification', numClasses: numLabels }, seed: job.seed });
   let predictions: number[] = [];
   let lastLoss = NaN;
   try {
-    if (adapted.kind === 'encoder_decoder') {
-      const clf = new EncoderClassifier(adapted.model, numLabels, job.seed);
-      try {
-        const pad = (idx: number[]): ClassificationBatch => {
-          const p = padRight(idx.map((i) => rows[i] as number[]), tok.padId);
-          const ids = Array.from({ length: p.batch }, (_, r) => Array.from(p.ids.subarray(r * p.length, (r + 1) * p.length)));
-          const mask = Array.from({ length: p.batch }, (_, r) => Array.from(p.mask.subarray(r * p.length, (r + 1) * p.length)));
-          return { inputIds: ids, attentionMask: mask, labels: idx.map((i) => trainLabels[i] as number) };
-        };
-        const r = await train(clf.trainable(), { epoch: batchesOf(pad), size: (x) => x.labels.length }, opts);
-        lastLoss = r.logs.at(-1)?.loss ?? NaN;
-        const probs = await clf.probabilities(devEnc.inputIds, devEnc.attentionMask, 32);
-        predictions = probs.map((p) => p.indexOf(Math.max(...p)));
-      } finally {
-        clf.dispose();
-      }
-    } else {
-      const encoder = toEncoder(adapted.model, { attention: 'causal', pooling: 'last', dropout: { rate: 0 }, head: { kind: 'classification', numClasses: numLabels }, seed: job.seed });
-      try {
-        const pad = (idx: number[]): EncoderBatch => ({ ...padRight(idx.map((i) => rows[i] as number[]), tok.padId), labels: idx.map((i) => trainLabels[i] as number) });
-        const r = await train(encoder, { epoch: batchesOf(pad), size: (x) => x.batch }, opts);
-        lastLoss = r.logs.at(-1)?.loss ?? NaN;
-        for (let s = 0; s < devRows.length; s += 32) predictions.push(...encoder.predict(padRight(devRows.slice(s, s + 32), tok.padId)).values);
-      } finally {
-        encoder.dispose();
-      }
-    }
+    const batches = (_e: number, rng: Rng): Labelled[] => {
+      const order = rng.shuffle(rows.map((_, i) => i));
+      return Array.from({ length: Math.ceil(order.length / b.batch) }, (_, k) => {
+        const idx = order.slice(k * b.batch, (k + 1) * b.batch);
+        return { ...padRight(idx.map((i) => rows[i] as number[]), tok.padId), labels: idx.map((i) => trainLabels[i] as number) };
+      });
+    };
+    const r = await train(encoder, { epoch: batches, size: (x) => x.batch }, opts);
+    lastLoss = r.logs.at(-1)?.loss ?? NaN;
+    const probs = await classProbabilities(encoder, encodeExamples(dev, enc), 32);
+    predictions = probs.map((p) => p.indexOf(Math.max(...p)));
   } finally {
+    encoder.dispose();
     adapted.model.dispose();
   }
   const result = scoreSuperGlueTask(task, predictions, labelsOf(dev));

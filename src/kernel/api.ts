@@ -19,13 +19,14 @@ import * as plots from '../report/plots.js';
 import { isTable, tableBundle, type TableOptions } from '../report/tables.js';
 import { Rng } from '../rng/index.js';
 import { formatMs, type MagicRegistry, type ModelKind } from './magics.js';
+import type { TrainBudget } from '../experiments/budget.js';
+import { runSweep, type AblationSetup, type GlueSetup, type SweepResult } from '../experiments/sweep.js';
 
 /** The model class each `%load_model --kind` yields. */
 export interface ModelOfKind {
   gemma: GemmaModel;
   t5gemma: T5GemmaModel;
 }
-import { runSweep, type AblationSetup, type GlueSetup, type SweepBudget, type SweepResult } from './sweeps.js';
 import type { GlueTaskId } from '../tasks/glue.js';
 import { outputSink, type DisplayContent, type MimeBundle } from './output.js';
 import { currentSignal } from './interrupt.js';
@@ -83,9 +84,9 @@ export interface NotebookApi {
   /** Library modules for notebooks (tasks, models, encoder, eval), loaded on first call. */
   lib(): Promise<typeof import('./lib.js')>;
   /** `%%glue`: fine-tunes a fresh encoder per task, shows a results table, returns runs + table. */
-  glue(tasks: readonly GlueTaskId[], budget: SweepBudget, setup: GlueSetup): Promise<SweepResult>;
+  glue(tasks: readonly GlueTaskId[], budget: TrainBudget, setup: GlueSetup): Promise<SweepResult>;
   /** `%%ablate`: one fine-tune per variant and task; table + bar chart of dev scores. */
-  ablate(tasks: readonly GlueTaskId[], budget: SweepBudget, setup: AblationSetup): Promise<SweepResult>;
+  ablate(tasks: readonly GlueTaskId[], budget: TrainBudget, setup: AblationSetup): Promise<SweepResult>;
   /** Throws AbortedError once the kernel was interrupted; call between steps of long loops. */
   throwIfAborted(completed?: number): void;
 }
@@ -274,7 +275,7 @@ export function createNotebookApi(): NotebookApi {
     },
     async glue(tasks, budget, setup) {
       await ensureEngine();
-      const res = await runSweep(tasks.map((task) => ({ task, variant: '', encoder: setup.encoder })), budget, setup.tokenizer, (l) => api.control(l));
+      const res = await runSweep(tasks, { '': setup.encoder }, budget, setup.tokenizer, (l) => api.control(l));
       api.table(res.table.select(aq.not('variant')));
       return res;
     },
@@ -282,8 +283,7 @@ export function createNotebookApi(): NotebookApi {
       await ensureEngine();
       const labels = Object.keys(setup.variants);
       if (labels.length === 0) throw new RangeError('%%ablate needs at least one variant');
-      const jobs = tasks.flatMap((task) => labels.map((variant) => ({ task, variant, encoder: setup.variants[variant]! })));
-      const res = await runSweep(jobs, budget, setup.tokenizer, (l) => api.control(l));
+      const res = await runSweep(tasks, setup.variants, budget, setup.tokenizer, (l) => api.control(l));
       api.table(res.table);
       const bars = res.runs.map((r) => ({ variant: r.variant, value: Math.round(r.result.dev.score * 1e4) / 1e4, group: r.task }));
       await api.chart(plots.ablationBars(bars, { metric: 'dev score', title: `ablation (${labels[0]} = baseline)` }));

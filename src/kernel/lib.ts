@@ -8,7 +8,7 @@ export { loadModel, loadGemmaModel, type LoadedModel } from '../models/load.js';
 export { GemmaModel } from '../models/gemma.js';
 export { toEncoder, GemmaEncoder, type EncoderOptions } from '../encoder/encoder.js';
 export { evaluateGlue, exampleTokenizer, finetuneGlue, glueFile, trainSubset, type ExampleTokenizer, type GlueFinetuneResult } from '../encoder/glue.js';
-export { defaultGemma3TokenizerDir, encodeBatch, loadTokenizer, tokenizerFromJson, type Batch, type BatchOptions, type Tokenizer } from '../tokenize/index.js';
+export { defaultGemma3TokenizerDir, encodeBatch, loadTokenizer, tokenizerFromJson, type BatchOptions, type PaddedBatch, type Tokenizer } from '../tokenize/index.js';
 export { trimTokenizer } from '../tokenize/trim.js';
 export { T5GemmaModel } from '../models/t5gemma.js';
 export { scoreGlueTask } from '../eval/glue.js';

@@ -39,8 +39,8 @@ export class MagicUsageError extends Error {
 
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseBudgetArgs, type TrainBudget } from '../experiments/budget.js';
 import { isSingleExpression } from './source.js';
-import { parseBudget, type SweepBudget } from './sweeps.js';
 
 /** What `%load_model` / `$nb.loadModel(source, kind)` return, by checkpoint family. */
 export const MODEL_KINDS = ['gemma', 't5gemma'] as const;
@@ -274,9 +274,9 @@ export function defaultMagics(): MagicRegistry {
   const sweep = (magic: 'glue' | 'ablate', args: string, body: string): string => {
     const [name, tasks, ...opts] = splitArgs(args);
     if (!name || !tasks) throw new MagicUsageError(`%%${magic} needs a result name and task(s): %%${magic} NAME TASK[,TASK...] [steps=N ...]`);
-    let budget: SweepBudget;
+    let budget: TrainBudget;
     try {
-      budget = parseBudget(opts, magic);
+      budget = parseBudgetArgs(opts, `%%${magic}`);
     } catch (e) {
       throw new MagicUsageError((e as Error).message);
     }

@@ -1,11 +1,24 @@
 /**
  * What every model family shares: HF-named trainable parameters checked against the family's
- * expected set at construction, their count, export as host tensors, checkpoint saving and disposal.
+ * expected set at construction (also from host data or a seeded random init), their count, export
+ * as host tensors, checkpoint saving and disposal; the input checks of every forward pass; the
+ * sandwich residual sub-block of the Gemma-family stacks.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { ResolveOptions } from '../checkpoint/hub.js';
 import { fromFloat32, saveCheckpoint, type HostTensor } from '../checkpoint/index.js';
+import { rmsNorm } from '../nn/norm.js';
 import { Rng } from '../rng/index.js';
-import { checkParamShapes } from './strict.js';
+import { randomHostParams, type InitConfig } from './init.js';
+import { checkParamShapes, variablesFromFloat32 } from './strict.js';
+
+/** How a checkpoint is loaded (every family's loader takes it). */
+export interface LoadOptions {
+  /** config.json keys the caller has vetted as irrelevant to the math (see config KNOWN_IRRELEVANT_KEYS). */
+  readonly ignoreKeys?: readonly string[];
+  /** For `hf://` sources: cache dir, offline mode, endpoint, token, progress (checkpoint/hub.ts). */
+  readonly hub?: ResolveOptions;
+}
 
 export type StoredDtype = 'F32' | 'F16' | 'BF16';
 
@@ -26,6 +39,20 @@ export abstract class ParamModel<C extends { readonly sourcePath: string }> {
     this.rng = new Rng(seed);
   }
 
+  /** Builds a model of this family from float32 host data keyed by HF name (copies into variables). */
+  static fromFloat32<C extends { readonly sourcePath: string }, M>(this: ModelClass<C, M>, config: C, tensors: HostParams): M {
+    return new this(config, variablesFromFloat32(tensors, this.parameterShapes(config), config.sourcePath));
+  }
+
+  /**
+   * HF-like random init (`_init_weights`): linear and embedding weights ~ N(0, initializer_range),
+   * the padding row of every embedding zero, RMSNorm offsets zero (so the norm scale is 1).
+   */
+  static random<C extends InitConfig & { readonly sourcePath: string }, M>(this: ModelClass<C, M>, config: C, seed: number): M {
+    const shapes = this.parameterShapes(config);
+    return new this(config, variablesFromFloat32(randomHostParams(shapes, config, seed), shapes, config.sourcePath));
+  }
+
   /** config.json as transformers writes it, declaring `dtype` (HF name, e.g. 'bfloat16'). */
   protected abstract configJson(dtype: string): Record<string, unknown>;
 
@@ -34,6 +61,22 @@ export abstract class ParamModel<C extends { readonly sourcePath: string }> {
     let n = 0;
     for (const v of this.params.values()) n += v.size;
     return n;
+  }
+
+  /**
+   * One residual sub-block: x + drop(post(f(pre(x)))), post-norm skipped when `post` is null (Gemma 1).
+   * pre/post: names of RMSNorm weights [D]; x: [B, T, D].
+   */
+  protected subBlock(
+    x: tf.Tensor3D,
+    pre: string,
+    post: string | null,
+    eps: number,
+    drop: <T extends tf.Tensor>(t: T) => T,
+    f: (h: tf.Tensor3D) => tf.Tensor3D,
+  ): tf.Tensor3D {
+    const out = f(rmsNorm(x, this.w1(pre), eps));
+    return tf.add(x, drop(post === null ? out : rmsNorm(out, this.w1(post), eps)));
   }
 
   protected w2(name: string): tf.Tensor2D {
@@ -63,4 +106,49 @@ export abstract class ParamModel<C extends { readonly sourcePath: string }> {
     for (const v of this.params.values()) v.dispose();
     this.params.clear();
   }
+}
+
+/** Host float32 tensors keyed by HF name. */
+export type HostParams = ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>;
+
+/** A family's class as ParamModel's static builders see it. */
+export interface ModelClass<C, M> {
+  new (config: C, params: Map<string, tf.Variable>): M;
+  /** HF tensor name -> shape, for a config. */
+  parameterShapes(config: C): Map<string, number[]>;
+}
+
+/** number[][] from a tensor or nested array, checked to be rectangular (and [B, T] when given). */
+export function toRows(x: tf.Tensor2D | readonly (readonly number[])[], what: string, B?: number, T?: number): number[][] {
+  const rows = (Array.isArray(x) ? x : (x as tf.Tensor2D).arraySync()) as number[][];
+  if (rows.length === 0) throw new RangeError(`${what}: empty batch`);
+  if (B !== undefined && rows.length !== B) throw new RangeError(`${what}: ${rows.length} rows, expected ${B}`);
+  const width = T ?? (rows[0] as number[]).length;
+  if (width === 0) throw new RangeError(`${what}: empty sequence`);
+  rows.forEach((r, b) => {
+    if (!Array.isArray(r) || r.length !== width) throw new RangeError(`${what}: row ${b} has length ${Array.isArray(r) ? r.length : '?'}, expected ${width}`);
+  });
+  return rows;
+}
+
+/** Token ids [B][T], every one an integer in [0, vocabSize). */
+export function tokenRows(x: tf.Tensor2D | readonly (readonly number[])[], what: string, vocabSize: number): number[][] {
+  const rows = toRows(x, what);
+  rows.forEach((row, b) =>
+    row.forEach((id, t) => {
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new RangeError(`${what}[${b}][${t}] = ${id} is not a token id in [0, ${vocabSize})`);
+    }),
+  );
+  return rows;
+}
+
+/** An attention mask [B][T] of 0/1. */
+export function maskRows(x: tf.Tensor2D | readonly (readonly number[])[], what: string, B: number, T: number): number[][] {
+  const rows = toRows(x, what, B, T);
+  rows.forEach((row, b) =>
+    row.forEach((m, t) => {
+      if (m !== 0 && m !== 1) throw new RangeError(`${what}[${b}][${t}] = ${m}, expected 0 or 1`);
+    }),
+  );
+  return rows;
 }

@@ -21,14 +21,12 @@ import { linear } from '../nn/linear.js';
 import type { AttentionMode } from '../nn/masks.js';
 import { gegluMlp } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
-import { pool as poolStates, type PoolingKind } from '../nn/pooling.js';
-import { ParamModel } from './base.js';
-import { randomHostParams } from './init.js';
+import { pool as poolStates, type TokenPooling } from '../nn/pooling.js';
+import { maskRows, ParamModel, tokenRows, toRows } from './base.js';
 import { attentionSpec, selfAttentionTables } from './stack.js';
-import { variablesFromFloat32 } from './strict.js';
 
 export type { AttentionMode } from '../nn/masks.js';
-export type { PoolingKind } from '../nn/pooling.js';
+export type { Pooling, TokenPooling } from '../nn/pooling.js';
 
 /** Ties declared as data: the tensor that stands in for an absent one (HF `_tied_weights_keys`). */
 export const GEMMA_TIED_WEIGHTS: Readonly<Record<string, string>> = Object.freeze({
@@ -48,7 +46,7 @@ export interface ForwardOptions {
   /** [B, T], 1 = real token, 0 = pad. Default: all ones. */
   readonly attentionMask?: tf.Tensor2D | number[][];
   /** Default: 'causal' (or 'bidirectional_sliding_gemma3_hf' when the config sets use_bidirectional_attention). */
-  readonly mode?: AttentionMode;
+  readonly attention?: AttentionMode;
   /** Compute logits. Default: true in causal mode only. */
   readonly logits?: boolean;
   /** Enables dropout (rates from `dropout`). Default: false. */
@@ -99,37 +97,13 @@ export function gemmaParameterShapes(c: GemmaConfig): Map<string, number[]> {
   return shapes;
 }
 
-/** number[][] from a tensor or nested array, checked to be [B, T] (or the given shape). */
-function toRows(x: tf.Tensor2D | number[][], what: string, shape?: readonly [number, number]): number[][] {
-  const rows = Array.isArray(x) ? x : (x.arraySync() as number[][]);
-  if (rows.length === 0) throw new RangeError(`${what}: empty batch`);
-  const T = shape ? shape[1] : (rows[0] as number[]).length;
-  if (T === 0) throw new RangeError(`${what}: empty sequence`);
-  if (shape && rows.length !== shape[0]) throw new RangeError(`${what}: ${rows.length} rows, expected ${shape[0]}`);
-  rows.forEach((r, b) => {
-    if (!Array.isArray(r) || r.length !== T) throw new RangeError(`${what}: row ${b} has length ${Array.isArray(r) ? r.length : '?'}, expected ${T}`);
-  });
-  return rows;
-}
-
 export class GemmaModel extends ParamModel<GemmaConfig> {
   /** `params`: HF tensor name -> trainable variable, exactly the set `gemmaParameterShapes(config)` lists. */
   constructor(config: GemmaConfig, params: Map<string, tf.Variable>, seed = 0) {
     super(config, params, gemmaParameterShapes(config), seed);
   }
 
-  /** Builds a model from float32 host data keyed by HF name (copies into variables). */
-  static fromFloat32(config: GemmaConfig, tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>): GemmaModel {
-    return new GemmaModel(config, variablesFromFloat32(tensors, gemmaParameterShapes(config), config.sourcePath));
-  }
-
-  /**
-   * HF-like random init (`_init_weights`): linear and embedding weights ~ N(0, initializer_range),
-   * the padding row of the embedding zero, RMSNorm offsets zero (so the norm scale is 1).
-   */
-  static random(config: GemmaConfig, seed: number): GemmaModel {
-    return GemmaModel.fromFloat32(config, randomHostParams(gemmaParameterShapes(config), config, seed));
-  }
+  static readonly parameterShapes = gemmaParameterShapes;
 
   /** The attention mode used when `forward` is given none. */
   get defaultMode(): AttentionMode {
@@ -142,21 +116,11 @@ export class GemmaModel extends ParamModel<GemmaConfig> {
    */
   forward(inputIds: tf.Tensor2D | number[][], opts: ForwardOptions = {}): ForwardOutput {
     const c = this.config;
-    const ids = toRows(inputIds, 'inputIds');
+    const ids = tokenRows(inputIds, 'inputIds', c.vocabSize);
     const B = ids.length;
     const T = (ids[0] as number[]).length;
-    ids.forEach((row, b) =>
-      row.forEach((id, t) => {
-        if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) throw new RangeError(`inputIds[${b}][${t}] = ${id} is not a token id in [0, ${c.vocabSize})`);
-      }),
-    );
-    const mask = opts.attentionMask === undefined ? null : toRows(opts.attentionMask, 'attentionMask', [B, T]);
-    mask?.forEach((row, b) =>
-      row.forEach((m, t) => {
-        if (m !== 0 && m !== 1) throw new RangeError(`attentionMask[${b}][${t}] = ${m}, expected 0 or 1`);
-      }),
-    );
-    const mode = opts.mode ?? this.defaultMode;
+    const mask = opts.attentionMask === undefined ? null : maskRows(opts.attentionMask, 'attentionMask', B, T);
+    const mode = opts.attention ?? this.defaultMode;
     const wantLogits = opts.logits ?? mode === 'causal';
     const training = opts.training ?? false;
     const rates = {
@@ -173,6 +137,7 @@ export class GemmaModel extends ParamModel<GemmaConfig> {
       const spec = attentionSpec(c);
       const eps = c.rmsNormEps;
       const probDropout = rates.attention > 0 ? (p: tf.Tensor4D) => drop(p, rates.attention) : undefined;
+      const dropResidual = <T extends tf.Tensor>(t: T): T => drop(t, rates.residual);
 
       // 1. embed and scale by sqrt(D)
       const idsT = tf.tensor2d(ids, [B, T], 'int32');
@@ -184,37 +149,30 @@ export class GemmaModel extends ParamModel<GemmaConfig> {
       for (let i = 0; i < c.numHiddenLayers; i++) {
         const p = `model.layers.${i}.`;
         const { bias, rope } = forType(c.layerTypes[i] as LayerType);
-        const hIn = rmsNorm(x, this.w1(`${p}input_layernorm.weight`), eps);
-        let a = attention(
-          hIn,
-          hIn,
-          {
-            qProj: this.w2(`${p}self_attn.q_proj.weight`),
-            kProj: this.w2(`${p}self_attn.k_proj.weight`),
-            vProj: this.w2(`${p}self_attn.v_proj.weight`),
-            oProj: this.w2(`${p}self_attn.o_proj.weight`),
-            ...(c.qkNorm ? { qNorm: this.w1(`${p}self_attn.q_norm.weight`), kNorm: this.w1(`${p}self_attn.k_norm.weight`) } : {}),
-          },
-          spec,
-          { rope: { q: rope, k: rope }, bias, ...(probDropout ? { probDropout } : {}) },
-        );
-        const mlpW = {
-          gateProj: this.w2(`${p}mlp.gate_proj.weight`),
-          upProj: this.w2(`${p}mlp.up_proj.weight`),
-          downProj: this.w2(`${p}mlp.down_proj.weight`),
-        };
+        const selfAttn = (h: tf.Tensor3D) =>
+          attention(
+            h,
+            h,
+            {
+              qProj: this.w2(`${p}self_attn.q_proj.weight`),
+              kProj: this.w2(`${p}self_attn.k_proj.weight`),
+              vProj: this.w2(`${p}self_attn.v_proj.weight`),
+              oProj: this.w2(`${p}self_attn.o_proj.weight`),
+              ...(c.qkNorm ? { qNorm: this.w1(`${p}self_attn.q_norm.weight`), kNorm: this.w1(`${p}self_attn.k_norm.weight`) } : {}),
+            },
+            spec,
+            { rope: { q: rope, k: rope }, bias, ...(probDropout ? { probDropout } : {}) },
+          );
+        const mlp = (h: tf.Tensor3D) =>
+          gegluMlp(h, { gateProj: this.w2(`${p}mlp.gate_proj.weight`), upProj: this.w2(`${p}mlp.up_proj.weight`), downProj: this.w2(`${p}mlp.down_proj.weight`) });
         if (c.sandwichNorms) {
           // Gemma 2/3: x += post_attn(attn(in(x))); x += post_ff(mlp(pre_ff(x)))
-          a = rmsNorm(a, this.w1(`${p}post_attention_layernorm.weight`), eps);
-          x = tf.add(x, drop(a, rates.residual));
-          let m = gegluMlp(rmsNorm(x, this.w1(`${p}pre_feedforward_layernorm.weight`), eps), mlpW);
-          m = rmsNorm(m, this.w1(`${p}post_feedforward_layernorm.weight`), eps);
-          x = tf.add(x, drop(m, rates.residual));
+          x = this.subBlock(x, `${p}input_layernorm.weight`, `${p}post_attention_layernorm.weight`, eps, dropResidual, selfAttn);
+          x = this.subBlock(x, `${p}pre_feedforward_layernorm.weight`, `${p}post_feedforward_layernorm.weight`, eps, dropResidual, mlp);
         } else {
           // Gemma 1: x += attn(in(x)); x += mlp(post_attention_layernorm(x)) (that norm is the pre-MLP norm)
-          x = tf.add(x, drop(a, rates.residual));
-          const m = gegluMlp(rmsNorm(x, this.w1(`${p}post_attention_layernorm.weight`), eps), mlpW);
-          x = tf.add(x, drop(m, rates.residual));
+          x = this.subBlock(x, `${p}input_layernorm.weight`, null, eps, dropResidual, selfAttn);
+          x = this.subBlock(x, `${p}post_attention_layernorm.weight`, null, eps, dropResidual, mlp);
         }
         layerStates?.push(x);
       }
@@ -230,11 +188,11 @@ export class GemmaModel extends ParamModel<GemmaConfig> {
     });
   }
 
-  /** hiddenStates [B, T, D], attentionMask [B, T] -> [B, D] (mean / first / last_non_pad). */
-  pool(hiddenStates: tf.Tensor3D, attentionMask: tf.Tensor2D | number[][], kind: PoolingKind): tf.Tensor2D {
+  /** hiddenStates [B, T, D], attentionMask [B, T] -> [B, D] (mean / first / last). */
+  pool(hiddenStates: tf.Tensor3D, attentionMask: tf.Tensor2D | number[][], kind: TokenPooling): tf.Tensor2D {
     const [B, T] = hiddenStates.shape;
     if (Array.isArray(attentionMask)) {
-      const rows = toRows(attentionMask, 'attentionMask', [B, T]);
+      const rows = toRows(attentionMask, 'attentionMask', B, T);
       return tf.tidy(() => poolStates(hiddenStates, tf.tensor2d(rows, [B, T], 'float32'), kind));
     }
     if (attentionMask.shape[0] !== B || attentionMask.shape[1] !== T)

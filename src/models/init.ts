@@ -7,9 +7,14 @@ import { Rng } from '../rng/index.js';
  * norm scale is 1). Each tensor draws from its own stream `fork(name)`, so a tensor's values do not
  * depend on which other tensors are initialised (a subset gives the same numbers).
  */
+export interface InitConfig {
+  readonly initializerRange: number;
+  readonly padTokenId: number;
+}
+
 export function randomHostParams(
   shapes: ReadonlyMap<string, readonly number[]>,
-  init: { readonly initializerRange: number; readonly padTokenId: number },
+  init: InitConfig,
   seed: number,
 ): Map<string, { shape: number[]; data: Float32Array }> {
   const rng = new Rng(seed);

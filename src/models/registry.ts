@@ -3,17 +3,12 @@
  * loaders return, so adding a family (e.g. `t5gemma: loadT5Gemma,`) extends it automatically.
  */
 import type { Checkpoint } from '../checkpoint/index.js';
-import type { ResolveOptions } from '../checkpoint/hub.js';
 import { parseGemmaConfig } from '../config/gemma.js';
 import { GemmaModel, GEMMA_TIED_WEIGHTS, gemmaParameterShapes } from './gemma.js';
 import { loadStrictParams } from './strict.js';
+import type { LoadOptions } from './base.js';
 
-export interface LoadOptions {
-  /** config.json keys the caller has vetted as irrelevant to the math (see config KNOWN_IRRELEVANT_KEYS). */
-  readonly ignoreKeys?: readonly string[];
-  /** For `hf://` sources: cache dir, offline mode, endpoint, token, progress (checkpoint/hub.ts). */
-  readonly hub?: ResolveOptions;
-}
+export type { LoadOptions };
 
 /** What every registered loader returns at least. */
 export interface RegisteredModel {

@@ -23,11 +23,10 @@ import { maskBias, padding, type MaskPredicate } from '../nn/masks.js';
 import { gegluMlp, type MlpWeights } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
 import { Rng } from '../rng/index.js';
-import type { LoadOptions } from './registry.js';
-import { ParamModel } from './base.js';
-import { randomHostParams } from './init.js';
+import type { LoadOptions } from './base.js';
+import { maskRows, ParamModel, tokenRows, toRows } from './base.js';
 import { attentionSpec, selfAttentionTables } from './stack.js';
-import { loadStrictParams, variablesFromFloat32 } from './strict.js';
+import { loadStrictParams } from './strict.js';
 
 /** The LM head is the decoder embedding unless stored separately (HF `_tied_weights_keys`). */
 export const T5GEMMA_TIED_WEIGHTS: Readonly<Record<string, string>> = Object.freeze({
@@ -90,37 +89,9 @@ export function isCrossAttentionParam(name: string): boolean {
   return /^model\.decoder\.layers\.\d+\.(cross_attn\.|(pre|post)_cross_attn_layernorm\.)/.test(name);
 }
 
-function toRows(x: tf.Tensor2D | readonly (readonly number[])[], what: string, B?: number, T?: number): number[][] {
-  const rows = (Array.isArray(x) ? x : (x as tf.Tensor2D).arraySync()) as number[][];
-  if (rows.length === 0 || (B !== undefined && rows.length !== B)) throw new RangeError(`${what}: ${rows.length} rows, expected ${B ?? '>= 1'}`);
-  const width = T ?? (rows[0] as number[]).length;
-  if (width === 0) throw new RangeError(`${what}: empty sequence`);
-  rows.forEach((r, b) => {
-    if (r.length !== width) throw new RangeError(`${what}: row ${b} has length ${r.length}, expected ${width}`);
-  });
-  return rows;
-}
-
 /** HF `make_default_2d_attention_mask`: 1 where the id is not the pad id. */
 function defaultMask(ids: readonly (readonly number[])[], pad: number): number[][] {
   return ids.map((row) => row.map((id) => (id === pad ? 0 : 1)));
-}
-
-function checkMask(rows: number[][], what: string): number[][] {
-  rows.forEach((row, b) =>
-    row.forEach((m, t) => {
-      if (m !== 0 && m !== 1) throw new RangeError(`${what}[${b}][${t}] = ${m}, expected 0 or 1`);
-    }),
-  );
-  return rows;
-}
-
-function checkIds(rows: number[][], V: number, what: string): void {
-  rows.forEach((row, b) =>
-    row.forEach((id, t) => {
-      if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`${what}[${b}][${t}] = ${id} is not a token id in [0, ${V})`);
-    }),
-  );
 }
 
 export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
@@ -129,15 +100,7 @@ export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
     super(config, params, t5gemmaParameterShapes(config), seed);
   }
 
-  /** Builds a model from float32 host data keyed by HF name (copies into variables). */
-  static fromFloat32(config: T5GemmaConfig, tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>): T5GemmaModel {
-    return new T5GemmaModel(config, variablesFromFloat32(tensors, t5gemmaParameterShapes(config), config.sourcePath));
-  }
-
-  /** HF-like random init: N(0, initializer_range) for matrices, embedding pad row 0, norm offsets 0. */
-  static random(config: T5GemmaConfig, seed: number): T5GemmaModel {
-    return T5GemmaModel.fromFloat32(config, randomHostParams(t5gemmaParameterShapes(config), config, seed));
-  }
+  static readonly parameterShapes = t5gemmaParameterShapes;
 
   private attnWeights(prefix: string): AttentionWeights {
     return {
@@ -162,25 +125,16 @@ export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
   }
 
   /**
-   * One sandwich sub-block: x + post(f(pre(x))). Residual dropout sits after the post-norm (HF T5Gemma).
-   */
-  private subBlock(x: tf.Tensor3D, pre: string, post: string, eps: number, drop: <T extends tf.Tensor>(t: T) => T, f: (h: tf.Tensor3D) => tf.Tensor3D): tf.Tensor3D {
-    const out = rmsNorm(f(rmsNorm(x, this.w1(pre), eps)), this.w1(post), eps);
-    return tf.add(x, drop(out));
-  }
-
-  /**
    * inputIds [B, S] (+ attentionMask [B, S], right padding; default: ids != pad_token_id, as HF)
    * -> encoder states [B, S, D_enc].
    */
   encode(inputIds: tf.Tensor2D | readonly (readonly number[])[], attentionMask?: tf.Tensor2D | readonly (readonly number[])[], o: T5GemmaRunOptions = {}): tf.Tensor3D {
     const c = this.config.encoder;
-    const ids = toRows(inputIds, 'inputIds');
-    checkIds(ids, this.config.vocabSize, 'inputIds');
+    const ids = tokenRows(inputIds, 'inputIds', this.config.vocabSize);
     const B = ids.length;
     const S = (ids[0] as number[]).length;
     // HF default: without a mask, pad-id tokens are the padding.
-    const mask = attentionMask === undefined ? defaultMask(ids, this.config.padTokenId) : checkMask(toRows(attentionMask, 'attentionMask', B, S), 'attentionMask');
+    const mask = attentionMask === undefined ? defaultMask(ids, this.config.padTokenId) : maskRows(attentionMask, 'attentionMask', B, S);
     const d = this.dropouts(o);
     return tf.tidy(() => {
       const forType = selfAttentionTables(c, 'bidirectional_sliding', mask, B, S);
@@ -215,15 +169,14 @@ export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
     o: T5GemmaRunOptions & { decoderAttentionMask?: readonly (readonly number[])[]; logits?: boolean } = {},
   ): { hiddenStates: tf.Tensor3D; logits?: tf.Tensor3D } {
     const c = this.config.decoder;
-    const ids = toRows(decoderInputIds, 'decoderInputIds');
-    checkIds(ids, this.config.vocabSize, 'decoderInputIds');
+    const ids = tokenRows(decoderInputIds, 'decoderInputIds', this.config.vocabSize);
     const B = ids.length;
     const T = (ids[0] as number[]).length;
     const [eB, S, eD] = encoderHiddenStates.shape;
     if (eB !== B || eD !== c.crossAttentionHiddenSize)
       throw new RangeError(`encoderHiddenStates: shape [${encoderHiddenStates.shape.join(', ')}], expected [${B}, S, ${c.crossAttentionHiddenSize}]`);
-    const encMask = attentionMask === undefined ? null : checkMask(toRows(attentionMask, 'attentionMask', B, S), 'attentionMask');
-    const decMask = o.decoderAttentionMask === undefined ? null : checkMask(toRows(o.decoderAttentionMask, 'decoderAttentionMask', B, T), 'decoderAttentionMask');
+    const encMask = attentionMask === undefined ? null : maskRows(attentionMask, 'attentionMask', B, S);
+    const decMask = o.decoderAttentionMask === undefined ? null : maskRows(o.decoderAttentionMask, 'decoderAttentionMask', B, T);
     const d = this.dropouts(o);
     return tf.tidy(() => {
       const forType = selfAttentionTables(c, 'causal', decMask, B, T);

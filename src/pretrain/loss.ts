@@ -56,7 +56,7 @@ export function modelLoss(model: GemmaModel, rows: { ids: number[][]; mask: numb
     const rate = o.dropout ?? 0;
     const { logits } = model.forward(rows.ids, {
       attentionMask: rows.mask,
-      mode: 'causal',
+      attention: 'causal',
       logits: true,
       training: (o.training ?? false) && rate > 0,
       dropout: { embedding: rate, attention: rate, residual: rate },
@@ -94,7 +94,7 @@ export async function evaluateNll(model: GemmaModel, packed: PackedSequences, sp
     const T = packed.seqLen;
     const B = rows.ids.length;
     const [sum, count] = tf.tidy(() => {
-      const { logits } = model.forward(rows.ids, { attentionMask: rows.mask, mode: 'causal', logits: true });
+      const { logits } = model.forward(rows.ids, { attentionMask: rows.mask, attention: 'causal', logits: true });
       const r = causalLmNll(logits as tf.Tensor3D, tf.tensor2d(rows.ids, [B, T], 'int32'), tf.tensor2d(rows.weights, [B, T], 'float32'));
       return [r.sum, r.count];
     });

@@ -10,7 +10,7 @@ import { ConfigError, GemmaLabError } from '../errors.js';
 import type { Rng } from '../rng/index.js';
 import type { BgeExample, Triple } from '../tasks/msmarco.js';
 import { encodeBatch, type Tokenizer } from '../tokenize/index.js';
-import type { PaddedBatch } from '../train/batching.js';
+import type { PaddedBatch } from '../tokenize/batch.js';
 import type { Trainable, TrainData } from '../train/trainer.js';
 import { pointwiseBce, softmaxCrossEntropy } from './losses.js';
 import type { EmbedRole, PairScorer, TextEmbedder } from './scorer.js';
@@ -43,9 +43,7 @@ export interface EmbeddingModel {
  */
 export function rankingBatch(tok: Tokenizer, texts: readonly string[] | readonly (readonly [string, string])[], o: RankTextOptions): PaddedBatch {
   if (texts.length === 0) throw new GemmaLabError('ranking batch: no texts');
-  const b = encodeBatch(tok, texts, { maxLength: o.maxLength, addEos: o.addEos ?? false });
-  const T = (b.inputIds[0] as number[]).length;
-  return { ids: Int32Array.from(b.inputIds.flat()), mask: Int32Array.from(b.attentionMask.flat()), batch: b.inputIds.length, length: T };
+  return encodeBatch(tok, texts, { maxLength: o.maxLength, addEos: o.addEos ?? false });
 }
 
 /** Scores pairs with a cross-encoder in eval mode (no dropout). */

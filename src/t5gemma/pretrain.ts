@@ -17,14 +17,16 @@ import { crossAttentionParams } from './build.js';
 import { type PrefixLmOptions, prefixLmExample } from './objectives/prefixlm.js';
 import { IGNORE, type Seq2SeqBatch, type Seq2SeqExample, collateSeq2Seq } from './objectives/seq2seq.js';
 import { type Ul2Options, ul2MixtureExample } from './objectives/ul2.js';
+import { batchRows } from '../tokenize/batch.js';
 
 export type Objective = { readonly kind: 'prefixlm'; readonly options?: PrefixLmOptions } | { readonly kind: 'ul2'; readonly options?: Ul2Options };
 
 /** Mean cross-entropy over labels != IGNORE. logits [B, T, V], labels [B][T]. */
-export function seq2seqCrossEntropy(logits: tf.Tensor3D, labels: readonly (readonly number[])[]): tf.Scalar {
+/** labels: [B][T] rows, or row-major [B * T] (a Seq2SeqBatch's). */
+export function seq2seqCrossEntropy(logits: tf.Tensor3D, labels: readonly (readonly number[])[] | Int32Array): tf.Scalar {
   return tf.tidy(() => {
     const [B, T, V] = logits.shape;
-    const flat = labels.flat();
+    const flat = labels instanceof Int32Array ? Array.from(labels) : labels.flat();
     if (flat.length !== B * T) throw new RangeError(`labels: ${flat.length} values for logits [${B}, ${T}, ${V}]`);
     const keep: number[] = flat.map((l) => (l === IGNORE ? 0 : 1));
     const n = keep.reduce((a, b) => a + b, 0);
@@ -41,9 +43,11 @@ export function seq2seqTrainable(model: T5GemmaModel, params: ReadonlyMap<string
     params,
     loss(batch, { seed }) {
       return tf.tidy(() => {
-        const out = model.forward(batch.inputIds, batch.decoderInputIds, {
-          attentionMask: batch.attentionMask,
-          decoderAttentionMask: batch.decoderAttentionMask,
+        const enc = batchRows(batch);
+        const dec = batchRows(batch.decoder);
+        const out = model.forward(enc.inputIds, dec.inputIds, {
+          attentionMask: enc.attentionMask,
+          decoderAttentionMask: dec.attentionMask,
           training: true,
           seed,
         });
@@ -76,7 +80,7 @@ export function pretrainData(sequences: readonly (readonly number[])[], objectiv
       }
       return batches;
     },
-    size: (b) => b.inputIds.length,
+    size: (b) => b.batch,
   };
 }
 

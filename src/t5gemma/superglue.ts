@@ -5,7 +5,8 @@
  * 1. Classification on encoder representations: the encoder reads the example (pairs joined as
  *    `bos a eos b eos`, src/tokenize `encodeBatch`), its final state at the last non-pad token goes
  *    through a head Dropout(classifier_dropout_rate) + Linear(D_enc, L) with bias (HF
- *    `T5GemmaForSequenceClassification` in encoder-only mode, tensor names `score.out_proj.*`).
+ *    `T5GemmaForSequenceClassification` in encoder-only mode): `superglueClassifier`, the project's one
+ *    encoder + head module (src/encoder) on the T5Gemma encoder backbone.
  *    Grouped tasks use a binary head: COPA picks the choice, ReCoRD the entity with the higher
  *    P(label 1) (jiant's rule, `argmaxPerGroup`); MultiRC classifies every answer option.
  * 2. Text-to-text: the data engineer's T5-style inputs and verbalizers (`toTextToText`), generation
@@ -15,12 +16,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors.js';
 import type { MultiRCPrediction } from '../eval/superglue.js';
-import { variableFrom } from '../models/strict.js';
+import { toEncoder, type GemmaEncoder } from '../encoder/encoder.js';
 import type { T5GemmaModel } from '../models/t5gemma.js';
-import { linear } from '../nn/linear.js';
-import { pool } from '../nn/pooling.js';
 import { type RunControl, throwIfAborted } from '../progress/index.js';
-import { Rng } from '../rng/index.js';
 import {
   type GroupedExample,
   type SuperGlueRecords,
@@ -35,88 +33,41 @@ import {
   toTextToText,
 } from '../tasks/superglue.js';
 import type { Example } from '../tasks/types.js';
+import { batchRows, padRight, rowIds, selectRows, type Labelled, type PaddedBatch } from '../tokenize/batch.js';
 import { type Tokenizer, encodeBatch } from '../tokenize/index.js';
 import { bucketedBatches } from '../train/batching.js';
-import type { TrainData, Trainable } from '../train/trainer.js';
+import type { TrainData } from '../train/trainer.js';
 import { generate } from './generate.js';
 
-/** A right-padded encoder batch with class ids. */
-export interface ClassificationBatch {
-  readonly inputIds: number[][];
-  readonly attentionMask: number[][];
-  readonly labels: number[];
+/**
+ * Class probabilities [N][L] of an encoder classifier (`toEncoder(t5gemma, {pooling: 'last', head})`,
+ * src/encoder) for padded inputs, in batches of `batchSize` rows, each re-padded to its own longest row.
+ */
+export async function classProbabilities(clf: GemmaEncoder, inputs: PaddedBatch, batchSize: number, ctl: RunControl = {}): Promise<number[][]> {
+  const out: number[][] = [];
+  const all = Array.from({ length: inputs.batch }, (_, i) => i);
+  for (let s = 0; s < inputs.batch; s += batchSize) {
+    throwIfAborted(ctl.signal, s);
+    const part = selectRows(inputs, all.slice(s, s + batchSize));
+    const p = tf.tidy(() => tf.softmax(clf.logits(part)));
+    out.push(...(p.arraySync() as number[][]));
+    p.dispose();
+    ctl.onProgress?.({ phase: 'classify', done: Math.min(s + batchSize, inputs.batch), total: inputs.batch });
+  }
+  return out;
 }
 
-/** Encoder + last-non-pad pooling + linear head. The head is owned here; the model is shared. */
-export class EncoderClassifier {
-  readonly head: Map<string, tf.Variable>;
-
-  constructor(
-    readonly model: T5GemmaModel,
-    readonly numLabels: number,
-    seed = 0,
-  ) {
-    if (!(Number.isInteger(numLabels) && numLabels >= 2)) throw new ConfigError(`must be an integer >= 2, got ${numLabels}`, undefined, 'numLabels');
-    const D = model.config.encoder.hiddenSize;
-    const rng = new Rng(seed).fork('score.out_proj');
-    const w = Float32Array.from({ length: numLabels * D }, () => rng.normal() * model.config.initializerRange);
-    this.head = new Map([
-      ['score.out_proj.weight', variableFrom(tf.tensor2d(w, [numLabels, D]))],
-      ['score.out_proj.bias', variableFrom(tf.zeros([numLabels]))],
-    ]);
-  }
-
-  /** Encoder and head parameters: everything this classifier's output depends on (the paper fine-tunes all of them). */
-  get params(): Map<string, tf.Variable> {
-    return new Map([...[...this.model.params].filter(([n]) => n.startsWith('model.encoder.')), ...this.head]);
-  }
-
-  /** [B, L] class logits. */
-  logits(inputIds: readonly (readonly number[])[], attentionMask: readonly (readonly number[])[], o: { training?: boolean; seed?: number } = {}): tf.Tensor2D {
-    return tf.tidy(() => {
-      const seed = o.seed ?? 0;
-      const h = this.model.encode(inputIds, attentionMask, { training: o.training ?? false, seed });
-      let pooled = pool(h, tf.tensor2d(attentionMask.map((r) => [...r]), undefined, 'float32'), 'last_non_pad'); // [B, D]
-      const rate = this.model.config.classifierDropoutRate;
-      if ((o.training ?? false) && rate > 0) pooled = tf.dropout(pooled, rate, undefined, seed + 7) as tf.Tensor2D;
-      const w = this.head.get('score.out_proj.weight') as tf.Variable as unknown as tf.Tensor2D;
-      return tf.add(linear(pooled, w), this.head.get('score.out_proj.bias') as tf.Variable) as tf.Tensor2D;
-    });
-  }
-
-  /** Mean cross-entropy, for src/train (pass a subset of `params` to freeze the rest). */
-  trainable(params: ReadonlyMap<string, tf.Variable> = this.params): Trainable<ClassificationBatch> {
-    return {
-      params,
-      loss: (b, { seed }) =>
-        tf.tidy(() => {
-          const logits = this.logits(b.inputIds, b.attentionMask, { training: true, seed });
-          return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(b.labels, 'int32'), this.numLabels), logits) as tf.Scalar;
-        }),
-    };
-  }
-
-  /** Class probabilities [N][L] for encoder inputs, in batches. */
-  async probabilities(inputIds: readonly (readonly number[])[], attentionMask: readonly (readonly number[])[], batchSize: number, ctl: RunControl = {}): Promise<number[][]> {
-    const out: number[][] = [];
-    for (let s = 0; s < inputIds.length; s += batchSize) {
-      throwIfAborted(ctl.signal, s);
-      const ids = inputIds.slice(s, s + batchSize);
-      const mask = attentionMask.slice(s, s + batchSize);
-      // Re-pad the slice to its own longest row (the whole set is padded to its longest).
-      const width = Math.max(...mask.map((r) => r.reduce((a, b) => a + b, 0)));
-      const p = tf.tidy(() => tf.softmax(this.logits(ids.map((r) => r.slice(0, width)), mask.map((r) => r.slice(0, width)))));
-      out.push(...(p.arraySync() as number[][]));
-      p.dispose();
-      ctl.onProgress?.({ phase: 'classify', done: Math.min(s + batchSize, inputIds.length), total: inputIds.length });
-    }
-    return out;
-  }
-
-  dispose(): void {
-    for (const v of this.head.values()) v.dispose();
-    this.head.clear();
-  }
+/**
+ * The paper's SuperGLUE classifier on a T5Gemma encoder: last non-pad token, Dropout(classifier_dropout_rate),
+ * Linear(D_enc, numLabels) with bias (the head module's `score.*`; HF names it `score.out_proj.*`).
+ */
+export function superglueClassifier(model: T5GemmaModel, numLabels: number, seed = 0): GemmaEncoder {
+  return toEncoder(model, {
+    pooling: 'last',
+    head: { kind: 'classification', numClasses: numLabels },
+    dropout: { rate: model.config.classifierDropoutRate, placement: { head: true } },
+    seed,
+  });
 }
 
 export interface InputOptions {
@@ -127,7 +78,7 @@ export interface InputOptions {
 }
 
 /** Encoder inputs for examples (single texts or pairs), eos-terminated so the pooled token is eos. */
-export function encodeExamples(examples: readonly Example[], o: InputOptions): { inputIds: number[][]; attentionMask: number[][] } {
+export function encodeExamples(examples: readonly Example[], o: InputOptions): PaddedBatch {
   const texts = examples.map((e) => (e.texts.length === 2 ? ([e.texts[0], e.texts[1]] as const) : e.texts[0]));
   return encodeBatch(o.tokenizer, texts as string[] | (readonly [string, string])[], { maxLength: o.maxLength, addBos: o.addBos ?? true, addEos: true });
 }
@@ -151,23 +102,19 @@ export function superglueExamples<T extends SuperGlueTaskId>(task: T, records: r
   }
 }
 
-/** Fine-tuning data for `EncoderClassifier.trainable`: length-bucketed, reshuffled every epoch (src/train). */
-export function classificationData(examples: readonly Example[], batchSize: number, o: InputOptions): TrainData<ClassificationBatch> {
+/** Fine-tuning data for an encoder classifier (src/train): length-bucketed, reshuffled every epoch. */
+export function classificationData(examples: readonly Example[], batchSize: number, o: InputOptions): TrainData<Labelled> {
   if (examples.some((e) => e.label === null)) throw new ConfigError('training examples need labels', undefined, 'label');
   const enc = encodeExamples(examples, o);
-  const lengths = enc.attentionMask.map((r) => r.reduce((a, b) => a + b, 0));
+  const rows = examples.map((_, i) => rowIds(enc, i));
   return {
     epoch(_epoch, rng) {
-      return bucketedBatches(lengths, rng, { batchSize }).map((idx) => {
-        const width = Math.max(...idx.map((i) => lengths[i] as number));
-        return {
-          inputIds: idx.map((i) => (enc.inputIds[i] as number[]).slice(0, width)),
-          attentionMask: idx.map((i) => (enc.attentionMask[i] as number[]).slice(0, width)),
-          labels: idx.map((i) => (examples[i] as Example).label as number),
-        };
-      });
+      return bucketedBatches(rows.map((r) => r.length), rng, { batchSize }).map((idx) => ({
+        ...padRight(idx.map((i) => rows[i] as number[]), o.tokenizer.padId),
+        labels: idx.map((i) => (examples[i] as Example).label as number),
+      }));
     },
-    size: (b) => b.labels.length,
+    size: (b) => b.batch,
   };
 }
 
@@ -187,14 +134,15 @@ export interface ScoreOptions extends InputOptions, RunControl {
   readonly batchSize?: number;
 }
 
-function checkHead(clf: EncoderClassifier, task: SuperGlueTaskId): void {
+function checkHead(clf: GemmaEncoder, task: SuperGlueTaskId): void {
   const want = task === 'cb' ? 3 : 2;
-  if (clf.numLabels !== want) throw new ConfigError(`${task} needs a ${want}-way head, got ${clf.numLabels}`, undefined, 'numLabels');
+  const got = clf.head.outputs;
+  if (clf.options.head.kind !== 'classification' || got !== want) throw new ConfigError(`${task} needs a ${want}-way head, got ${got}`, undefined, 'numLabels');
 }
 
 /** Classification-on-encoder predictions for any SuperGLUE task's records. */
 export async function classifySuperGlue<T extends SuperGlueTaskId>(
-  clf: EncoderClassifier,
+  clf: GemmaEncoder,
   task: T,
   records: readonly SuperGlueRecords[T][],
   o: ScoreOptions,
@@ -202,8 +150,7 @@ export async function classifySuperGlue<T extends SuperGlueTaskId>(
   checkHead(clf, task);
   const bs = o.batchSize ?? 16;
   const probs = async (ex: readonly Example[]) => {
-    const enc = encodeExamples(ex, o);
-    return clf.probabilities(enc.inputIds, enc.attentionMask, bs, o);
+    return classProbabilities(clf, encodeExamples(ex, o), bs, o);
   };
   const argmax = (p: number[]) => p.indexOf(Math.max(...p));
   switch (task) {
@@ -254,7 +201,7 @@ export async function generateSuperGlue<T extends SuperGlueTaskId>(
   for (let s = 0; s < pairs.length; s += bs) {
     throwIfAborted(o.signal, s);
     const part = pairs.slice(s, s + bs);
-    const enc = encodeBatch(o.tokenizer, part.map((p) => p.input), { maxLength: o.maxLength, addBos: o.addBos ?? true, addEos: true });
+    const enc = batchRows(encodeBatch(o.tokenizer, part.map((p) => p.input), { maxLength: o.maxLength, addBos: o.addBos ?? true, addEos: true }));
     const hyps = await generate(model, enc.inputIds, enc.attentionMask, {
       maxNewTokens: o.maxNewTokens ?? 8,
       ...(o.numBeams !== undefined ? { numBeams: o.numBeams } : {}),

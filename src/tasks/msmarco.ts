@@ -15,7 +15,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { DataFileError } from '../errors.js';
-import type { RunEntry } from '../eval/ranking.js';
+import type { RunEntry } from './types.js';
 import { throwIfAborted } from '../progress/index.js';
 
 export interface LineOptions {

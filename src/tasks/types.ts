@@ -9,6 +9,15 @@
  */
 import { DataFileError } from '../errors.js';
 
+/** One retrieved document of a ranking run (run files, rerankers, trec_eval). */
+export interface RunEntry {
+  readonly docid: string;
+  /** Rank as written in the file (1-based); only `msmarcoMrr` reads it. */
+  readonly rank: number;
+  /** Retrieval score; trec_eval orders by it. MS MARCO run files have none: loaders set -rank. */
+  readonly score: number;
+}
+
 export type TaskKind = 'classification' | 'regression';
 
 export type MetricName =

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { ConfigError } from '../errors.js';
+import { padRight, type PaddedBatch } from './batch.js';
 
 export interface EncodeOptions {
   /** Prepend the BOS token (default true, as Gemma's post-processor does). */
@@ -132,18 +133,13 @@ export interface BatchOptions {
   readonly padToMax?: boolean;
 }
 
-export interface Batch {
-  /** [B][T], right padded with the pad id. */
-  readonly inputIds: number[][];
-  /** [B][T], 1 for real tokens, 0 for pads. */
-  readonly attentionMask: number[][];
-}
+export { batchFromRows, batchRows, padRight, rowIds, selectRows, type Labelled, type PaddedBatch } from './batch.js';
 
 /**
  * Encodes texts or text pairs into a right-padded batch. A pair is `bos a eos b [eos]`: the two segments are
  * separated by EOS (Gemma has no SEP token; the encoder recipe joins segments the same way).
  */
-export function encodeBatch(tok: Tokenizer, texts: readonly string[] | readonly (readonly [string, string])[], opts: BatchOptions): Batch {
+export function encodeBatch(tok: Tokenizer, texts: readonly string[] | readonly (readonly [string, string])[], opts: BatchOptions): PaddedBatch {
   const addBos = opts.addBos ?? true;
   const truncation = opts.truncation ?? true;
   if (!Number.isInteger(opts.maxLength) || opts.maxLength < 1) throw new ConfigError(`maxLength must be a positive integer, got ${opts.maxLength}`, undefined, 'maxLength');
@@ -176,9 +172,5 @@ export function encodeBatch(tok: Tokenizer, texts: readonly string[] | readonly 
     }
     return [...head, ...a, tok.eosId, ...b, ...tail].slice(0, opts.maxLength);
   });
-  const width = opts.padToMax ? opts.maxLength : Math.max(1, ...rows.map((r) => r.length));
-  return {
-    inputIds: rows.map((r) => [...r, ...new Array<number>(width - r.length).fill(tok.padId)]),
-    attentionMask: rows.map((r) => [...new Array<number>(r.length).fill(1), ...new Array<number>(width - r.length).fill(0)]),
-  };
+  return padRight(rows, tok.padId, opts.maxLength, opts.padToMax ? opts.maxLength : 1);
 }

@@ -37,27 +37,3 @@ export function sequentialBatches(lengths: readonly number[], batchSize: number,
   for (let b = 0; b < order.length; b += batchSize) out.push(order.slice(b, b + batchSize));
   return out;
 }
-
-export interface PaddedBatch {
-  /** [B, T] token ids, right-padded with padId. */
-  readonly ids: Int32Array;
-  /** [B, T] 1 for real tokens, 0 for padding. */
-  readonly mask: Int32Array;
-  readonly batch: number;
-  readonly length: number;
-}
-
-/** Right-pad sequences to the longest one (at most maxLength; longer ones are truncated on the right). */
-export function padRight(seqs: readonly (readonly number[])[], padId: number, maxLength = Infinity): PaddedBatch {
-  const T = Math.max(1, Math.min(maxLength, Math.max(...seqs.map((s) => s.length))));
-  const ids = new Int32Array(seqs.length * T).fill(padId);
-  const mask = new Int32Array(seqs.length * T);
-  seqs.forEach((s, b) => {
-    const n = Math.min(T, s.length);
-    for (let t = 0; t < n; t++) {
-      ids[b * T + t] = s[t] as number;
-      mask[b * T + t] = 1;
-    }
-  });
-  return { ids, mask, batch: seqs.length, length: T };
-}

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT, sharedDir } from '../../src/io/paths.js';
 import { assertAllClose, TOL } from '../helpers/close.js';
-import { nonPad, readGolden } from '../models/golden.js';
+import { fixturePoolingKey, nonPad, readGolden } from '../models/golden.js';
 
 const BIN = join(REPO_ROOT, 'bin', 'gemma-lab.js');
 const G2 = join(sharedDir(), 'fixtures', 'gemma2-tiny');
@@ -19,7 +19,7 @@ function cli(...args: string[]): { code: number | null; stdout: string; stderr: 
 }
 
 interface ForwardFile {
-  mode: string;
+  attention: string;
   hidden_states: number[][][];
   logits?: number[][][];
   pooled: Record<string, number[][]>;
@@ -39,15 +39,15 @@ test('forward CLI reproduces the goldens (gemma2-tiny every mode, gemma3-tiny HF
       const input = join(dir, 'in.json');
       const out = join(dir, `${mode}.json`);
       await writeFile(input, JSON.stringify({ input_ids: c.input_ids, attention_mask: c.attention_mask }));
-      const r = cli('forward', '--model', fixture, '--input', input, '--mode', mode, '--out', out);
+      const r = cli('forward', '--model', fixture, '--input', input, '--attention', mode, '--out', out);
       assert.equal(r.code, 0, r.stderr);
       const got = JSON.parse(await readFile(out, 'utf8')) as ForwardFile;
       const want = c.outputs[mode]!;
-      assert.equal(got.mode, mode);
+      assert.equal(got.attention, mode);
       assertAllClose(nonPad(got.hidden_states, c.lengths), nonPad(want.hidden_states, c.lengths), TOL.parityF32, `${mode} hidden_states`);
       if (mode === 'causal') assertAllClose(nonPad(got.logits!, c.lengths), nonPad(want.logits!, c.lengths), TOL.parityF32, 'logits');
       else assert.equal(got.logits, undefined);
-      for (const k of ['mean', 'first', 'last_non_pad']) assertAllClose(got.pooled[k]!, want.pooled[k]!, TOL.parityF32, `${mode} pooled.${k}`);
+      for (const k of ['mean', 'first', 'last']) assertAllClose(got.pooled[k]!, want.pooled[fixturePoolingKey(k)]!, TOL.parityF32, `${mode} pooled.${k}`);
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -66,9 +66,9 @@ test('forward CLI: bad input names the file; bad mode is a usage error', async (
     r = cli('forward', '--model', G2, '--input', input, '--out', join(dir, 'o.json'));
     assert.equal(r.code, 1);
     assert.match(r.stderr, /bad\.json: inputIds\[0\]\[1\] = 300 is not a token id/);
-    r = cli('forward', '--model', G2, '--input', input, '--out', join(dir, 'o.json'), '--mode', 'sideways');
+    r = cli('forward', '--model', G2, '--input', input, '--out', join(dir, 'o.json'), '--attention', 'sideways');
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /unknown --mode 'sideways'/);
+    assert.match(r.stderr, /unknown --attention 'sideways'/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

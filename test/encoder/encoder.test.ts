@@ -5,31 +5,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../../src/engine/index.js';
-import { parseGemmaConfig } from '../../src/config/gemma.js';
+import { tinyGemma2 } from '../helpers/tiny.js';
 import { GemmaModel } from '../../src/models/gemma.js';
 import { Rng } from '../../src/rng/index.js';
-import { attentionPool } from '../../src/encoder/pooling.js';
-import { headLoss } from '../../src/encoder/heads.js';
-import { toEncoder, type EncoderBatch } from '../../src/encoder/encoder.js';
-import { padRight } from '../../src/train/batching.js';
+import { attentionPool } from '../../src/nn/pooling.js';
+import { headLoss } from '../../src/encoder/head.js';
+import { toEncoder } from '../../src/encoder/encoder.js';
+import type { Labelled } from '../../src/tokenize/batch.js';
+import { padRight } from '../../src/tokenize/batch.js';
 import { ConfigError } from '../../src/errors.js';
 import { assertAllClose, TOL } from '../helpers/close.js';
 
 await initEngine();
 
 // A tiny Gemma 2 (sliding window 3 on layer 0, so the three attention modes differ).
-const CONFIG = parseGemmaConfig(
-  {
-    model_type: 'gemma2', vocab_size: 32, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 2,
-    num_attention_heads: 2, num_key_value_heads: 1, head_dim: 8, query_pre_attn_scalar: 8, sliding_window: 3,
-    layer_types: ['sliding_attention', 'full_attention'], attn_logit_softcapping: 50, final_logit_softcapping: 30,
-    rms_norm_eps: 1e-6, rope_theta: 10000, pad_token_id: 0, bos_token_id: 2, eos_token_id: 1, initializer_range: 0.5,
-    hidden_activation: 'gelu_pytorch_tanh', max_position_embeddings: 64,
-  },
-  'test-config',
-);
+const CONFIG = tinyGemma2({ vocab_size: 32, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 2, head_dim: 8, query_pre_attn_scalar: 8, sliding_window: 3, layer_types: ['sliding_attention', 'full_attention'], initializer_range: 0.5, max_position_embeddings: 64 });
 const SEQS = [[2, 5, 9, 11, 7, 3], [2, 8, 4], [2, 6, 6, 13, 1]];
-const batchOf = (labels: number[]): EncoderBatch => ({ ...padRight(SEQS, 0), labels });
+const batchOf = (labels: number[]): Labelled => ({ ...padRight(SEQS, 0), labels });
 
 /** float64 reference of attention pooling: per head, softmax over real keys of q.k/sqrt(K), then sum p v. */
 function attentionPoolRef(x: number[][][], mask: number[][], q: number[], wk: number[][], wv: number[][], H: number): number[][] {
@@ -108,7 +100,7 @@ test("attention switch: the encoder's states equal the model's own causal / bidi
     for (const mode of ['causal', 'bidirectional_global', 'bidirectional_sliding'] as const) {
       const enc = toEncoder(model, { attention: mode, pooling: 'mean', head: { kind: 'classification', numClasses: 2 } });
       const got = enc.embed(b).arraySync();
-      const h = model.forward(ids, { attentionMask: mask, mode }).hiddenStates;
+      const h = model.forward(ids, { attentionMask: mask, attention: mode }).hiddenStates;
       const want = model.pool(h, mask, 'mean').arraySync();
       assertAllClose(got, want, 1e-6, `mean pooling, ${mode}`);
       means.set(mode, got);
@@ -128,7 +120,7 @@ test("'last' pooling is the last non-pad token's state; 'first' is position 0", 
     const b = batchOf([0, 1, 0]);
     const h = model.forward(tf.tensor2d(b.ids, [b.batch, b.length], 'int32'), {
       attentionMask: tf.tensor2d(b.mask, [b.batch, b.length], 'int32'),
-      mode: 'bidirectional_global',
+      attention: 'bidirectional_global',
     }).hiddenStates.arraySync();
     const last = toEncoder(model, { attention: 'bidirectional_global', pooling: 'last', head: { kind: 'regression' } });
     assertAllClose(last.embed(b).arraySync(), SEQS.map((s, i) => h[i]![s.length - 1]!), 1e-6, 'last non-pad');
@@ -210,7 +202,7 @@ test('every head trains end to end through the trainer (attention pooling gets g
     ] as const;
     for (const [head, labels] of heads) {
       const enc = toEncoder(model, { attention: 'bidirectional_global', pooling: 'attention', head, seed: 3, trainBackbone: false });
-      const b: EncoderBatch = { ...padRight(SEQS.slice(0, labels.length), 0), labels };
+      const b: Labelled = { ...padRight(SEQS.slice(0, labels.length), 0), labels };
       const q0 = Array.from(enc.headParams.get('pooler.query')!.dataSync());
       const r = await train(enc, { epoch: () => [b], size: (x) => x.batch }, { seed: 0, maxSteps: 15, schedule: { lr: 0.05, decay: 'constant' } });
       assert.ok(r.logs.at(-1)!.loss < r.logs[0]!.loss, `${JSON.stringify(head)}: loss ${r.logs[0]!.loss} -> ${r.logs.at(-1)!.loss}`);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../../src/engine/index.js';
-import { parseGemmaConfig } from '../../src/config/gemma.js';
+import { tinyGemma2 } from '../helpers/tiny.js';
 import { GemmaModel } from '../../src/models/gemma.js';
 import { toEncoder } from '../../src/encoder/encoder.js';
 import { evaluateGlue, exampleTokenizer, finetuneGlue, glueFile } from '../../src/encoder/glue.js';
@@ -19,16 +19,7 @@ const train = await loadGlue('sst2', glueFile('sst2', 'train'));
 const rows = train.examples.slice(0, 256);
 const trimmed = trimTokenizer(readTokenizerFiles(), rows.map((e) => e.texts[0]));
 const tok = tokenizerFromJson(trimmed.tokenizerJson, trimmed.config, { eos: ['<eos>'] }, 'trimmed');
-const config = parseGemmaConfig(
-  {
-    model_type: 'gemma2', vocab_size: tok.vocabSize, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1,
-    num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16, query_pre_attn_scalar: 16, sliding_window: 16,
-    layer_types: ['full_attention'], attn_logit_softcapping: 50, final_logit_softcapping: 30, rms_norm_eps: 1e-6,
-    rope_theta: 10000, pad_token_id: tok.padId, bos_token_id: tok.bosId, eos_token_id: tok.eosId, initializer_range: 0.02,
-    hidden_activation: 'gelu_pytorch_tanh', max_position_embeddings: 128,
-  },
-  'test-config',
-);
+const config = tinyGemma2({ vocab_size: tok.vocabSize, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, head_dim: 16, query_pre_attn_scalar: 16, sliding_window: 16, layer_types: ['full_attention'], pad_token_id: tok.padId, bos_token_id: tok.bosId, eos_token_id: tok.eosId, initializer_range: 0.02, max_position_embeddings: 128 });
 
 test('finetuneGlue on real SST-2 rows: per-step logs, loss decreases, dev metric = accuracy of the returned predictions', async () => {
   const model = GemmaModel.random(config, 0);

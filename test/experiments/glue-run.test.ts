@@ -7,7 +7,7 @@ import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
-import { parseGemmaConfig } from '../../src/config/gemma.js';
+import { tinyGemma2 } from '../helpers/tiny.js';
 import { initEngine } from '../../src/engine/index.js';
 import { ConfigError } from '../../src/errors.js';
 import { glueEncoderRun, modelIdentity } from '../../src/experiments/glue.js';
@@ -21,16 +21,7 @@ const TOKENIZER = join(REPO_ROOT, 'data', 'tokenizers', 'gemma3-corpus');
 async function tinyCheckpoint(): Promise<{ dir: string; model: string; modelSha: string }> {
   await initEngine();
   const tok = loadTokenizer(TOKENIZER);
-  const config = parseGemmaConfig(
-    {
-      model_type: 'gemma2', vocab_size: tok.vocabSize, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1,
-      num_attention_heads: 2, num_key_value_heads: 1, head_dim: 8, query_pre_attn_scalar: 8, sliding_window: 16,
-      layer_types: ['full_attention'], attn_logit_softcapping: 50, final_logit_softcapping: 30, rms_norm_eps: 1e-6,
-      rope_theta: 10000, pad_token_id: tok.padId, bos_token_id: tok.bosId, eos_token_id: tok.eosId, initializer_range: 0.02,
-      hidden_activation: 'gelu_pytorch_tanh', max_position_embeddings: 128,
-    },
-    'test',
-  );
+  const config = tinyGemma2({ vocab_size: tok.vocabSize, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, head_dim: 8, query_pre_attn_scalar: 8, sliding_window: 16, layer_types: ['full_attention'], pad_token_id: tok.padId, bos_token_id: tok.bosId, eos_token_id: tok.eosId, initializer_range: 0.02, max_position_embeddings: 128 }, 'test');
   const dir = mkdtempSync(join(tmpdir(), 'glue-run-'));
   const m = GemmaModel.random(config, 0);
   await m.save(dir);

@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT } from '../../src/io/paths.js';
 import { stableNotebook } from '../../src/report/compare.js';
-import { readNotebook, runNotebook, type Notebook } from '../../src/report/notebook.js';
+import { readNotebook, type Notebook } from '../../src/report/notebook.js';
+import { runNotebook } from '../../src/kernel/run-notebook.js';
 import { colourfulFraction, decodePng } from './png.js';
 import { findChromium, missing } from './tools.js';
 

@@ -340,7 +340,7 @@ class GemmaLabPolish(unittest.TestCase):
         model = os.path.join(REPO, "data", "models", "tiny-gemma-pretrained")
         reply, msgs = self.c.run(
             f"const glt = await $nb.lib();\nconst tok = glt.loadTokenizer({json.dumps(model)});\n"
-            "const ex = glt.exampleTokenizer(tok, 16);\n[tok.decode(tok.encode('the news')), ex.encode(['a', 'b'])[0] === tok.bosId, glt.encodeBatch(tok, ['x y', 'x'], { maxLength: 8 }).attentionMask.map((r) => r.length)]"
+            "const ex = glt.exampleTokenizer(tok, 16);\n[tok.decode(tok.encode('the news')), ex.encode(['a', 'b'])[0] === tok.bosId, (({ batch, length }) => [batch, length])(glt.encodeBatch(tok, ['x y', 'x'], { maxLength: 8 }))]"
         )
         self.assertEqual(reply["status"], "ok", reply)
         self.assertEqual(result_of(msgs), "[ 'the news', true, [ 3, 3 ] ]")

@@ -30,15 +30,15 @@ test('a batch equals its rows run alone, and right padding leaves real-token out
   try {
     const c = readGolden(G3).cases.find((x) => x.name === 'right_padded')!;
     for (const mode of ['causal', 'bidirectional_sliding', 'bidirectional_sliding_gemma3_hf'] as const) {
-      const batch = model.forward(c.input_ids, { attentionMask: c.attention_mask, mode, logits: true });
+      const batch = model.forward(c.input_ids, { attentionMask: c.attention_mask, attention: mode, logits: true });
       const bh = batch.hiddenStates.arraySync();
       c.input_ids.forEach((row, b) => {
         const n = c.lengths[b]!;
-        const single = model.forward([row.slice(0, n)], { mode, logits: true });
+        const single = model.forward([row.slice(0, n)], { attention: mode, logits: true });
         assertAllClose(single.hiddenStates.arraySync()[0]!, bh[b]!.slice(0, n), EQUIV, `${mode} row ${b} alone`);
         assertAllClose(single.logits!.arraySync()[0]!, batch.logits!.arraySync()[b]!.slice(0, n), EQUIV, `${mode} logits row ${b}`);
         // 5 more pads on the right change nothing for the real tokens
-        const padded = model.forward([[...row.slice(0, n), 0, 0, 0, 0, 0]], { attentionMask: [[...Array(n).fill(1), 0, 0, 0, 0, 0]], mode });
+        const padded = model.forward([[...row.slice(0, n), 0, 0, 0, 0, 0]], { attentionMask: [[...Array(n).fill(1), 0, 0, 0, 0, 0]], attention: mode });
         assertAllClose(padded.hiddenStates.arraySync()[0]!.slice(0, n), bh[b]!.slice(0, n), EQUIV, `${mode} row ${b} extra padding`);
         tf.dispose([single, padded]);
       });
@@ -57,11 +57,11 @@ test('no tensor leaks: forward+pool inside tf.tidy, and forward + dispose', asyn
     model.forward(ids, { attentionMask: mask }).hiddenStates.dispose(); // warm-up (lazy backend state)
     const before = tf.memory().numTensors;
     tf.tidy(() => {
-      const out = model.forward(ids, { attentionMask: mask, mode: 'bidirectional_sliding' });
+      const out = model.forward(ids, { attentionMask: mask, attention: 'bidirectional_sliding' });
       model.pool(out.hiddenStates, mask, 'mean');
     });
     assert.equal(tf.memory().numTensors, before);
-    const out = model.forward(ids, { attentionMask: tf.tensor2d(mask) as tf.Tensor2D, logits: true, mode: 'bidirectional_global' });
+    const out = model.forward(ids, { attentionMask: tf.tensor2d(mask) as tf.Tensor2D, logits: true, attention: 'bidirectional_global' });
     assert.equal(tf.memory().numTensors, before + 3); // mask input + hidden + logits
     tf.dispose(out);
     assert.equal(tf.memory().numTensors, before + 1);
@@ -73,8 +73,8 @@ test('no tensor leaks: forward+pool inside tf.tidy, and forward + dispose', asyn
 test('logits: by default only in causal mode; on request in other modes', async () => {
   const model = await g3();
   try {
-    const a = model.forward([[2, 9, 9]], { mode: 'bidirectional_global' });
-    const b = model.forward([[2, 9, 9]], { mode: 'bidirectional_global', logits: true });
+    const a = model.forward([[2, 9, 9]], { attention: 'bidirectional_global' });
+    const b = model.forward([[2, 9, 9]], { attention: 'bidirectional_global', logits: true });
     const c = model.forward([[2, 9, 9]], { logits: false });
     assert.equal(a.logits, undefined);
     assert.deepEqual(b.logits?.shape, [1, 3, 256]);
@@ -123,7 +123,7 @@ test('gradients reach every parameter (embedding via the gather gradient)', asyn
   const model = await g3();
   try {
     const { value, grads } = tf.variableGrads(() =>
-      tf.mean(tf.square(model.forward([[2, 7, 8, 9, 10]], { mode: 'bidirectional_sliding' }).hiddenStates)) as tf.Scalar,
+      tf.mean(tf.square(model.forward([[2, 7, 8, 9, 10]], { attention: 'bidirectional_sliding' }).hiddenStates)) as tf.Scalar,
     );
     assert.equal(Object.keys(grads).length, model.params.size);
     for (const g of Object.values(grads)) {
@@ -179,8 +179,8 @@ test('use_bidirectional_attention (EmbeddingGemma) makes the HF bidirectional wi
     assert.equal(model.defaultMode, 'bidirectional_sliding_gemma3_hf');
     const ids = [Array.from({ length: 14 }, (_, t) => 2 + t)];
     const a = model.forward(ids);
-    const b = model.forward(ids, { mode: 'bidirectional_sliding_gemma3_hf' });
-    const c = model.forward(ids, { mode: 'bidirectional_sliding' });
+    const b = model.forward(ids, { attention: 'bidirectional_sliding_gemma3_hf' });
+    const c = model.forward(ids, { attention: 'bidirectional_sliding' });
     assert.equal(a.logits, undefined);
     assert.deepEqual(a.hiddenStates.dataSync(), b.hiddenStates.dataSync());
     assert.notDeepEqual(a.hiddenStates.dataSync(), c.hiddenStates.dataSync());

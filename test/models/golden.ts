@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { assertAllClose, TOL } from '../helpers/close.js';
 import type { GemmaModel } from '../../src/models/gemma.js';
 import { ATTENTION_MODES, type AttentionMode } from '../../src/nn/masks.js';
-import { POOLING_KINDS } from '../../src/nn/pooling.js';
+import { TOKEN_POOLINGS } from '../../src/nn/pooling.js';
 
 export interface GoldenOutputs {
   /** Optional (our fixtures, one case): residual stream after the embedding and after each layer. */
@@ -50,7 +50,7 @@ export function checkGolden(model: GemmaModel, golden: Golden): Map<string, numb
       if (!(ATTENTION_MODES as readonly string[]).includes(modeKey)) throw new Error(`golden mode ${modeKey} unknown`);
       const mode = modeKey as AttentionMode;
       const before = tf.memory().numTensors;
-      const out = model.forward(c.input_ids, { attentionMask: c.attention_mask, mode, layerStates: want.layer_states !== undefined });
+      const out = model.forward(c.input_ids, { attentionMask: c.attention_mask, attention: mode, layerStates: want.layer_states !== undefined });
       const what = `${golden.fixture}/${c.name}/${mode}`;
       // Stages in order, so the first failing assertion names the first divergent layer.
       want.layer_states?.forEach((stage, i) => {
@@ -64,9 +64,9 @@ export function checkGolden(model: GemmaModel, golden: Golden): Map<string, numb
         if (!out.logits) throw new Error(`${what}: no logits computed`);
         note(`${mode}.logits`, assertAllClose(nonPad(out.logits.arraySync(), c.lengths), nonPad(want.logits, c.lengths), TOL.parityF32, `${what} logits`));
       } else if (out.logits) throw new Error(`${what}: logits computed in a non-causal mode by default`);
-      for (const kind of POOLING_KINDS) {
+      for (const kind of TOKEN_POOLINGS) {
         const pooled = model.pool(out.hiddenStates, c.attention_mask, kind);
-        note(`${mode}.pooled.${kind}`, assertAllClose(pooled.arraySync(), want.pooled[kind] as number[][], TOL.parityF32, `${what} pooled.${kind}`));
+        note(`${mode}.pooled.${kind}`, assertAllClose(pooled.arraySync(), want.pooled[fixturePoolingKey(kind)] as number[][], TOL.parityF32, `${what} pooled.${kind}`));
         pooled.dispose();
       }
       tf.dispose(out);
@@ -75,6 +75,9 @@ export function checkGolden(model: GemmaModel, golden: Golden): Map<string, numb
   }
   return maxErr;
 }
+
+/** The reference script names last-real-token pooling 'last_non_pad'. */
+export const fixturePoolingKey = (kind: string): string => (kind === 'last' ? 'last_non_pad' : kind);
 
 export function report(label: string, errs: Map<string, number>): void {
   const worst = Math.max(...errs.values());

@@ -133,10 +133,10 @@ test('pool: mean over real tokens, first, and the rightmost real token', async (
     [1, 1, 1, 1],
     [1, 1, 0, 0],
   ];
-  const run = (kind: 'mean' | 'first' | 'last_non_pad') => tf.tidy(() => pool(tf.tensor3d(h), tf.tensor2d(mask), kind).arraySync());
+  const run = (kind: 'mean' | 'first' | 'last') => tf.tidy(() => pool(tf.tensor3d(h), tf.tensor2d(mask), kind).arraySync());
   assert.deepEqual(run('mean'), [[2.5, 25], [5.5, 55]]);
   assert.deepEqual(run('first'), [[1, 10], [5, 50]]);
-  assert.deepEqual(run('last_non_pad'), [[4, 40], [6, 60]]);
+  assert.deepEqual(run('last'), [[4, 40], [6, 60]]);
   // left padding: the last real token is still the rightmost one
-  assert.deepEqual(tf.tidy(() => pool(tf.tensor3d(h), tf.tensor2d([[0, 1, 1, 0], [0, 0, 0, 1]]), 'last_non_pad').arraySync()), [[3, 30], [9, 90]]);
+  assert.deepEqual(tf.tidy(() => pool(tf.tensor3d(h), tf.tensor2d([[0, 1, 1, 0], [0, 0, 0, 1]]), 'last').arraySync()), [[3, 30], [9, 90]]);
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { sharedDataPath } from '../../src/io/paths.js';
-import { rankEvalReport } from '../../src/rank/cli.js';
+import { rankEvalReport } from '../../src/cli/rank-eval.js';
 import { loadQrels, loadRun } from '../../src/tasks/msmarco.js';
 
 const M = (...p: string[]): string => sharedDataPath('msmarco', ...p);

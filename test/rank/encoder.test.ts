@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { parseGemmaConfig } from '../../src/config/gemma.js';
+import { tinyGemma2 } from '../helpers/tiny.js';
 import { toEncoder, type GemmaEncoder } from '../../src/encoder/encoder.js';
 import { initEngine } from '../../src/engine/index.js';
 import { sharedDataPath } from '../../src/io/paths.js';
@@ -16,16 +16,7 @@ import { train } from '../../src/train/trainer.js';
 import { assertAllClose, TOL } from '../helpers/close.js';
 
 // A tiny random Gemma 2 (vocab 32) and a byte "tokenizer" mapping each UTF-8 byte into ids 3..31.
-const CONFIG = parseGemmaConfig(
-  {
-    model_type: 'gemma2', vocab_size: 32, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 2,
-    num_attention_heads: 2, num_key_value_heads: 1, head_dim: 8, query_pre_attn_scalar: 8, sliding_window: 4,
-    layer_types: ['sliding_attention', 'full_attention'], attn_logit_softcapping: 50, final_logit_softcapping: 30,
-    rms_norm_eps: 1e-6, rope_theta: 10000, pad_token_id: 0, bos_token_id: 2, eos_token_id: 1, initializer_range: 0.5,
-    hidden_activation: 'gelu_pytorch_tanh', max_position_embeddings: 64,
-  },
-  'rank-test-config',
-);
+const CONFIG = tinyGemma2({ vocab_size: 32, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 2, head_dim: 8, query_pre_attn_scalar: 8, sliding_window: 4, layer_types: ['sliding_attention', 'full_attention'], initializer_range: 0.5, max_position_embeddings: 64 }, 'rank-test-config');
 const bytes = (t: string): number[] => [...Buffer.from(t, 'utf8')].map((b) => 3 + (b % 29));
 const TOK: Tokenizer = {
   encode: (text, opts) => [...(opts?.addBos === false ? [] : [2]), ...bytes(text), ...(opts?.addEos ? [1] : [])],
@@ -48,7 +39,7 @@ function directScore(model: GemmaModel, enc: GemmaEncoder, ids: number[]): numbe
 }
 
 function directMean(model: GemmaModel, ids: number[]): number[] {
-  const out = model.forward([ids], { attentionMask: [ids.map(() => 1)], mode: 'bidirectional_global', logits: false });
+  const out = model.forward([ids], { attentionMask: [ids.map(() => 1)], attention: 'bidirectional_global', logits: false });
   const h = (out.hiddenStates.arraySync() as number[][][])[0] as number[][];
   out.hiddenStates.dispose();
   return (h[0] as number[]).map((_, d) => h.reduce((s, row) => s + (row[d] as number), 0) / h.length);

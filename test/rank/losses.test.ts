@@ -1,7 +1,7 @@
 import { describe, it, before } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../../src/engine/index.js';
-import { headLoss } from '../../src/encoder/heads.js';
+import { headLoss } from '../../src/encoder/head.js';
 import { marginRanking, pointwiseBce, softmaxCrossEntropy } from '../../src/rank/losses.js';
 import { assertAllClose, TOL } from '../helpers/close.js';
 

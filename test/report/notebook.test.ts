@@ -3,7 +3,8 @@ import { mkdtemp, readFile, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { injectParameters, notebookToHtml, parseParam, readNotebook, runNotebook, type Cell, type Notebook } from '../../src/report/notebook.js';
+import { injectParameters, notebookToHtml, parseParam, readNotebook, type Cell, type Notebook } from '../../src/report/notebook.js';
+import { runNotebook } from '../../src/kernel/run-notebook.js';
 import { stableNotebook } from '../../src/report/compare.js';
 
 const code = (source: string, tags?: string[]): Cell => ({ cell_type: 'code', source, metadata: tags ? { tags } : {}, outputs: [], execution_count: null });

@@ -43,7 +43,7 @@ test('balanced build: encoder == source Gemma in bidirectional_sliding mode; dec
   };
   for (const c of shared.cases) {
     const enc = model.encode(c.input_ids, c.attention_mask);
-    const src = gemma.forward(c.input_ids, { attentionMask: c.attention_mask, mode: 'bidirectional_sliding' });
+    const src = gemma.forward(c.input_ids, { attentionMask: c.attention_mask, attention: 'bidirectional_sliding' });
     const got = realTokens(enc.arraySync(), c.attention_mask);
     assert.deepEqual(got, realTokens(src.hiddenStates.arraySync(), c.attention_mask), 'bit-identical to the source Gemma');
     assertAllClose(got, realTokens(c.outputs.bidirectional_sliding.hidden_states, c.attention_mask), TOL.parityF32, 'vs gemma2-tiny golden');
@@ -138,7 +138,7 @@ test('build refuses what it cannot map', async () => {
 });
 
 test('CLI to-encoder-decoder writes a checkpoint loadModel reads; bad flags are ConfigErrors', async () => {
-  const cli = (await import('../../src/t5gemma/cli.js')).default;
+  const cli = (await import('../../src/cli/to-encoder-decoder.js')).default;
   const out = join(tmp, 'cli');
   const log = console.log;
   console.log = () => {};

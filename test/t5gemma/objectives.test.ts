@@ -5,6 +5,7 @@ import { ConfigError } from '../../src/errors.js';
 import { Rng } from '../../src/rng/index.js';
 import { prefixLmExample, prefixSplitPoint } from '../../src/t5gemma/objectives/prefixlm.js';
 import { IGNORE, collateSeq2Seq } from '../../src/t5gemma/objectives/seq2seq.js';
+import { batchRows, unflatten } from '../../src/tokenize/batch.js';
 import {
   GEMMA_UL2_TOKENS,
   T5GEMMA2_MIXTURE,
@@ -38,24 +39,26 @@ test('PrefixLM fixed split without eos, and a random split is seeded and in rang
 });
 
 test('collate pads right: encoder with pad 0 + mask, decoder with pad, labels with IGNORE', () => {
-  const b = collateSeq2Seq([prefixLmExample(toks(4)), prefixLmExample(toks(7, 80))], 0);
-  assert.deepEqual(b.inputIds, [
+  const batch = collateSeq2Seq([prefixLmExample(toks(4)), prefixLmExample(toks(7, 80))], 0);
+  const enc = batchRows(batch);
+  const dec = batchRows(batch.decoder);
+  assert.deepEqual(enc.inputIds, [
     [50, 51, 0],
     [80, 81, 82],
   ]);
-  assert.deepEqual(b.attentionMask, [
+  assert.deepEqual(enc.attentionMask, [
     [1, 1, 0],
     [1, 1, 1],
   ]);
-  assert.deepEqual(b.decoderInputIds, [
+  assert.deepEqual(dec.inputIds, [
     [BOS, 52, 53, 0, 0],
     [BOS, 83, 84, 85, 86],
   ]);
-  assert.deepEqual(b.decoderAttentionMask, [
+  assert.deepEqual(dec.attentionMask, [
     [1, 1, 1, 0, 0],
     [1, 1, 1, 1, 1],
   ]);
-  assert.deepEqual(b.labels, [
+  assert.deepEqual(unflatten(batch.labels, batch.decoder.length), [
     [52, 53, EOS, IGNORE, IGNORE],
     [83, 84, 85, 86, EOS],
   ]);

@@ -19,6 +19,7 @@ import { IGNORE, collateSeq2Seq } from '../../src/t5gemma/objectives/seq2seq.js'
 import { pretrain, pretrainData, seq2seqCrossEntropy, seq2seqTrainable } from '../../src/t5gemma/pretrain.js';
 import { TOL, assertAllClose } from '../helpers/close.js';
 import { type Case, fixtureDir, goldenCases } from './golden.js';
+import { batchFromRows, batchRows, unflatten } from '../../src/tokenize/batch.js';
 
 before(async () => {
   await initEngine();
@@ -49,7 +50,7 @@ test('seq2seq loss = mean CE over non-IGNORE labels, on the golden logits of the
   (labels[0] as number[])[0] = IGNORE;
   (labels[1] as number[])[6] = IGNORE;
   const want = referenceCe(c.outputs.logits, labels);
-  const batch = { inputIds: c.input_ids, attentionMask: c.attention_mask, decoderInputIds: c.decoder_input_ids, decoderAttentionMask: c.decoder_input_ids.map((r) => r.map(() => 1)), labels };
+  const batch = { ...batchFromRows(c.input_ids, c.attention_mask), decoder: batchFromRows(c.decoder_input_ids, c.decoder_input_ids.map((r) => r.map(() => 1))), labels: Int32Array.from(labels.flat()) };
   const got = seq2seqTrainable(model).loss(batch, { seed: 0 });
   assertAllClose([got.dataSync()[0] as number], [want], TOL.parityF32, 'loss');
   got.dispose();
@@ -121,12 +122,12 @@ test('pretrainData draws a new split per epoch, reproducibly', () => {
   assert.deepEqual(data.epoch(0, new Rng('e0')), e0);
   assert.equal(e0.length, 2);
   // The split points (prefix lengths, order-free) of the same sequences are redrawn between epochs.
-  const splits = (e: typeof e0) => e.flatMap((b) => b.attentionMask.map((r) => r.reduce((a, x) => a + x, 0))).sort();
+  const splits = (e: typeof e0) => e.flatMap((b) => batchRows(b).attentionMask.map((r) => r.reduce((a, x) => a + x, 0))).sort();
   assert.notDeepEqual(splits(data.epoch(1, new Rng('e1'))), splits(e0));
   // Default PrefixLM is the paper's equal halves: 5 prefix tokens, 5 + eos targets.
   const half = pretrainData(seqs, { kind: 'prefixlm' }, 4, 0).epoch(0, new Rng('h'))[0]!;
-  assert.ok(half.attentionMask.every((r) => r.reduce((a, b) => a + b, 0) === 5));
-  assert.ok(half.labels.every((r) => r.length === 6));
+  assert.ok(batchRows(half).attentionMask.every((r) => r.reduce((a, b) => a + b, 0) === 5));
+  assert.ok(unflatten(half.labels, half.decoder.length).every((r) => r.length === 6));
   assert.throws(() => collateSeq2Seq([], 0), ConfigError);
 });
 

@@ -16,7 +16,8 @@ import { type BoolQRecord, type ReCoRDRecord, loadSuperGlue } from '../../src/ta
 import type { Tokenizer } from '../../src/tokenize/index.js';
 import { collateSeq2Seq, teacherForce } from '../../src/t5gemma/objectives/seq2seq.js';
 import { seq2seqTrainable } from '../../src/t5gemma/pretrain.js';
-import { EncoderClassifier, classificationData, classifySuperGlue, generateSuperGlue, superglueExamples } from '../../src/t5gemma/superglue.js';
+import { classificationData, classifySuperGlue, generateSuperGlue, superglueClassifier, superglueExamples } from '../../src/t5gemma/superglue.js';
+import { batchFromRows } from '../../src/tokenize/batch.js';
 import { train } from '../../src/train/trainer.js';
 import { TOL, assertAllClose } from '../helpers/close.js';
 import { type Case, fixtureDir, goldenCases } from './golden.js';
@@ -43,11 +44,11 @@ const tiny = async () => (await loadModel(fixtureDir('t5gemma-tiny'))) as T5Gemm
 
 test('classifier logits = golden encoder state at the last real token @ W^T + b', async () => {
   const model = await tiny();
-  const clf = new EncoderClassifier(model, 3, 1);
-  (clf.head.get('score.out_proj.bias') as tf.Variable).assign(tf.tensor1d([0.5, -1, 2]));
-  const W = (clf.head.get('score.out_proj.weight') as tf.Variable).arraySync() as number[][];
+  const clf = superglueClassifier(model, 3, 1);
+  (clf.headParams.get('score.bias') as tf.Variable).assign(tf.tensor1d([0.5, -1, 2]));
+  const W = (clf.headParams.get('score.weight') as tf.Variable).arraySync() as number[][];
   for (const c of goldenCases('t5gemma-tiny') as Case[]) {
-    const got = clf.logits(c.input_ids, c.attention_mask);
+    const got = clf.logits(batchFromRows(c.input_ids, c.attention_mask));
     const want = c.outputs.encoder_hidden_states.map((rows, b) => {
       const len = (c.attention_mask[b] as number[]).reduce((s, m) => s + m, 0);
       const h = rows[len - 1] as number[];
@@ -62,10 +63,10 @@ test('classifier logits = golden encoder state at the last real token @ W^T + b'
 
 test('fine-tuned classifier on a separable BoolQ-shaped task: predictions feed scoreSuperGlueTask and the submission writer', async () => {
   const model = await tiny();
-  const clf = new EncoderClassifier(model, 2, 3);
+  const clf = superglueClassifier(model, 2, 3);
   const records: BoolQRecord[] = Array.from({ length: 24 }, (_, i) => ({ idx: i, question: `q${i % 5}`, passage: i % 2 ? 'yes yes yes' : 'no no no', label: i % 2 }));
   const data = classificationData(superglueExamples('boolq', records), 8, { tokenizer: charTok, maxLength: 32 });
-  await train(clf.trainable(), data, { seed: 1, maxSteps: 20, schedule: { lr: 3e-3, decay: 'constant' } });
+  await train(clf, data, { seed: 1, maxSteps: 20, schedule: { lr: 3e-3, decay: 'constant' } });
   const res = await classifySuperGlue(clf, 'boolq', records, { tokenizer: charTok, maxLength: 32, batchSize: 5 });
   assert.equal(res.task, 'boolq');
   const preds = res.predictions as { idx: number; prediction: number }[];
@@ -84,21 +85,21 @@ test('real SuperGLUE val files: CB/COPA/MultiRC and a ReCoRD record score end to
   const model = await tiny();
   const o = { tokenizer: charTok, maxLength: 48, batchSize: 32 };
   const cb = await loadSuperGlue('cb', sharedDataPath('superglue', 'cb', 'val.jsonl'));
-  const cbPred = await classifySuperGlue(new EncoderClassifier(model, 3), 'cb', cb.records, o);
+  const cbPred = await classifySuperGlue(superglueClassifier(model, 3), 'cb', cb.records, o);
   const p = cbPred.predictions as { idx: number; prediction: number }[];
   assert.equal(p.length, 56);
   assert.ok(p.every((x) => [0, 1, 2].includes(x.prediction)));
   const r = scoreSuperGlueTask('cb', p.map((x) => x.prediction), cb.records.map((x) => x.label as number));
   assert.ok(r.metrics.accuracy !== undefined && r.metrics.macro_f1 !== undefined);
-  await assert.rejects(classifySuperGlue(new EncoderClassifier(model, 2), 'cb', cb.records, o), /3-way head/);
+  await assert.rejects(classifySuperGlue(superglueClassifier(model, 2), 'cb', cb.records, o), /3-way head/);
 
   const copa = await loadSuperGlue('copa', sharedDataPath('superglue', 'copa', 'val.jsonl'));
-  const copaPred = (await classifySuperGlue(new EncoderClassifier(model, 2), 'copa', copa.records.slice(0, 10), o)).predictions as { idx: number; prediction: number }[];
+  const copaPred = (await classifySuperGlue(superglueClassifier(model, 2), 'copa', copa.records.slice(0, 10), o)).predictions as { idx: number; prediction: number }[];
   assert.deepEqual(copaPred.map((x) => x.idx), copa.records.slice(0, 10).map((x) => x.idx));
   assert.ok(copaPred.every((x) => x.prediction === 0 || x.prediction === 1));
 
   const mrc = await loadSuperGlue('multirc', sharedDataPath('superglue', 'multirc', 'val.jsonl'));
-  const mrcRes = await classifySuperGlue(new EncoderClassifier(model, 2), 'multirc', mrc.records.slice(0, 2), o);
+  const mrcRes = await classifySuperGlue(superglueClassifier(model, 2), 'multirc', mrc.records.slice(0, 2), o);
   assert.equal(mrcRes.task, 'multirc');
   const options = mrcRes.task === 'multirc' ? mrcRes.predictions : [];
   const nAnswers = mrc.records.slice(0, 2).flatMap((x) => x.questions.flatMap((q) => q.answers)).length;
@@ -119,7 +120,7 @@ test('real SuperGLUE val files: CB/COPA/MultiRC and a ReCoRD record score end to
     ],
     queries: [{ idx: 7, query: '@placeholder is a city', answers: [{ start: 15, end: 19, text: 'Paris' }] }],
   };
-  const recRes = await classifySuperGlue(new EncoderClassifier(model, 2), 'record', [rec], o);
+  const recRes = await classifySuperGlue(superglueClassifier(model, 2), 'record', [rec], o);
   const recPred = recRes.task === 'record' ? recRes.predictions : new Map<number, string>();
   assert.ok(['Ann', 'Bob', 'Paris'].includes(recPred.get(7) as string));
   const rs = scoreReCoRD(recPred, [{ idx: 7, answers: ['Paris'] }]);
@@ -158,14 +159,14 @@ test('fine-tuning data from real CB/COPA train files: labelled, length-bucketed,
   const e0 = data.epoch(0, new Rng('x'));
   assert.deepEqual(data.epoch(0, new Rng('x')), e0);
   assert.equal(e0.reduce((n, b) => n + data.size(b), 0), 250);
-  assert.ok(e0.every((b) => b.labels.every((l) => l === 0 || l === 1 || l === 2) && b.inputIds.every((r) => r.length === b.inputIds[0]!.length)));
+  assert.ok(e0.every((b) => b.labels.every((l) => l === 0 || l === 1 || l === 2) && b.ids.length === b.batch * b.length && b.mask.length === b.ids.length));
   const copa = await loadSuperGlue('copa', sharedDataPath('superglue', 'copa', 'train.jsonl'));
   const copaEx = superglueExamples('copa', copa.records);
   assert.equal(copaEx.length, 800, 'two binary examples per COPA item');
   assert.equal(copaEx.filter((e) => e.label === 1).length, 400);
   const model = await tiny();
-  const clf = new EncoderClassifier(model, 3);
-  const res = await train(clf.trainable(), data, { seed: 1, maxSteps: 3, schedule: { lr: 1e-3, decay: 'constant' } });
+  const clf = superglueClassifier(model, 3);
+  const res = await train(clf, data, { seed: 1, maxSteps: 3, schedule: { lr: 1e-3, decay: 'constant' } });
   assert.ok(res.logs.every((l) => Number.isFinite(l.loss)));
   clf.dispose();
   model.dispose();

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../src/io/paths.js';
 import { ConfigError } from '../../src/errors.js';
-import { encodeBatch, loadTokenizer } from '../../src/tokenize/index.js';
+import { batchRows, encodeBatch, loadTokenizer } from '../../src/tokenize/index.js';
 
 // Expected ids come from test/tokenize/reference_bpe.py, an independent Python reading of the same tokenizer.json.
 const EXPECTED = JSON.parse(readFileSync(join(REPO_ROOT, 'test', 'tokenize', 'expected_ids.json'), 'utf8')) as { text: string; ids: number[] }[];
@@ -31,7 +31,7 @@ test('encodeBatch: right padding with pad 0, mask, truncation, pairs', () => {
   const tok = loadTokenizer();
   const hello = EXPECTED[0]!.ids; // 6 ids
   const fox = EXPECTED[3]!.ids; // 10 ids
-  const b = encodeBatch(tok, ['Hello, my dog is cute', 'The quick brown fox jumps over the lazy dog.'], { maxLength: 64 });
+  const b = batchRows(encodeBatch(tok, ['Hello, my dog is cute', 'The quick brown fox jumps over the lazy dog.'], { maxLength: 64 }));
   assert.deepEqual(b.inputIds, [
     [2, ...hello, 0, 0, 0, 0],
     [2, ...fox],
@@ -40,13 +40,13 @@ test('encodeBatch: right padding with pad 0, mask, truncation, pairs', () => {
     [1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0],
     [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
   ]);
-  const t = encodeBatch(tok, ['The quick brown fox jumps over the lazy dog.'], { maxLength: 5, addEos: true });
+  const t = batchRows(encodeBatch(tok, ['The quick brown fox jumps over the lazy dog.'], { maxLength: 5, addEos: true }));
   assert.deepEqual(t.inputIds, [[2, ...fox.slice(0, 3), 1]]);
   assert.throws(() => encodeBatch(tok, ['The quick brown fox jumps over the lazy dog.'], { maxLength: 5, truncation: false }), ConfigError);
-  const p = encodeBatch(tok, [['Hello, my dog is cute', 'The quick brown fox jumps over the lazy dog.']], { maxLength: 12, padToMax: true });
+  const p = batchRows(encodeBatch(tok, [['Hello, my dog is cute', 'The quick brown fox jumps over the lazy dog.']], { maxLength: 12, padToMax: true }));
   // 12 = bos + a + eos + b: longest-first leaves 5 + 5.
   assert.deepEqual(p.inputIds, [[2, ...hello.slice(0, 5), 1, ...fox.slice(0, 5)]]);
-  const q = encodeBatch(tok, [['Hello, my dog is cute', 'x']], { maxLength: 16, padToMax: true, addBos: false });
+  const q = batchRows(encodeBatch(tok, [['Hello, my dog is cute', 'x']], { maxLength: 16, padToMax: true, addBos: false }));
   assert.equal(q.inputIds[0]!.length, 16);
   assert.deepEqual(q.attentionMask[0]!.slice(6, 10), [1, 1, 0, 0]);
 });

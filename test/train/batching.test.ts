@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/rng/index.js';
-import { bucketedBatches, padRight, sequentialBatches } from '../../src/train/batching.js';
+import { bucketedBatches, sequentialBatches } from '../../src/train/batching.js';
+import { padRight } from '../../src/tokenize/batch.js';
 import { ConfigError } from '../../src/errors.js';
 
 const lengths = Array.from({ length: 1000 }, (_, i) => 1 + ((i * 7919) % 97));

@@ -6,6 +6,7 @@
  * `ignore_index`); padding is on the right for both encoder and decoder.
  */
 import { ConfigError } from '../../errors.js';
+import { padRight, type Labelled, type PaddedBatch } from '../../tokenize/batch.js';
 
 /** Label id that contributes no loss (HF convention). */
 export const IGNORE = -100;
@@ -28,18 +29,11 @@ export interface Seq2SeqExample {
   readonly labels: readonly number[];
 }
 
-export interface Seq2SeqBatch {
-  /** [B][S] encoder ids, right-padded with pad. */
-  readonly inputIds: number[][];
-  /** [B][S] 1 real / 0 pad. */
-  readonly attentionMask: number[][];
-  /** [B][T] decoder ids, right-padded with pad. */
-  readonly decoderInputIds: number[][];
-  /** [B][T] 1 real / 0 pad. */
-  readonly decoderAttentionMask: number[][];
-  /** [B][T] targets, IGNORE on padding. */
-  readonly labels: number[][];
-}
+/**
+ * A seq2seq batch: the encoder side is the padded batch itself, the decoder inputs and the targets
+ * [B, T] (row-major, IGNORE on padding) come by composition.
+ */
+export type Seq2SeqBatch = Labelled<PaddedBatch, Int32Array> & { readonly decoder: PaddedBatch };
 
 /** Teacher-forcing pair for a target: decoder input = bos + target[:-1], labels = target. */
 export function teacherForce(target: readonly number[], bos: number): { decoderInputIds: number[]; labels: number[] } {
@@ -47,34 +41,14 @@ export function teacherForce(target: readonly number[], bos: number): { decoderI
   return { decoderInputIds: [bos, ...target.slice(0, -1)], labels: [...target] };
 }
 
-function padTo(rows: readonly (readonly number[])[], fill: number): { ids: number[][]; mask: number[][] } {
-  const width = Math.max(1, ...rows.map((r) => r.length));
-  return {
-    ids: rows.map((r) => [...r, ...new Array<number>(width - r.length).fill(fill)]),
-    mask: rows.map((r) => [...new Array<number>(r.length).fill(1), ...new Array<number>(width - r.length).fill(0)]),
-  };
-}
-
 /** Right-pads a list of examples into one batch (encoder and decoder padded separately). */
 export function collateSeq2Seq(examples: readonly Seq2SeqExample[], pad: number): Seq2SeqBatch {
   if (examples.length === 0) throw new ConfigError('cannot collate an empty batch', undefined, 'examples');
-  const enc = padTo(
-    examples.map((e) => e.inputIds),
-    pad,
-  );
-  const dec = padTo(
-    examples.map((e) => e.decoderInputIds),
-    pad,
-  );
-  const labels = padTo(
-    examples.map((e) => e.labels),
-    IGNORE,
-  );
+  const decoder = padRight(examples.map((e) => e.decoderInputIds), pad);
   return {
-    inputIds: enc.ids,
-    attentionMask: enc.mask,
-    decoderInputIds: dec.ids,
-    decoderAttentionMask: dec.mask,
-    labels: labels.ids,
+    ...padRight(examples.map((e) => e.inputIds), pad),
+    decoder,
+    // Labels have the decoder's length (teacherForce), so they pad to the same width.
+    labels: padRight(examples.map((e) => e.labels), IGNORE).ids,
   };
 }

@@ -3,10 +3,10 @@
  * [--seed N] [--dtype F32|BF16]`: builds a T5Gemma checkpoint from Gemma 2 decoder checkpoints
  * (balanced from one, unbalanced from two) and writes it where `loadModel` and transformers read it.
  */
-import { defineCommand } from '../cli/args.js';
+import { defineCommand } from './args.js';
 import { initEngine } from '../engine/index.js';
 import { ConfigError } from '../errors.js';
-import { type CrossAttentionInit, toEncoderDecoder } from './build.js';
+import { type CrossAttentionInit, toEncoderDecoder } from '../t5gemma/build.js';
 
 export default defineCommand(
   'build a T5Gemma encoder-decoder checkpoint from Gemma 2 decoder checkpoints',

@@ -3,7 +3,7 @@
  * offline, printing what the reference tool prints (ms_marco_eval.py's block with --msmarco,
  * otherwise trec_eval-style `measure  all  value` lines).
  */
-import { defineCommand } from '../cli/args.js';
+import { defineCommand } from './args.js';
 import { ConfigError } from '../errors.js';
 import { formatTrec, hitRate, msmarcoMrr, trecEval, type Qrels, type Run, type TrecEvalOptions } from '../eval/ranking.js';
 import { loadQrels, loadRun } from '../tasks/msmarco.js';
