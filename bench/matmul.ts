@@ -1,5 +1,5 @@
 /** Matmul GFLOP/s through tfjs (tf.matMul + await data()), stock wasm vs native kernels. */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../src/engine/index.js';
 import { type BenchSection, fmt, ratio, type Table, timeIt } from './harness.js';
 

@@ -3,7 +3,7 @@
  * native kernels, same weights and batch. Train step = forward with logits, next-token cross
  * entropy, tf.variableGrads over all parameters, SGD update.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { parseGemmaConfig } from '../src/config/gemma.js';
 import { initEngine } from '../src/engine/index.js';
 import { GemmaModel } from '../src/models/gemma.js';

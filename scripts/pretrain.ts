@@ -13,11 +13,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { REPO_ROOT, sharedDataPath } from '../src/io/paths.js';
-import { terminalProgress } from '../src/progress/index.js';
-import { pretrain, type PretrainSettings } from '../src/pretrain/run.js';
-import { TrainingInterrupted } from '../src/train/trainer.js';
+import { pretrainDecoder as pretrain, sharedDataPath, terminalProgress, TrainingInterrupted, type PretrainSettings } from 'gemma-lab';
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 // Settings that determine the weights; on --resume, flags not given come from OUT/run.json.
 const SETTING_FLAGS = {

@@ -13,14 +13,12 @@
  * (add --tokenizer DIR to reuse a trimmed tokenizer; copying an earlier run's tokens/ skips re-tokenizing).
  */
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { initEngine } from '../src/engine/index.js';
-import { FINDINGS, findingSpec } from '../src/experiments/findings.js';
-import { glueEncoderRun, modelIdentity } from '../src/experiments/glue.js';
-import { superglueSeq2SeqRun } from '../src/experiments/superglue.js';
-import { recordedRuns, runAblation } from '../src/experiments/runner.js';
-import { REPO_ROOT } from '../src/io/paths.js';
-import { terminalProgress } from '../src/progress/index.js';
+import { initEngine, terminalProgress } from 'gemma-lab';
+import { FINDINGS, findingSpec, glueEncoderRun, modelIdentity, recordedRuns, runAblation, superglueSeq2SeqRun } from 'gemma-lab/experiments';
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 const { values: a } = parseArgs({
   options: {

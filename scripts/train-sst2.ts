@@ -10,17 +10,23 @@
  *        [--layers 2] [--lr 2e-3] [--seed 0] [--pooling mean] [--attention bidirectional_global] [--out FILE]
  */
 import { parseArgs } from 'node:util';
-import { parseGemmaConfig } from '../src/config/gemma.js';
-import { toEncoder } from '../src/encoder/encoder.js';
-import { exampleTokenizer, finetuneGlue, glueFile, trainSubset } from '../src/encoder/glue.js';
-import { initEngine } from '../src/engine/index.js';
-import { writeJsonAtomic } from '../src/io/atomic.js';
-import { GemmaModel } from '../src/models/gemma.js';
-import type { AttentionMode } from '../src/nn/masks.js';
-import type { Pooling } from '../src/nn/pooling.js';
-import { loadGlue } from '../src/tasks/glue.js';
-import { tokenizerFromJson } from '../src/tokenize/index.js';
-import { readTokenizerFiles, trimTokenizer } from '../src/tokenize/trim.js';
+import {
+  exampleTokenizer,
+  finetuneGlue,
+  GemmaModel,
+  glueFile,
+  initEngine,
+  loadGlue,
+  parseGemmaConfig,
+  readTokenizerFiles,
+  toEncoder,
+  tokenizerFromJson,
+  trainSubset,
+  trimTokenizer,
+  writeJsonAtomic,
+  type AttentionMode,
+  type Pooling,
+} from 'gemma-lab';
 
 const { values: a } = parseArgs({
   options: {

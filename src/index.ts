@@ -1,6 +1,8 @@
 /**
- * gemma-lab public API. This file only re-exports; each concern lives in its own folder.
- * Deep imports (`gemma-lab/dist/<folder>/<file>.js`) reach everything else.
+ * gemma-lab public API (`import { ... } from 'gemma-lab'`). This file only re-exports; each concern lives in
+ * its own folder. The package's `exports` map makes this, `gemma-lab/experiments` (ablation runner, result
+ * store, findings) and `gemma-lab/package.json` the only entry points; test/api/public-api.test.ts checks that
+ * every project type named in an exported signature is exported too (docs/api.md).
  */
 
 // Errors, progress, randomness, atomic files
@@ -11,50 +13,115 @@ export { writeFileAtomic, writeJsonAtomic } from './io/atomic.js';
 export { sharedDataPath, sharedDir } from './io/paths.js';
 
 // Engine
-export { initEngine, type EngineInfo, type EngineOptions } from './engine/index.js';
+export { initEngine, type EngineInfo, type EngineOptions, type BackendChoice, type NativeLib } from './engine/index.js';
 
 // Checkpoints, Hub, tokenizers
 export { openCheckpoint, saveCheckpoint, type Checkpoint, type TensorInfo } from './checkpoint/index.js';
 export { readSafetensors, writeSafetensors, toFloat32, fromFloat32, type DType, type HostTensor } from './checkpoint/safetensors.js';
-export { parseHubRef, resolveModelSource, type ResolveOptions } from './checkpoint/hub.js';
-export { loadTokenizer, encodeBatch, type Tokenizer, type BatchOptions } from './tokenize/index.js';
+export { parseHubRef, resolveModelSource, type HubRef, type ResolveOptions } from './checkpoint/hub.js';
+export { loadTokenizer, tokenizerFromJson, encodeBatch, type Tokenizer, type BatchOptions, type EncodeOptions, type SpecialNames } from './tokenize/index.js';
 export { padRight, batchFromRows, batchRows, type PaddedBatch, type Labelled } from './tokenize/batch.js';
-export { trimTokenizer } from './tokenize/trim.js';
+export { trimTokenizer, readTokenizerFiles, saveTrimmedTokenizer, type TokenizerFiles, type TrimOptions, type TrimResult } from './tokenize/trim.js';
 
 // Models
-export { parseGemmaConfig, type GemmaConfig } from './config/gemma.js';
-export { parseT5GemmaConfig, type T5GemmaConfig } from './config/t5gemma.js';
+export { parseGemmaConfig, type GemmaConfig, type GemmaModelType, type ParseOptions } from './config/gemma.js';
+export { parseT5GemmaConfig, type T5GemmaConfig, type T5GemmaDecoderConfig, type T5GemmaModuleConfig } from './config/t5gemma.js';
 export { loadModel, loadGemmaModel } from './models/load.js';
-export { GemmaModel, type ForwardOptions, type ForwardOutput } from './models/gemma.js';
-export { T5GemmaModel, loadT5Gemma } from './models/t5gemma.js';
+export { type LoadOptions as ModelLoadOptions } from './models/base.js';
+export { type LoadedModel } from './models/registry.js';
+export { GemmaModel, type ForwardOptions, type ForwardOutput, type DropoutRates } from './models/gemma.js';
+export { T5GemmaModel, loadT5Gemma, type T5GemmaOutput, type T5GemmaRunOptions } from './models/t5gemma.js';
 export { ATTENTION_MODES, type AttentionMode } from './nn/masks.js';
-export { POOLINGS, pool, attentionPool, type Pooling, type TokenPooling } from './nn/pooling.js';
+export { POOLINGS, pool, attentionPool, type Pooling, type TokenPooling, type AttentionPoolWeights } from './nn/pooling.js';
 
 // Gemma Encoder and training
-export { toEncoder, GemmaEncoder, type EncoderOptions, type DropoutPlacement, type Prediction } from './encoder/encoder.js';
+export { toEncoder, GemmaEncoder, type EncoderOptions, type DropoutPlacement, type Prediction, type RunOpts as EncoderRunOptions } from './encoder/encoder.js';
 export { gemmaBackbone, t5gemmaEncoderBackbone, type EncoderBackbone, type BackboneRun, type BackboneDropout } from './encoder/backbone.js';
 export { EncoderHead, headLoss, type HeadOptions, type HeadSpec } from './encoder/head.js';
-export { finetuneGlue, evaluateGlue, type GlueFinetuneOptions, type GlueFinetuneResult } from './encoder/glue.js';
-export { train, type TrainOptions, type TrainResult, type Trainable } from './train/trainer.js';
+export {
+  finetuneGlue,
+  evaluateGlue,
+  glueFile,
+  exampleTokenizer,
+  trainSubset,
+  type GlueFinetuneOptions,
+  type GlueFinetuneResult,
+  type GlueEvalOptions,
+  type GlueEvalResult,
+  type ExampleTokenizer,
+} from './encoder/glue.js';
+export {
+  train,
+  TrainingInterrupted,
+  type TrainOptions,
+  type TrainResult,
+  type Trainable,
+  type TrainData,
+  type CheckpointOptions,
+  type EvalOptions,
+  type EvalRecord,
+  type StepLog,
+} from './train/trainer.js';
+export { type AdamWOptions } from './train/optimizer.js';
+export { type ScheduleOptions } from './train/schedule.js';
 
 // T5Gemma adaptation
-export { toEncoderDecoder, type ToEncoderDecoderOptions } from './t5gemma/build.js';
-export { greedyDecode, beamSearch } from './t5gemma/decode.js';
-export { generate } from './t5gemma/generate.js';
-export { pretrain as pretrainEncoderDecoder } from './t5gemma/pretrain.js';
-export { classifySuperGlue, generateSuperGlue, superglueClassifier, classProbabilities } from './t5gemma/superglue.js';
+export { toEncoderDecoder, type ToEncoderDecoderOptions, type CrossAttentionInit } from './t5gemma/build.js';
+export { greedyDecode, beamSearch, type BeamOptions, type DecodeOptions, type Hypothesis, type StepFn } from './t5gemma/decode.js';
+export { generate, type GenerateOptions } from './t5gemma/generate.js';
+export { pretrain as pretrainEncoderDecoder, type PretrainOptions as EncoderDecoderPretrainOptions, type Objective } from './t5gemma/pretrain.js';
+export {
+  classifySuperGlue,
+  generateSuperGlue,
+  superglueClassifier,
+  classProbabilities,
+  type GenerateScoreOptions,
+  type IdxPrediction,
+  type ScoreOptions,
+  type SuperGluePredictions,
+} from './t5gemma/superglue.js';
 
 // Benchmarks: data, metrics, submissions
-export { loadGlue, loadGlueShared, GLUE_TASKS, type GlueTaskId } from './tasks/glue.js';
-export { loadSuperGlue, SUPERGLUE_TASKS, type SuperGlueTaskId } from './tasks/superglue.js';
+export { type Example, type LoadOptions as TaskLoadOptions, type LoadedSplit, type MetricName, type RunEntry, type SkippedRow, type TaskSpec, labelsOf } from './tasks/types.js';
+export { loadGlue, loadGlueShared, GLUE_TASKS, GLUE_TASK_IDS, type GlueTaskId, type GlueTaskSpec } from './tasks/glue.js';
+export {
+  loadSuperGlue,
+  SUPERGLUE_TASKS,
+  SUPERGLUE_TASK_IDS,
+  type SuperGlueTaskId,
+  type SuperGlueTaskSpec,
+  type SuperGlueSplit,
+  type SuperGlueRecords,
+  type AxbRecord,
+  type AxgRecord,
+  type BoolQRecord,
+  type CopaRecord,
+  type MultiRCRecord,
+  type NliRecord,
+  type ReCoRDRecord,
+  type WiCRecord,
+  type WscRecord,
+} from './tasks/superglue.js';
 export * as msmarco from './tasks/msmarco.js';
 export * as metrics from './eval/metrics.js';
-export { scoreGlueTask, glueAverage, writeGlueSubmission } from './eval/glue.js';
-export { scoreSuperGlueTask, superglueAverage, writeSuperGlueSubmission } from './eval/superglue.js';
-export { msmarcoMrr, trecEval, hitRate } from './eval/ranking.js';
-export { rerank } from './rank/rerank.js';
-export { denseRetrieve } from './rank/dense.js';
+export { scoreGlueTask, glueAverage, writeGlueSubmission, type GlueAverage, type GluePrediction, type TaskResult } from './eval/glue.js';
+export { scoreSuperGlueTask, superglueAverage, writeSuperGlueSubmission, type MultiRCPrediction, type SimpleSuperGlueTask } from './eval/superglue.js';
+export {
+  msmarcoMrr,
+  trecEval,
+  hitRate,
+  type MsmarcoMrrResult,
+  type Qrels,
+  type Run,
+  type TrecEvalOptions,
+  type TrecEvalResult,
+  type TrecQueryMeasures,
+} from './eval/ranking.js';
+export { rerank, type Candidate, type RerankOptions, type RerankQuery } from './rank/rerank.js';
+export { denseRetrieve, type DenseOptions, type DensePassage, type DenseQuery, type Similarity } from './rank/dense.js';
+export { type PairScorer, type TextEmbedder } from './rank/scorer.js';
 export { writeTrecRun, writeMsmarcoRun } from './rank/runfile.js';
+export { type ChartSpec } from './report/plots.js';
 
 // Experiments: budgets and the sweep runner
 export { runAblation, type AblationSpec, type RunFn } from './experiments/runner.js';
@@ -62,4 +129,11 @@ export { runSweep, type SweepResult, type EncoderFactory } from './experiments/s
 export { parseBudgetArgs, glueFinetuneOptions, type TrainBudget, type ModelIdentity } from './experiments/budget.js';
 
 // Pretraining the tiny decoder
-export { pretrain as pretrainDecoder } from './pretrain/run.js';
+export {
+  pretrain as pretrainDecoder,
+  type PretrainOptions as DecoderPretrainOptions,
+  type PretrainMetrics,
+  type PretrainSettings,
+  type EvalEntry,
+  type PieceEval,
+} from './pretrain/run.js';

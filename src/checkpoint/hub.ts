@@ -1,6 +1,6 @@
 /**
  * `hf://org/repo[@rev]` -> a local snapshot folder, downloaded through `@huggingface/hub` into a cache laid
- * out like huggingface_hub's (specs/reliability.md §1.8):
+ * out like huggingface_hub's (docs/reliability.md):
  *   models--org--repo/blobs/<etag>                      content, named by sha256 (LFS) or git blob sha1
  *   models--org--repo/snapshots/<commit>/<path>          relative symlink to ../../blobs/<etag> (copy if no symlinks)
  *   models--org--repo/refs/<rev>                         the commit hash, written atomically after the snapshot is complete

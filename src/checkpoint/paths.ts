@@ -1,7 +1,7 @@
 /**
  * Validation of file names that come from untrusted sources (a shard index, a Hub repo listing) before
  * they are joined to a local directory. Rules follow huggingface_hub `_local_folder.py`
- * `_validate_relative_filename` under both POSIX and Windows readings (specs/reliability.md §1.8):
+ * `_validate_relative_filename` under both POSIX and Windows readings (docs/reliability.md):
  * no `..` segment, nothing absolute, no drive, drive-relative, UNC or root-relative name.
  * Stricter on purpose: empty and `.` segments, backslashes and control characters are refused too.
  */

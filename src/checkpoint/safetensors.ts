@@ -1,6 +1,6 @@
 /**
  * safetensors reader/writer with the Rust reference's validation, in its order
- * (huggingface/safetensors `tensor.rs` `read_metadata` + `Metadata::validate`; see specs/reliability.md §1.2):
+ * (huggingface/safetensors `tensor.rs` `read_metadata` + `Metadata::validate`; see docs/reliability.md, "safetensors"):
  *   1 HeaderTooSmall  2 HeaderTooLarge  3 InvalidHeaderLength  4 InvalidHeader (UTF-8) /
  *   InvalidHeaderDeserialization (JSON shape)  5 InvalidOffset  6 ValidationOverflow / MisalignedSlice /
  *   TensorInvalidInfo  7 MetadataIncompleteBuffer.

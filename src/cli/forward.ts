@@ -5,7 +5,7 @@
  * last} [B][D], as nested float arrays (float32 values printed exactly).
  */
 import { readFile } from 'node:fs/promises';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../engine/index.js';
 import { DataFileError } from '../errors.js';
 import { writeJsonAtomic } from '../io/atomic.js';

@@ -3,7 +3,7 @@
  * plug in here (a Gemma decoder run with a chosen attention mode, the T5Gemma encoder; later
  * T5Gemma 2 / Gemma 4), and the one head module (./head.ts) sits on top of every one of them.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '../errors.js';
 import type { GemmaModel } from '../models/gemma.js';
 import type { T5GemmaModel } from '../models/t5gemma.js';

@@ -4,8 +4,8 @@
  * `toEncoder` builds it from a Gemma decoder (run with the chosen attention mode), a T5Gemma model
  * (its encoder) or any EncoderBackbone; `params` is everything the trainer updates.
  */
-import type * as tf from '@tensorflow/tfjs';
-import { tidy } from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs-core';
+import { tidy } from '@tensorflow/tfjs-core';
 import { ConfigError } from '../errors.js';
 import { GemmaModel } from '../models/gemma.js';
 import { T5GemmaModel } from '../models/t5gemma.js';
@@ -48,7 +48,7 @@ export interface Prediction {
   readonly values: number[];
 }
 
-interface RunOpts {
+export interface RunOpts {
   readonly training?: boolean;
   readonly seed?: number;
 }

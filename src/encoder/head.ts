@@ -18,7 +18,7 @@
  * - ranking: Linear(D, 1) relevance score; pointwise = BCE-with-logits on 0/1 labels,
  *   pairwise = RankNet softplus(-(s_pos - s_neg)) over consecutive rows (2i positive, 2i+1 negative).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '../errors.js';
 import { variableFrom } from '../models/strict.js';
 import { linear } from '../nn/linear.js';

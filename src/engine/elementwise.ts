@@ -4,7 +4,7 @@
  * (RMSNorm's [B,T,1]). Anything else (other broadcasts, non-float32) goes to the stock kernel,
  * which stays registered underneath.
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs-core';
 import { BINARY_OPS, UNARY_OPS, type BinaryOp, type NativeLib, type UnaryOp } from './native.js';
 import type { Storage } from './storage.js';
 

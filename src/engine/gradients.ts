@@ -4,7 +4,7 @@
  * which tfjs then rejects ("gradient of input 'b' has shape ..."). Summing over the broadcast dims
  * is what d(broadcast) means.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** Sums `g` ([...outBatch, R, C]) over the axes that `shape` ([...batch, R, C]) broadcast. */
 function sumToShape(g: tf.Tensor, shape: readonly number[]): tf.Tensor {

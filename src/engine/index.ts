@@ -1,11 +1,14 @@
 /**
- * Engine selection. Everything imports `tf` from '@tensorflow/tfjs' and calls `await initEngine()`
- * once before computing. Default: tfjs' wasm backend with the project's native kernels (packed SGEMM
- * for BatchMatMul/_FusedMatMul, same-shape elementwise ops) and a JS UnsortedSegmentSum; tfjs-node(-gpu)
- * when installed. `GEMMA_LAB_BACKEND` = auto | native | wasm | cpu | tensorflow picks one explicitly.
+ * Engine selection. Everything imports `tf` from '@tensorflow/tfjs-core' and calls `await initEngine()`
+ * once before computing; importing this module registers tfjs' gradients and chained tensor methods
+ * (tfjs-ops.js, bundled at build time). Default: tfjs' wasm backend with the project's native kernels
+ * (packed SGEMM for BatchMatMul/_FusedMatMul, same-shape elementwise ops) and a JS UnsortedSegmentSum;
+ * tfjs-node(-gpu) when installed. `GEMMA_LAB_BACKEND` = auto | native | wasm | cpu | tensorflow picks one explicitly.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
+import './tfjs-ops.js';
 import { registerBroadcastMatMulGradient } from './gradients.js';
 import { loadNativeAddon, type NativeLib } from './native.js';
 import { ensureSegmentSum, installNativeKernels, nativeKernelNames, removeNativeKernels } from './register.js';

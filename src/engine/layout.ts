@@ -2,7 +2,7 @@
  * Native Transpose, last-axis Softmax and contiguous-axes Sum for the `cpu` backend, whose stock
  * versions dominate a train step there once matmuls are native (wasm's own are fast and stay).
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs-core';
 import type { NativeLib } from './native.js';
 import type { Storage } from './storage.js';
 

@@ -3,7 +3,7 @@
  * numpy-style broadcasting of the batch dims on either side. One addon call per kernel: the batch
  * is passed as per-item float offsets into A and B, so broadcasting costs no copies.
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs-core';
 import type { NativeLib } from './native.js';
 import type { Storage } from './storage.js';
 

@@ -3,7 +3,7 @@
  * delegate to it for the cases they do not cover, and it comes back when the overrides are removed
  * (stock wasm and native wasm are compared in one bench run).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { makeBinary, makeUnary, NATIVE_BINARY_KERNELS, NATIVE_UNARY_KERNELS } from './elementwise.js';
 import { makeSoftmax, makeSum, makeTranspose } from './layout.js';
 import { makeBatchMatMul, makeFusedMatMul } from './matmul.js';

@@ -1,8 +1,8 @@
 /**
  * `UnsortedSegmentSum` in JS: the gradient of `gather` (embedding lookups). The wasm backend has
- * no such kernel, and the stock cpu one takes most of a train step (specs/engine.md §4).
+ * no such kernel, and the stock cpu one takes most of a train step (docs/engine.md).
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs-core';
 
 interface HeapBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;

@@ -3,7 +3,7 @@
  * wasm heap, which may grow (and detach old views) whenever an output is allocated: always
  * allocate the output first, then take input views. On `cpu` the values are plain JS arrays.
  */
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs-core';
 
 type TensorInfo = tf.TensorInfo;
 

@@ -1,5 +1,5 @@
 /**
- * GLUE task scoring, the leaderboard average and submission files (specs/benchmarks.md §1.2).
+ * GLUE task scoring, the leaderboard average and submission files (docs/benchmarks.md §1.2).
  *
  * Task score = mean of the task's metrics (MRPC/QQP: F1 and accuracy; STS-B: Pearson and
  * Spearman). GLUE score = unweighted mean over the 9 tasks CoLA, SST-2, MRPC, STS-B, QQP, MNLI,

@@ -2,7 +2,7 @@
  * Classification and correlation metrics with scikit-learn / scipy semantics (the ones the GLUE and
  * SuperGLUE metric scripts call). Labels are numbers; for multiclass metrics the class set is the
  * sorted union of labels seen in `yTrue` and `yPred`, as sklearn does when `labels` is not given.
- * Reference cases: specs/benchmarks.md §5.
+ * Reference cases: docs/benchmarks.md §5.
  */
 
 function checkLengths(a: ArrayLike<unknown>, b: ArrayLike<unknown>, what: string, w?: ArrayLike<number>): void {

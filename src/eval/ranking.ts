@@ -1,5 +1,5 @@
 /**
- * Ranking metrics with the exact semantics of the two reference tools (specs/benchmarks.md §3):
+ * Ranking metrics with the exact semantics of the two reference tools (docs/benchmarks.md §3):
  *
  * - `msmarcoMrr`: the official MS MARCO `ms_marco_eval.py` MRR@10. Order comes from the run's
  *   **rank column only** (no scores, no tie-breaking); every pid listed in the qrels is relevant

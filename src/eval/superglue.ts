@@ -1,6 +1,6 @@
 /**
  * SuperGLUE official metrics, the benchmark average and leaderboard submission files
- * (specs/benchmarks.md §2.2; HF evaluate `super_glue.py`, `record_evaluation.py`; jiant).
+ * (docs/benchmarks.md §2.2; HF evaluate `super_glue.py`, `record_evaluation.py`; jiant).
  *
  * Task score = mean of its metrics: CB (acc + macro-F1)/2, MultiRC (F1a + EM)/2, ReCoRD (F1 + EM)/2,
  * the rest accuracy. SuperGLUE score = unweighted mean of the 8 task scores; AX-b/AX-g excluded.

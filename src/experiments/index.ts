@@ -5,4 +5,6 @@ export * from './store.js';
 export * from './runner.js';
 export * from './summary.js';
 export * from './findings.js';
+export { glueEncoderRun, modelIdentity } from './glue.js';
+export { superglueSeq2SeqRun } from './superglue.js';
 export * from './sweep.js';

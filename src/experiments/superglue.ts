@@ -12,7 +12,7 @@
  * accuracy). The adapted weights are cached per (arm, adaptation budget, checkpoint), so the adaptation
  * runs once per arm and is reused by every task and fine-tuning seed.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import * as aq from 'arquero';
 import type { ColumnTable } from 'arquero';
 import type { LoadedModel } from '../models/load.js';

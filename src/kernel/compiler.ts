@@ -55,10 +55,11 @@ export function packageEntries(root = REPO_ROOT): Map<string, PackageEntry> {
   if (exp && typeof exp === 'object' && !Array.isArray(exp) && Object.keys(exp).every((k) => k.startsWith('.'))) {
     for (const [key, target] of Object.entries(exp as Record<string, unknown>)) {
       if (key.includes('*')) continue;
-      const t = target as string | { types?: string; import?: string; default?: string };
+      const t = target as string | { source?: string; types?: string; import?: string; default?: string };
       const js = typeof t === 'string' ? t : (t.import ?? t.default);
       if (typeof js !== 'string' || !js.endsWith('.js')) continue;
-      out.set(key, { types: typeof t === 'object' && t.types ? join(root, t.types) : toTypes(js), source: toSource(js) });
+      const source = typeof t === 'object' && t.source ? join(root, t.source) : toSource(js);
+      out.set(key, { types: typeof t === 'object' && t.types ? join(root, t.types) : toTypes(js), source });
     }
   }
   if (!out.has('.')) out.set('.', { types: toTypes('dist/index.js'), source: toSource('dist/index.js') });

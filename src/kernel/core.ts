@@ -67,7 +67,7 @@ function prelude(): string {
     ...(typed ? [`import type * as lib from ${dist('lib.js')};`] : []),
     `const $nb: ${typed ? `import(${dist('api.js')}).NotebookApi` : 'any /* run `npm run build` for typed helpers */'} = (globalThis as any).$nb;`,
     // Absolute paths: the notebook's folder (tslab's rootDir) may have no node_modules of its own.
-    `const tf: typeof import(${pkg('@tensorflow/tfjs')}) = $nb.tf;`,
+    `const tf: typeof import(${pkg('@tensorflow/tfjs-core')}) = $nb.tf;`,
     `const aq: typeof import(${pkg('arquero')}) = $nb.aq;`,
     'const plots = $nb.plots;',
     'const sharedDataPath = $nb.paths.sharedDataPath;',

@@ -139,7 +139,7 @@ export async function runNotebook(inputPath: string, opts: RunOptions = {}): Pro
   const run: RunMetadata = {
     versions: {
       ...kernel.versions,
-      '@tensorflow/tfjs': packageVersion('@tensorflow/tfjs'),
+      '@tensorflow/tfjs-core': packageVersion('@tensorflow/tfjs-core'),
       arquero: packageVersion('arquero'),
       'vega-lite': packageVersion('vega-lite'),
       vega: packageVersion('vega'),

@@ -1,6 +1,6 @@
 /**
  * The gemma-lab Jupyter kernel process: tslab's ZmqServer (sockets, HMAC, heartbeat) with our
- * handler. Overrides fix what stock tslab gets wrong (specs/notebook.md §1.4): no `execute_input`,
+ * handler. Overrides fix what stock tslab gets wrong (docs/reliability.md, "The notebook kernel"): no `execute_input`,
  * `execute_result` or `error` messages, ignored `stop_on_error`, `kernel_info_reply` without
  * `status`, `comm_info_reply` sent as `complete_reply`, reply `date` taken before execution.
  */

@@ -4,7 +4,7 @@
  * as host tensors, checkpoint saving and disposal; the input checks of every forward pass; the
  * sandwich residual sub-block of the Gemma-family stacks.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { ResolveOptions } from '../checkpoint/hub.js';
 import { fromFloat32, saveCheckpoint, type HostTensor } from '../checkpoint/index.js';
 import { rmsNorm } from '../nn/norm.js';

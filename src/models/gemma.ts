@@ -1,7 +1,7 @@
 /**
  * Gemma 1 / 2 / 3 (text) decoder stack, HF transformers 4.57 semantics (modeling_gemma.py,
  * modular_gemma2.py, modular_gemma3.py), computed in float32. The exact rules are in
- * ../shared/fixtures/CONVENTIONS.md; the parity tests hold this file to them.
+ * docs/conventions.md; the parity tests hold this file to them.
  *
  * Parameter names are the checkpoint's tensor names verbatim, so loading is a lookup.
  * Variants are values of the config (sandwichNorms, qkNorm, softcaps, layerTypes, rope per layer
@@ -9,10 +9,10 @@
  *
  * Embedding scale: HF multiplies by sqrt(D) cast to the activation dtype (bf16 rounds it, e.g.
  * sqrt(2304)=48 exactly but sqrt(1152)=33.94 -> 34.0; transformers#38702). We compute in float32 and
- * use float32 sqrt(D), as CONVENTIONS.md (and HF run in float32) does; bf16-run HF logits of large
+ * use float32 sqrt(D), as docs/conventions.md (and HF run in float32) does; bf16-run HF logits of large
  * checkpoints therefore differ slightly from ours by design.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { GemmaConfig, LayerType } from '../config/gemma.js';
 import { gemmaConfigToJson } from '../config/gemma.js';
 import { Rng } from '../rng/index.js';

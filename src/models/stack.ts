@@ -1,5 +1,5 @@
 /** Pieces every Gemma-style stack (Gemma 1/2/3 decoder, T5Gemma encoder and decoder) builds the same way. */
-import type * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs-core';
 import type { GemmaStackConfig, LayerType } from '../config/gemma.js';
 import type { AttentionSpec } from '../nn/attention.js';
 import { andMasks, layerMask, maskBias, padding, type AttentionMode } from '../nn/masks.js';

@@ -3,7 +3,7 @@
  * tensor must be stored with the expected shape, nothing unexpected may be stored, and the only
  * optional tensors are declared ties (e.g. `lm_head.weight` -> `model.embed_tokens.weight`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Checkpoint } from '../checkpoint/index.js';
 import { CheckpointError } from '../errors.js';
 

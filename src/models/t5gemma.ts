@@ -1,6 +1,6 @@
 /**
  * T5Gemma encoder-decoder (HF transformers 4.57 `modeling_t5gemma.py` semantics; rules in
- * ../shared/fixtures/CONVENTIONS.md), computed in float32.
+ * docs/conventions.md), computed in float32.
  *
  * It differs from the Gemma decoder (gemma.ts) only by wiring and masks; the math is the shared
  * nn/ code (attention, GeGLU MLP, RMSNorm, RoPE, mask predicates):
@@ -13,7 +13,7 @@
  *   sub-config's final_logit_softcapping.
  * Parameter names are HF's (`model.encoder.*`, `model.decoder.*`, `lm_head.out_proj.weight`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Checkpoint } from '../checkpoint/index.js';
 import type { LayerType } from '../config/gemma.js';
 import { type T5GemmaConfig, type T5GemmaModuleConfig, parseT5GemmaConfig, t5gemmaConfigToJson } from '../config/t5gemma.js';

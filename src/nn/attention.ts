@@ -5,7 +5,7 @@
  * and optional RoPE (cross-attention passes none). Query and key/value inputs are separate so
  * T5Gemma's cross-attention is the same function with a different key input, no RoPE and its own mask.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { linear } from './linear.js';
 import { rmsNorm } from './norm.js';
 import { applyRope, type RopeTables } from './rope.js';

@@ -1,5 +1,5 @@
 /** Bias-free linear layer with PyTorch's weight layout ([out, in]), as one 2-D GEMM. */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** x: [..., In], w: [Out, In] -> [..., Out]. Flattened to [N, In] @ [In, Out]^T so it is one matmul. */
 export function linear<T extends tf.Tensor>(x: T, w: tf.Tensor2D): T {

@@ -3,7 +3,7 @@
  * query i of row b may see key j. Families and modes differ only in which predicates they combine;
  * `maskBias` is the one place a predicate becomes numbers.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { LayerType } from '../config/gemma.js';
 
 /** (b, i, j) -> may query i of batch row b attend to key j? */

@@ -1,5 +1,5 @@
 /** Gemma GeGLU feed-forward: down( gelu_tanh(gate(x)) * up(x) ) (HF GemmaMLP, gelu_pytorch_tanh). */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { linear } from './linear.js';
 
 export interface MlpWeights {

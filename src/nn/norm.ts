@@ -3,7 +3,7 @@
  * (zero-initialised), unlike Llama's `x * w` (HF modeling_gemma.py GemmaRMSNorm; gemma_pytorch
  * `RMSNorm(add_unit_offset=True)`). Computed in float32.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** x: [..., D], w: [D] -> [..., D]; normalises over the last axis. */
 export function rmsNorm<T extends tf.Tensor>(x: T, w: tf.Tensor1D, eps: number): T {

@@ -10,7 +10,7 @@
  *   heads are concatenated back to D (no output projection).
  * Written with masks/one-hots so gradients flow.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '../errors.js';
 import { linear } from './linear.js';
 import { MASK_NEG } from './masks.js';

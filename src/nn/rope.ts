@@ -4,7 +4,7 @@
  * `inv_freq[k] = 1 / theta^(2k/K) / linearFactor` (linear scaling divides the frequencies, HF
  * `_compute_linear_scaling_rope_parameters`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { RopeConfig } from '../config/gemma.js';
 
 /** Tables for one set of positions: x' = x * cos + rotate_half(x) * sin (a type alias, so `tf.dispose(tables)` works). */

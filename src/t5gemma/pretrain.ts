@@ -7,7 +7,7 @@
  * only the cross-attention sub-blocks (everything else frozen: it is simply not handed to the
  * optimizer), then train every parameter (T5Gemma paper §4.2: K = 1000 for 9B-2B).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, TrainingError } from '../errors.js';
 import type { T5GemmaModel } from '../models/t5gemma.js';
 import type { Rng } from '../rng/index.js';

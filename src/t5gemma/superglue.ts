@@ -13,7 +13,7 @@
  *    (greedy or beam), then `parseGenerated`. An unparseable generation is prediction -1: wrong for
  *    every metric, and refused by the submission writers (we never guess a label).
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '../errors.js';
 import type { MultiRCPrediction } from '../eval/superglue.js';
 import { toEncoder, type GemmaEncoder } from '../encoder/encoder.js';

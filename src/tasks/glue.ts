@@ -1,7 +1,7 @@
 /**
  * GLUE task specs and loaders for the official TSV files (as written by GLUE's
  * `download_glue_data.py`) and the Hugging Face Hub parquet exports. Layouts, label maps and split
- * sizes: specs/benchmarks.md §1.1.
+ * sizes: docs/benchmarks.md §1.1.
  *
  * Label ids are the HF `glue` ClassLabel ids (see `labelNames`):
  *   CoLA [unacceptable, acceptable]      raw '0'/'1'

@@ -1,5 +1,5 @@
 /**
- * MS MARCO passage ranking and TREC Deep Learning 2019/2020 files (specs/benchmarks.md §3).
+ * MS MARCO passage ranking and TREC Deep Learning 2019/2020 files (docs/benchmarks.md §3).
  *
  * All readers stream the file line by line (memory bounded by the longest line; collection.tsv is
  * 2.9 GB), decode UTF-8 strictly, strip a BOM, accept CRLF and a missing final newline, and split on

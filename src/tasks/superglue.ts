@@ -1,7 +1,7 @@
 /**
  * SuperGLUE loaders (the v2 `*.jsonl` files), their flattening into encoder classification
  * examples, and their text-to-text (T5-style) form with a verbalizer and a parser back to labels.
- * Fields, label values and quirks: specs/benchmarks.md §2.1.
+ * Fields, label values and quirks: docs/benchmarks.md §2.1.
  *
  * Label ids follow HF `super_glue` ClassLabels:
  *   BoolQ, WiC, WSC, MultiRC answers ["False", "True"]   (JSON booleans / 0-1)

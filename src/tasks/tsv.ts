@@ -1,7 +1,7 @@
 /**
  * Line-level readers for benchmark text files. GLUE TSVs must be parsed with quoting OFF
  * (HF uses csv.QUOTE_NONE): a `"` is an ordinary character, every `\n` ends a row, every `\t`
- * splits a field. Quote-aware parsers silently merge MRPC/STS-B rows (specs/benchmarks.md §1.1).
+ * splits a field. Quote-aware parsers silently merge MRPC/STS-B rows (docs/benchmarks.md §1.1).
  */
 import { readFile } from 'node:fs/promises';
 import { DataFileError } from '../errors.js';

@@ -2,7 +2,7 @@
  * Shared task and example types for GLUE and SuperGLUE, shaped for an encoder fine-tuning loop:
  * one or two texts and a label that is either a class index (into `labelNames`) or a float score.
  *
- * Label ids follow the Hugging Face `glue` / `super_glue` ClassLabel order (specs/benchmarks.md §1.1,
+ * Label ids follow the Hugging Face `glue` / `super_glue` ClassLabel order (docs/benchmarks.md §1.1,
  * §2.1), so predictions line up with Hub parquet files and the HF metric scripts. Raw file labels
  * (strings or 0/1) are mapped through `labelNames` per task; never assume two tasks share an order
  * (CB != MNLI, WNLI != RTE).

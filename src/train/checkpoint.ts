@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointError, TrainingError } from '../errors.js';
 import { parseSafetensors, serializeSafetensors, type HostTensor } from '../checkpoint/safetensors.js';
 import { writeFileAtomic } from '../io/atomic.js';

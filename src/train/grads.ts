@@ -1,5 +1,5 @@
 /** Gradient helpers: global norm, clipping, finiteness, all over a name -> tensor map. */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 export type Grads = Map<string, tf.Tensor>;
 

@@ -4,7 +4,7 @@
  *   p <- p - lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
  * Generic over named variables; the moments are plain tensors so a checkpoint can store them.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { TrainingError } from '../errors.js';
 
 export interface AdamWOptions {

@@ -5,7 +5,7 @@
  * Everything random flows from `seed` (data order per epoch, dropout seeds) and is checkpointed, so
  * "N steps straight" and "k steps, resume, N-k steps" give bit-identical weights and losses.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { AbortedError, TrainingError } from '../errors.js';
 import { type RunControl } from '../progress/index.js';
 import { Rng, type RngState } from '../rng/index.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { safeJoin, unsafeFilenameReason } from '../../src/checkpoint/paths.js';
 
-// POSIX and Windows readings of the unsafe names huggingface_hub refuses (specs/reliability.md §1.8), plus ours.
+// POSIX and Windows readings of the unsafe names huggingface_hub refuses (docs/reliability.md), plus ours.
 const UNSAFE = [
   '..', '../x.json', 'a/../b.json', 'a/..', // parent segments
   '/etc/passwd', '//server/share/x', // absolute, POSIX UNC

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/index.js';
 import { Rng } from '../../src/rng/index.js';
 import { assertAllClose, TOL } from '../helpers/close.js';
@@ -108,7 +108,7 @@ for (const choice of ['native', 'cpu'] as const) {
 
     it('fused matMul + bias + activation is correct on batched, transposed input', async () => {
       await initEngine(choice);
-      // The case where stock wasm _FusedMatMul indexes the bias wrongly (specs/engine.md §4).
+      // The case where stock wasm _FusedMatMul indexes the bias wrongly (docs/engine.md).
       for (const [tA, tB] of FLAGS) {
         const c = mm([4], [4], 33, 65, 17, tA, tB);
         const a = randomTensor(rng, c.a);

@@ -15,7 +15,7 @@ import {
 import { close } from './helpers.js';
 
 
-// Cases 1-8 are quoted from specs/benchmarks.md §5 (scikit-learn 1.2.1 / scipy 1.10.1, re-run here
+// Cases 1-8 are quoted from docs/benchmarks.md §5 (scikit-learn 1.2.1 / scipy 1.10.1, re-run here
 // with Debian /usr/bin/python3: identical values).
 
 test('MCC reference cases (benchmarks.md §5 cases 1-3)', () => {

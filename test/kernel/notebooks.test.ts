@@ -6,7 +6,7 @@
  * Chromium and its screenshot must show the charts.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,9 +14,22 @@ import { test } from 'node:test';
 import { REPO_ROOT } from '../../src/io/paths.js';
 import { stableNotebook } from '../../src/report/compare.js';
 import { readNotebook, type Notebook } from '../../src/report/notebook.js';
-import { runNotebook } from '../../src/kernel/run-notebook.js';
 import { colourfulFraction, decodePng } from './png.js';
 import { findChromium, missing } from './tools.js';
+
+/**
+ * `gemma-lab run` as users run it: the built kernel, whose cells import the library by package name (dist/).
+ * (In this tsx-run test process, a cell's require('gemma-lab') would get a second copy of the library.)
+ */
+function runBuilt(input: string, out: string, html: string): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'gemma-lab.js'), 'run', input, '--out', out, '--html', html], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, stderr }));
+  });
+}
 
 const NOTEBOOKS = (await readdir(join(REPO_ROOT, 'notebooks'))).filter((f) => f.endsWith('.ipynb')).sort();
 const chromium = findChromium();
@@ -49,8 +62,8 @@ for (const name of NOTEBOOKS) {
     const input = join(REPO_ROOT, 'notebooks', name);
     const out = join(dir, name);
     const html = join(dir, name.replace(/\.ipynb$/, '.html'));
-    const res = await runNotebook(input, { output: out, html });
-    assert.ok(res.ok, `${name} failed: ${JSON.stringify(res.run.exception)}`);
+    const res = await runBuilt(input, out, html);
+    assert.equal(res.code, 0, `${name} failed: ${res.stderr.slice(-2000)}`);
     const fresh = JSON.parse(await readFile(out, 'utf8')) as Notebook;
     assert.deepEqual(stableNotebook(fresh), stableNotebook(await readNotebook(input)), `${name} is stale: refresh with \`node bin/gemma-lab.js start --in-place\``);
 

@@ -3,7 +3,7 @@
 1. Debian's jupyter_kernel_test suite (message schemas of every reply and iopub message).
 2. Our own protocol checks: execute_input/execute_result/error, stop_on_error, magics,
    interrupts of sync and async (training-loop) cells, and Session security (K1-K4 in
-   ../shared/specs/reliability.md §5.5).
+   docs/reliability.md, "The notebook kernel").
 
 Needs JUPYTER_PATH pointing at a folder holding kernels/gemma-lab/kernel.json.
 """
@@ -343,7 +343,7 @@ class GemmaLabPolish(unittest.TestCase):
             "const ex = glt.exampleTokenizer(tok, 16);\n[tok.decode(tok.encode('the news')), ex.encode(['a', 'b'])[0] === tok.bosId, (({ batch, length }) => [batch, length])(glt.encodeBatch(tok, ['x y', 'x'], { maxLength: 8 }))]"
         )
         self.assertEqual(reply["status"], "ok", reply)
-        self.assertEqual(result_of(msgs), "[ 'the news', true, [ 3, 3 ] ]")
+        self.assertEqual(result_of(msgs), "[ 'the news', true, [ 2, 3 ] ]")
 
 
 class GemmaLabInterrupts(unittest.TestCase):

@@ -1,12 +1,12 @@
 /**
- * Checks a model against a fixture's golden.json (format: ../shared/fixtures/CONVENTIONS.md):
+ * Checks a model against a fixture's golden.json (format: docs/conventions.md):
  * every case, every recorded mode, hidden states at non-pad positions, causal logits at non-pad
  * positions, and every pooling in full. Returns the max abs error per quantity for reporting.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { assertAllClose, TOL } from '../helpers/close.js';
 import type { GemmaModel } from '../../src/models/gemma.js';
 import { ATTENTION_MODES, type AttentionMode } from '../../src/nn/masks.js';

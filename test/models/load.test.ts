@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { openCheckpoint, saveCheckpoint, fromFloat32, type HostTensor } from '../../src/checkpoint/index.js';
 import { initEngine } from '../../src/engine/index.js';
 import { CheckpointError, ConfigError } from '../../src/errors.js';

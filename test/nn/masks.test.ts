@@ -1,7 +1,7 @@
 /** Mask predicates as literal 0/1 matrices (deepmind gemma `test_sliding_mask` style). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/index.js';
 import {
   andMasks,

@@ -1,7 +1,7 @@
 /** Hand-checkable values for the pure math in src/nn (norm, GELU, RoPE, attention, pooling). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/index.js';
 import { assertAllClose } from '../helpers/close.js';
 import { rmsNorm } from '../../src/nn/norm.js';

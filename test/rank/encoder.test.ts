@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { tinyGemma2 } from '../helpers/tiny.js';
 import { toEncoder, type GemmaEncoder } from '../../src/encoder/encoder.js';
 import { initEngine } from '../../src/engine/index.js';

@@ -1,5 +1,5 @@
 import { describe, it, before } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/index.js';
 import { headLoss } from '../../src/encoder/head.js';
 import { marginRanking, pointwiseBce, softmaxCrossEntropy } from '../../src/rank/losses.js';

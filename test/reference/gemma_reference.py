@@ -2,7 +2,7 @@
 """Independent float64 PyTorch reference of the Gemma 1 / 2 / 3 (text) decoders.
 
 Semantics: Hugging Face transformers 4.57 (modeling_gemma.py, modular_gemma2.py, modular_gemma3.py) as
-pinned down by ../shared/fixtures/CONVENTIONS.md. Plain functions over a dict of float64 tensors keyed by
+pinned down by docs/conventions.md. Plain functions over a dict of float64 tensors keyed by
 the HF tensor names and the raw config.json dict; no transformers import and no code shared with src/
 (the TypeScript implementation) or with the T5Gemma reference.
 

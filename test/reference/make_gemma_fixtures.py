@@ -79,7 +79,7 @@ def param_shapes(cfg):
 
 
 def random_weights(cfg, seed):
-    """CONVENTIONS.md recipe: std 0.05, q_proj/k_proj/gate_proj 0.15, norm weights 0.1; name order."""
+    """docs/conventions.md recipe: std 0.05, q_proj/k_proj/gate_proj 0.15, norm weights 0.1; name order."""
     rng = np.random.default_rng(seed)
     out = {}
     for name, shape in sorted(param_shapes(cfg).items()):

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Independent float64 torch reference of T5Gemma (HF transformers 4.57 semantics, see
-../shared/fixtures/CONVENTIONS.md). Plain functions over a dict of float64 tensors keyed by the HF
+docs/conventions.md). Plain functions over a dict of float64 tensors keyed by the HF
 names (`model.encoder.*`, `model.decoder.*`); no transformers import, no code shared with src/.
 
 Used by make_t5gemma_fixtures.py; run that script to regenerate the goldens.

@@ -77,7 +77,7 @@ test('runNotebook executes with parameters, records run metadata and writes .ipy
   assert.equal(run.seed, 5);
   assert.equal(run.status, 'ok');
   assert.equal(typeof run.backend, 'string');
-  assert.deepEqual(Object.keys(run.versions as object).sort(), ['@tensorflow/tfjs', 'arquero', 'gemma-lab', 'node', 'tslab', 'typescript', 'vega', 'vega-lite']);
+  assert.deepEqual(Object.keys(run.versions as object).sort(), ['@tensorflow/tfjs-core', 'arquero', 'gemma-lab', 'node', 'tslab', 'typescript', 'vega', 'vega-lite']);
   assert.ok(!Object.values(run.versions as object).includes('unknown'));
   assert.match(String((run.git as { commit: unknown }).commit), /^[0-9a-f]{40}$/);
   assert.equal((nb.metadata.kernelspec as { name: string }).name, 'gemma-lab');

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 import { REPO_ROOT } from '../../src/io/paths.js';
 import type { T5GemmaModel } from '../../src/models/t5gemma.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 import { openCheckpoint, saveCheckpoint, type HostTensor } from '../../src/checkpoint/index.js';
 import { initEngine } from '../../src/engine/index.js';

