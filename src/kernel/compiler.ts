@@ -41,15 +41,19 @@ export interface PackageEntry {
 
 const OWN_NAME = 'gemma-lab';
 
+/** The kernel runs dist/ (bin/gemma-lab.js) or, in tests under tsx, src/. */
+const RUNNING_FROM_SOURCE = import.meta.url.endsWith('.ts');
+
 /**
  * Entry points of this package for notebooks: the `exports` map when package.json has one,
- * else `.` → dist/index. Runtime modules are the src/ files the kernel itself runs (same module
- * instances, so `instanceof` holds between `$nb.lib()`, magics and `import … from 'gemma-lab'`).
+ * else `.` → dist/index. Runtime modules are the files the kernel itself runs (dist/, or src/
+ * under tsx): the same module instances, so `instanceof` holds between `$nb.lib()`, magics and
+ * `import … from 'gemma-lab'`.
  */
 export function packageEntries(root = REPO_ROOT): Map<string, PackageEntry> {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports?: unknown; types?: string };
   const out = new Map<string, PackageEntry>();
-  const toSource = (distJs: string) => join(root, distJs.replace(/^\.?\/?dist\//, 'src/').replace(/\.js$/, '.ts'));
+  const toSource = (distJs: string) => (RUNNING_FROM_SOURCE ? join(root, distJs.replace(/^\.?\/?dist\//, 'src/').replace(/\.js$/, '.ts')) : join(root, distJs));
   const toTypes = (distJs: string) => join(root, distJs.replace(/\.js$/, '.d.ts'));
   const exp = pkg.exports;
   if (exp && typeof exp === 'object' && !Array.isArray(exp) && Object.keys(exp).every((k) => k.startsWith('.'))) {
@@ -58,7 +62,7 @@ export function packageEntries(root = REPO_ROOT): Map<string, PackageEntry> {
       const t = target as string | { source?: string; types?: string; import?: string; default?: string };
       const js = typeof t === 'string' ? t : (t.import ?? t.default);
       if (typeof js !== 'string' || !js.endsWith('.js')) continue;
-      const source = typeof t === 'object' && t.source ? join(root, t.source) : toSource(js);
+      const source = RUNNING_FROM_SOURCE && typeof t === 'object' && t.source ? join(root, t.source) : toSource(js);
       out.set(key, { types: typeof t === 'object' && t.types ? join(root, t.types) : toTypes(js), source });
     }
   }
