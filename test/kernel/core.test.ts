@@ -203,3 +203,28 @@ test('silent requests show nothing and keep the count; late async output reaches
   assert.equal(a.out.stdout, 'late from A\n');
   assert.equal(b.stdout, '');
 });
+
+test('tracebacks name the cell and its own line; shorthand properties see earlier cells; %time keeps Out', async () => {
+  await run('function thrower() {\n  const k = 2;\n\n  throw new RangeError(`k=${k}`);\n}');
+  const e = await run('const pad = 0;\nthrower()');
+  assert.equal(e.reply.status, 'error');
+  if (e.reply.status !== 'error') return;
+  const n = e.reply.execution_count;
+  assert.equal(e.reply.traceback[0], 'RangeError: k=2');
+  assert.ok(e.reply.traceback.includes(`    at thrower (In [${n - 1}]:4:9)`), e.reply.traceback.join('\n'));
+  assert.ok(e.reply.traceback.includes(`    at In [${n}]:2:1`), e.reply.traceback.join('\n'));
+  assert.ok(!e.reply.traceback.some((l) => /evalmachine|AsyncLocalStorage|node:|src\/kernel/.test(l)), e.reply.traceback.join('\n'));
+  await run('const shorty = 5;');
+  assert.deepEqual(results(await run('({ shorty })')), [{ 'text/plain': '{ shorty: 5 }' }]);
+  const t = await run('%time 20 + 22');
+  assert.match(t.stdout, /^Wall time: [\d.]+ (ms|s)\n$/);
+  assert.deepEqual(results(t), [{ 'text/plain': '42' }]);
+  assert.deepEqual(results(await run('%time const timed = 1')), []);
+});
+
+test('is_complete: an unterminated template literal or block comment is incomplete', () => {
+  assert.equal(kernel.isComplete('const s = `abc').status, 'incomplete');
+  assert.equal(kernel.isComplete('const s = `a ${x} b').status, 'incomplete');
+  assert.equal(kernel.isComplete('/* note').status, 'incomplete');
+  assert.equal(kernel.isComplete('const s = `a ${x} b`;').status, 'complete');
+});
