@@ -197,11 +197,30 @@ class GemmaLabServer extends ZmqServer {
     for (const name of ['shell', 'control', 'iopub', 'stdin'] as const) {
       // zeromq's sockets are sealed objects: wrap them (native methods bound to the socket).
       const sock = self[name] as { send(m: unknown): Promise<void> };
-      let chain: Promise<void> = Promise.resolve();
-      const send = (m: unknown) => {
-        const next = chain.then(() => sock.send(m));
-        chain = next.catch((e: unknown) => kernelLog(`send failed: ${String(e)}`));
-        return next;
+      let last: Promise<void> = Promise.resolve();
+      let queued = 0;
+      const settle = (p: Promise<void>) =>
+        p.catch((e: unknown) => {
+          if (!String(e).includes('Socket is closed')) kernelLog(`send failed: ${String(e)}`);
+        });
+      const send = (m: unknown): Promise<void> => {
+        // Try at once (a synchronous loop after a console.log never yields to a queued send);
+        // zeromq throws "busy" only while an earlier send is still pending: then queue behind it.
+        if (queued === 0) {
+          try {
+            const p = sock.send(m);
+            last = settle(p);
+            return p;
+          } catch (e) {
+            if (!String(e).includes('busy')) throw e;
+          }
+        }
+        queued++;
+        const p = last.then(() => sock.send(m)).finally(() => {
+          queued--;
+        });
+        last = settle(p);
+        return p;
       };
       self[name] = new Proxy(sock, {
         get: (target, prop) => {

@@ -175,8 +175,10 @@ class GemmaLabProtocol(unittest.TestCase):
         self.assertEqual(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"], "'cpu'")
         reply, _ = self.c.run("%%nosuch\n1")
         self.assertEqual((reply["ename"], reply["evalue"]), ("UsageError", "Cell magic %%nosuch not found (%lsmagic lists them)"))
-        reply, _ = self.c.run("%seed abc")
+        reply, _ = self.c.run("%seed 1.5")
         self.assertEqual(reply["ename"], "UsageError")
+        reply, _ = self.c.run("%seed abc")  # a notebook variable, as in IPython's $abc
+        self.assertEqual((reply["ename"], reply["evalue"]), ("TSError", "1:10 - Cannot find name 'abc'."))
         reply, _ = self.c.run("%nosuch")  # not a registered magic: stays TypeScript (a syntax error)
         self.assertEqual(reply["ename"], "TSError")
         reply, msgs = self.c.run("const m3 = 7;\nconst r3 = 10\n% m3\nr3")  # '%' continuing a line is modulo
