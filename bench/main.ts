@@ -9,6 +9,7 @@ const SECTIONS: Record<string, () => Promise<{ default: BenchSection }>> = {
   model: () => import('./model.js'),
   glue: () => import('./glue.js'),
   rank: () => import('./rank.js'),
+  real: () => import('./real.js'),
   kernel: () => import('./kernel.js'),
 };
 
@@ -19,7 +20,8 @@ async function main(): Promise<void> {
     console.error(`unknown bench section(s): ${unknown.join(', ')}; available: ${Object.keys(SECTIONS).join(', ')}`);
     process.exit(2);
   }
-  const names = wanted.length > 0 ? wanted : Object.keys(SECTIONS);
+  // `real` builds multi-GB checkpoints and runs for many minutes: only when asked for by name.
+  const names = wanted.length > 0 ? wanted : Object.keys(SECTIONS).filter((n) => n !== 'real');
   console.log(`# gemma-lab bench (${new Date().toISOString()})\n\nstart: ${machineLine()}\n`);
   const log = (line: string) => console.error(`[bench] ${line}`);
   for (const name of names) {

@@ -27,12 +27,19 @@ export { trimTokenizer, readTokenizerFiles, saveTrimmedTokenizer, type Tokenizer
 export { parseGemmaConfig, type GemmaConfig, type GemmaModelType, type ParseOptions } from './config/gemma.js';
 export { parseT5GemmaConfig, type T5GemmaConfig, type T5GemmaDecoderConfig, type T5GemmaModuleConfig } from './config/t5gemma.js';
 export { loadModel, loadGemmaModel } from './models/load.js';
-export { type LoadOptions as ModelLoadOptions } from './models/base.js';
+export { type LoadOptions as ModelLoadOptions, type StoredDtype } from './models/base.js';
 export { type LoadedModel } from './models/registry.js';
 export { GemmaModel, type ForwardOptions, type ForwardOutput, type DropoutRates } from './models/gemma.js';
 export { T5GemmaModel, loadT5Gemma, type T5GemmaOutput, type T5GemmaRunOptions } from './models/t5gemma.js';
 export { ATTENTION_MODES, type AttentionMode } from './nn/masks.js';
 export { POOLINGS, pool, attentionPool, type Pooling, type TokenPooling, type AttentionPoolWeights } from './nn/pooling.js';
+export { parseGemma3MultimodalConfig, GEMMA3_TEXT_DEFAULTS } from './config/gemma3.js';
+export { configJsonForMode } from './models/hf-save.js';
+
+// Sentence embeddings (sentence-transformers pipelines, EmbeddingGemma)
+export { embed, loadEmbedder, SentenceEmbedder, CheckpointTokenizer, meanPoolingPipeline, type EmbedOptions, type EmbedInputIds, type LoadEmbedderOptions } from './embed/embed.js';
+export { readStPipeline, ST_POOLING_MODES, type StPipeline, type StModule, type StPooling, type StDense, type StNormalize, type StPoolingMode, type StActivation } from './embed/st.js';
+export { saveSentenceTransformer, type SaveStOptions } from './embed/save.js';
 
 // Gemma Encoder and training
 export { toEncoder, GemmaEncoder, type EncoderOptions, type DropoutPlacement, type Prediction, type RunOpts as EncoderRunOptions } from './encoder/encoder.js';
@@ -137,3 +144,30 @@ export {
   type EvalEntry,
   type PieceEval,
 } from './pretrain/run.js';
+
+// The analyst workflow: one call per experiment (docs/workflow.md)
+export {
+  finetune,
+  evaluate,
+  predictTest,
+  runWorkflowSweep,
+  exportHf,
+  loadFinetuned,
+  saveSentenceTransformerLayout,
+  seedTable,
+  type FinetuneResult,
+  type WorkflowReport,
+  type WorkflowSetup,
+  type TaskRef,
+  type EncoderSource,
+  type EncoderVariantSpec,
+  type WorkflowSweepSpec,
+  type WorkflowSweepOptions,
+  type ExportMeta,
+  type LoadedFinetuned,
+  type SuperGlueTrainTask,
+} from './workflow/index.js';
+export { type Selection } from './encoder/glue.js';
+export { type TrecDlYear } from './rank/trecdl.js';
+export { mergeRecords } from './experiments/store.js';
+export { checkBudget } from './experiments/budget.js';

@@ -8,7 +8,12 @@ import type { Command } from './command.js';
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   // Each entry: name -> lazy import of a module whose default export is a Command.
+  embed: async () => (await import('./embed.js')).default,
   forward: async () => (await import('./forward.js')).default,
+  glue: async () => (await import('./workflow.js')).glueCommand,
+  superglue: async () => (await import('./workflow.js')).superglueCommand,
+  rank: async () => (await import('./rank.js')).default,
+  results: async () => (await import('./results.js')).default,
   inspect: async () => (await import('./inspect.js')).default,
   kernel: async () => (await import('./kernel.js')).default,
   'install-kernel': async () => (await import('./install-kernel.js')).default,

@@ -13,8 +13,8 @@
  */
 import { ConfigError } from '../errors.js';
 
-export type GemmaModelType = 'gemma' | 'gemma2' | 'gemma3_text';
-export const GEMMA_MODEL_TYPES: readonly GemmaModelType[] = ['gemma', 'gemma2', 'gemma3_text'];
+export type GemmaModelType = 'gemma' | 'gemma2' | 'gemma3_text' | 'vaultgemma';
+export const GEMMA_MODEL_TYPES: readonly GemmaModelType[] = ['gemma', 'gemma2', 'gemma3_text', 'vaultgemma'];
 
 export type LayerType = 'full_attention' | 'sliding_attention';
 export const LAYER_TYPES: readonly LayerType[] = ['full_attention', 'sliding_attention'];
@@ -57,6 +57,8 @@ export interface GemmaStackConfig {
   readonly qkNorm: boolean;
   /** Gemma 2/3: four norms per layer (post-attention and pre/post-feedforward); Gemma 1: two. */
   readonly sandwichNorms: boolean;
+  /** VaultGemma: two norms per layer, `input_layernorm` and `pre_feedforward_layernorm` (no post norms). */
+  readonly preNormsOnly: boolean;
   readonly attentionDropout: number;
   readonly initializerRange: number;
   readonly padTokenId: number;
@@ -182,6 +184,14 @@ const READ_KEYS_COMMON = [
 export const GEMMA_READ_KEYS: Readonly<Record<GemmaModelType, readonly string[]>> = {
   gemma: READ_KEYS_COMMON,
   gemma2: [
+    ...READ_KEYS_COMMON,
+    'query_pre_attn_scalar',
+    'attn_logit_softcapping',
+    'final_logit_softcapping',
+    'sliding_window',
+  ],
+  // VaultGemmaConfig: Gemma 2's keys and defaults (softcaps 50/30, alternating layers).
+  vaultgemma: [
     ...READ_KEYS_COMMON,
     'query_pre_attn_scalar',
     'attn_logit_softcapping',
@@ -359,7 +369,8 @@ export function parseGemmaStack(r: ConfigReader, family: GemmaModelType | 'gemma
     layerTypes: Object.freeze(layerTypes),
     rope: readRope(r, family),
     qkNorm: isG3,
-    sandwichNorms: !isG1,
+    sandwichNorms: !isG1 && family !== 'vaultgemma',
+    preNormsOnly: family === 'vaultgemma',
     attentionDropout: r.num('attention_dropout', 0, (x) => x >= 0 && x < 1, 'in [0, 1)'),
     initializerRange: r.num('initializer_range', 0.02),
     padTokenId: r.int('pad_token_id', 0, 0),
@@ -496,7 +507,7 @@ function readRopeV4(r: ConfigReader, family: string): Readonly<Record<LayerType,
  * `parseGemmaConfig(gemmaConfigToJson(c))` gives back `c`.
  */
 export function gemmaConfigToJson(c: GemmaConfig, dtype: string | null = c.dtype): Record<string, unknown> {
-  const arch = { gemma: 'GemmaForCausalLM', gemma2: 'Gemma2ForCausalLM', gemma3_text: 'Gemma3ForCausalLM' }[c.modelType];
+  const arch = { gemma: 'GemmaForCausalLM', gemma2: 'Gemma2ForCausalLM', gemma3_text: 'Gemma3ForCausalLM', vaultgemma: 'VaultGemmaForCausalLM' }[c.modelType];
   const full = c.rope.full_attention;
   const json: Record<string, unknown> = {
     architectures: [arch],

@@ -51,14 +51,25 @@ export interface GlueFinetuneOptions extends GlueEvalOptions {
   /** Optimizer steps; default `epochs` passes over the (limited) training set. */
   readonly maxSteps?: number;
   readonly epochs?: number;
-  /** Peak lr, warmup and decay; warmupSteps defaults to 6% of the steps. */
+  /** Peak lr, warmup and decay; warmupSteps defaults to `warmupFraction` (0.06) of the steps. */
   readonly schedule?: Partial<ScheduleOptions>;
+  readonly warmupFraction?: number;
   readonly optimizer?: AdamWOptions;
   readonly gradAccumSteps?: number;
   readonly clipNorm?: number;
-  /** Dev evaluation every N steps (default: once per epoch) with early-stopping patience (default none). */
+  /**
+   * Validation evaluation every N steps (default: once per epoch) with early-stopping patience (default
+   * none); the best-scoring weights are restored. Selection runs on `validation` rows carved from train,
+   * never on dev, which is scored once, at the end.
+   */
   readonly evalEvery?: number;
   readonly patience?: number;
+  /**
+   * Rows carved from the training split (seeded, stratified by label) to select on. Default: 10% of
+   * the train rows (at least 1, at most 1000) when there is an evaluation before the last step or a
+   * patience; otherwise 0. 0 turns selection off: the final weights are scored.
+   */
+  readonly validation?: number;
   /** Train on a seeded random subset of this many examples; evaluate on the first `devLimit` dev rows. */
   readonly trainLimit?: number;
   readonly devLimit?: number;
@@ -76,12 +87,27 @@ export interface GlueEvalResult extends TaskResult {
   readonly seconds: number;
 }
 
+/** Which split chose what (the honest-selection record of a fine-tune). */
+export interface Selection {
+  /** 'validation': rows carved from train chose the restored checkpoint; 'none': the final weights were kept. */
+  readonly by: 'validation' | 'none';
+  /** Validation rows (carved from the training file, excluded from training). */
+  readonly validationExamples: number;
+  readonly stratified: boolean;
+  readonly seed: number;
+  /** Step and validation score of the restored weights. */
+  readonly best?: EvalRecord;
+  /** Dev was scored this many times (always 1: once, at the end). */
+  readonly devEvaluations: 1;
+}
+
 export interface GlueFinetuneResult {
   readonly task: GlueTaskId;
   readonly trainExamples: number;
+  readonly selection: Selection;
   readonly steps: number;
   readonly logs: readonly StepLog[];
-  /** Dev task score at each evaluation. */
+  /** Validation task score at each evaluation (empty without selection). */
   readonly evals: readonly EvalRecord[];
   readonly best?: EvalRecord;
   readonly stopReason: string;
@@ -98,6 +124,44 @@ export function glueFile(task: GlueTaskId, split: 'train' | 'dev'): string {
   }
   if (task === 'ax') throw new ConfigError('AX has only a test split (scored with the MNLI model)', undefined, 'task');
   return sharedDataPath('glue', task, `${split}.tsv`);
+}
+
+/**
+ * Splits `examples` into (train, validation) with `size` validation rows, seeded and stratified: each
+ * label (class id; regression scores by quintile) gives rows in proportion to its share (largest
+ * remainders), picked at random; both parts keep file order.
+ */
+export function carveValidation<E extends { readonly label: number | null }>(
+  examples: readonly E[],
+  size: number,
+  seed: number,
+  regression = false,
+): { train: E[]; validation: E[] } {
+  if (size <= 0) return { train: [...examples], validation: [] };
+  if (size >= examples.length) throw new ConfigError(`validation of ${size} rows leaves no training rows (${examples.length} in train)`, undefined, 'validation');
+  const labels = examples.map((e) => e.label ?? 0);
+  let strata = labels;
+  if (regression) {
+    const sorted = [...labels].sort((a, b) => a - b);
+    const cut = [1, 2, 3, 4].map((q) => sorted[Math.floor((q * sorted.length) / 5)] as number);
+    strata = labels.map((y) => cut.filter((c) => y >= c).length);
+  }
+  const groups = new Map<number, number[]>();
+  strata.forEach((s, i) => groups.set(s, [...(groups.get(s) ?? []), i]));
+  const keys = [...groups.keys()].sort((a, b) => a - b);
+  const exact = keys.map((k) => ((groups.get(k) as number[]).length * size) / examples.length);
+  const take = exact.map(Math.floor);
+  const order = keys.map((_, i) => i).sort((a, b) => (exact[b] as number) - (take[b] as number) - ((exact[a] as number) - (take[a] as number)) || a - b);
+  for (let r = size - take.reduce((a, b) => a + b, 0), j = 0; r > 0; r--, j++) take[order[j % order.length] as number]! += 1;
+  const rng = new Rng(`${seed}/validation`);
+  const chosen = new Set<number>();
+  keys.forEach((k, i) => rng.shuffle(groups.get(k) as number[]).slice(0, take[i]).forEach((r) => chosen.add(r)));
+  return { train: examples.filter((_, i) => !chosen.has(i)), validation: examples.filter((_, i) => chosen.has(i)) };
+}
+
+/** Default validation size: 10% of the train rows, at least 1, at most 1000. */
+export function defaultValidationSize(trainRows: number): number {
+  return Math.min(1000, Math.max(1, Math.round(trainRows / 10)));
 }
 
 /** The training rows finetuneGlue uses: a seeded random subset of `limit` rows (file order kept), or all. */
@@ -163,21 +227,31 @@ export async function finetuneGlue(task: GlueTaskId, encoder: GemmaEncoder, o: G
   const devFile = o.files?.dev ?? glueFile(task, 'dev');
   const trainSplit = await loadGlue(task, trainFile);
   const devSplit = await loadGlue(task, devFile);
-  const trainRows = trainSubset(trainSplit.examples, o.trainLimit, seed);
+  const batchSize = o.trainBatchSize ?? 32;
+  const accum = o.gradAccumSteps ?? 1;
+  // Selection happens when something is evaluated before the last step: then a validation split is
+  // carved from train first (the trainLimit subset comes from what is left), so dev never selects.
+  const planRows = Math.min(o.trainLimit ?? trainSplit.examples.length, trainSplit.examples.length);
+  const planSteps = o.maxSteps ?? Math.max(1, Math.round((o.epochs ?? 1) * Math.ceil(planRows / (batchSize * accum))));
+  const selects = o.patience !== undefined || (o.evalEvery ?? Math.ceil(planRows / (batchSize * accum))) < planSteps;
+  const validationSize = o.validation ?? (selects ? defaultValidationSize(planRows) : 0);
+  const carved = carveValidation(trainSplit.examples, validationSize, seed, spec.kind === 'regression');
+  const trainRows = trainSubset(carved.train, o.trainLimit, seed);
   const devRows = devSplit.examples.slice(0, o.devLimit ?? devSplit.examples.length);
+  if (batchSize > trainRows.length) throw new ConfigError(`batch ${batchSize} is larger than the ${trainRows.length} training examples`, trainFile, 'batch');
 
   // 2. tokenize
   const trainData = tokenizeExamples(trainRows, o.tokenizer, maxLength, trainFile);
+  const valData = tokenizeExamples(carved.validation, o.tokenizer, maxLength, trainFile);
   const devData = tokenizeExamples(devRows, o.tokenizer, maxLength, devFile);
 
   // 3. batches: length-bucketed, reshuffled per epoch from the trainer's seeded Rng
-  const batchSize = o.trainBatchSize ?? 32;
   const lengths = trainData.ids.map((s) => s.length);
-  const stepsPerEpoch = Math.ceil(trainData.ids.length / (batchSize * (o.gradAccumSteps ?? 1)));
+  const stepsPerEpoch = Math.ceil(trainData.ids.length / (batchSize * accum));
   const maxSteps = o.maxSteps ?? Math.max(1, Math.round((o.epochs ?? 1) * stepsPerEpoch));
   const evalOpts: GlueEvalOptions = { ...o, maxLength };
 
-  // 4. train, evaluating the dev metric for early stopping
+  // 4. train, evaluating the validation metric for early stopping / best restore
   const run = await train(
     encoder,
     {
@@ -187,18 +261,22 @@ export async function finetuneGlue(task: GlueTaskId, encoder: GemmaEncoder, o: G
     {
       seed,
       maxSteps,
-      schedule: { lr: 2e-5, decay: 'linear', warmupSteps: Math.round(0.06 * maxSteps), ...o.schedule },
+      schedule: { lr: 2e-5, decay: 'linear', warmupSteps: Math.round((o.warmupFraction ?? 0.06) * maxSteps), ...o.schedule },
       ...(o.optimizer ? { optimizer: o.optimizer } : {}),
       ...(o.gradAccumSteps ? { gradAccumSteps: o.gradAccumSteps } : {}),
       ...(o.clipNorm !== undefined ? { clipNorm: o.clipNorm } : {}),
-      evaluate: {
-        every: o.evalEvery ?? stepsPerEpoch,
-        name: spec.name,
-        mode: 'max',
-        // No signal here: an abort is taken at the next step boundary, where the trainer can checkpoint.
-        run: () => evaluateTokenized(task, encoder, devData, { ...evalOpts, signal: undefined, onProgress: undefined }).score,
-        ...(o.patience !== undefined ? { patience: o.patience } : {}),
-      },
+      ...(valData.ids.length > 0
+        ? {
+            evaluate: {
+              every: o.evalEvery ?? stepsPerEpoch,
+              name: `${spec.name} validation`,
+              mode: 'max' as const,
+              // No signal here: an abort is taken at the next step boundary, where the trainer can checkpoint.
+              run: () => evaluateTokenized(task, encoder, valData, { ...evalOpts, signal: undefined, onProgress: undefined }).score,
+              ...(o.patience !== undefined ? { patience: o.patience } : {}),
+            },
+          }
+        : {}),
       ...(o.checkpoint ? { checkpoint: o.checkpoint } : {}),
       ...(o.resume ? { resume: o.resume } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
@@ -207,14 +285,23 @@ export async function finetuneGlue(task: GlueTaskId, encoder: GemmaEncoder, o: G
     },
   );
 
-  // 5. dev metric of the restored best weights
+  // 5. dev metric of the selected weights: the one and only dev evaluation
   const dev = evaluateTokenized(task, encoder, devData, evalOpts);
+  const selection: Selection = {
+    by: valData.ids.length > 0 ? 'validation' : 'none',
+    validationExamples: valData.ids.length,
+    stratified: true,
+    seed,
+    ...(run.best ? { best: run.best } : {}),
+    devEvaluations: 1,
+  };
 
   // 6. results
   const examplesSeen = run.logs.filter((l) => l.step > run.resumedFrom).reduce((n, l) => n + l.examples, 0);
   return {
     task,
     trainExamples: trainData.ids.length,
+    selection,
     steps: run.steps,
     logs: run.logs,
     evals: run.evals,

@@ -11,8 +11,10 @@ import type { ScheduleOptions } from '../train/schedule.js';
 import type { Budget } from './grid.js';
 
 export interface TrainBudget {
-  /** Optimizer steps. */
+  /** Optimizer steps (give this or `epochs`, not both). */
   readonly steps?: number;
+  /** Passes over the (limited) training set, when `steps` is not given. */
+  readonly epochs?: number;
   /** Examples per step. */
   readonly batch?: number;
   /** Peak learning rate. */
@@ -30,6 +32,11 @@ export interface TrainBudget {
   readonly seed?: number;
   /** Dev evaluation every N steps (early stopping keeps the best). */
   readonly evalEvery?: number;
+  /**
+   * Rows carved from train (seeded, stratified) to choose the checkpoint on; 0 = none (no selection:
+   * the final weights are scored). Absent: the fine-tune's default. Dev is never used to select.
+   */
+  readonly validation?: number;
 }
 
 /** Which checkpoint a recorded run used: its repo-relative folder and the first 12 hex of its weights' sha256. */
@@ -38,11 +45,11 @@ export interface ModelIdentity {
   readonly modelSha: string;
 }
 
-const NUMERIC = ['steps', 'batch', 'lr', 'warmup', 'trainLimit', 'devLimit', 'maxLength', 'seed', 'evalEvery'] as const;
+const NUMERIC = ['steps', 'epochs', 'batch', 'lr', 'warmup', 'trainLimit', 'devLimit', 'maxLength', 'seed', 'evalEvery', 'validation'] as const;
 const SCHEDULES: readonly string[] = ['constant', 'linear', 'cosine'];
 
 /** The keys a budget may have, in the order usage messages list them. */
-export const BUDGET_KEYS: readonly (keyof TrainBudget)[] = ['steps', 'trainLimit', 'devLimit', 'batch', 'lr', 'maxLength', 'seed', 'evalEvery', 'warmup', 'schedule'];
+export const BUDGET_KEYS: readonly (keyof TrainBudget)[] = ['steps', 'epochs', 'trainLimit', 'devLimit', 'batch', 'lr', 'maxLength', 'seed', 'evalEvery', 'validation', 'warmup', 'schedule'];
 
 /** A numeric field of a budget record (an experiment's own fields too). */
 export function readBudgetNumber(b: Budget, k: string): number {
@@ -94,7 +101,31 @@ export function parseBudgetArgs(args: readonly string[], where: string): TrainBu
     if (!Number.isFinite(v)) throw new ConfigError(`${where}: ${m[1]} must be a number, got '${m[2]}'`, undefined, m[1]);
     out[m[1]!] = v;
   }
-  return out as TrainBudget;
+  return checkBudget(out as TrainBudget, where);
+}
+
+/**
+ * The checks a budget must pass before anything is loaded or trained: positive integer steps/epochs
+ * (not both), batch, lengths and limits; lr > 0; warmup in [0, 1).
+ */
+export function checkBudget(b: TrainBudget, where: string): TrainBudget {
+  const bad = (k: string, what: string, v: unknown) => new ConfigError(`${where}: ${k} must be ${what}, got ${JSON.stringify(v)}`, undefined, k);
+  if (b.steps !== undefined && b.epochs !== undefined) throw new ConfigError(`${where}: give steps or epochs, not both`, undefined, 'epochs');
+  for (const k of ['steps', 'batch', 'maxLength', 'evalEvery', 'trainLimit'] as const) {
+    const v = b[k];
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw bad(k, 'a positive integer', v);
+  }
+  for (const k of ['devLimit', 'validation', 'seed'] as const) {
+    const v = b[k];
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0)) throw bad(k, 'an integer >= 0', v);
+  }
+  if (b.epochs !== undefined && !(b.epochs > 0)) throw bad('epochs', '> 0', b.epochs);
+  if (b.lr !== undefined && !(b.lr > 0)) throw bad('lr', '> 0', b.lr);
+  if (b.warmup !== undefined && !(b.warmup >= 0 && b.warmup < 1)) throw bad('warmup', 'in [0, 1)', b.warmup);
+  if (b.batch !== undefined && b.trainLimit !== undefined && b.batch > b.trainLimit) {
+    throw new ConfigError(`${where}: batch ${b.batch} is larger than the ${b.trainLimit} training examples (trainLimit)`, undefined, 'batch');
+  }
+  return b;
 }
 
 /** Learning-rate schedule of a budget (lr, warmup fraction, decay) for `steps` optimizer steps. */
@@ -112,6 +143,9 @@ export function glueFinetuneOptions(b: TrainBudget, tokenizer: ExampleTokenizer,
   return {
     tokenizer,
     ...(b.steps !== undefined ? { maxSteps: b.steps } : {}),
+    ...(b.epochs !== undefined ? { epochs: b.epochs } : {}),
+    ...(b.steps === undefined && b.warmup !== undefined ? { warmupFraction: b.warmup } : {}),
+    ...(b.validation !== undefined ? { validation: b.validation } : {}),
     ...(b.trainLimit !== undefined ? { trainLimit: b.trainLimit } : {}),
     ...(b.devLimit !== undefined && b.devLimit > 0 ? { devLimit: b.devLimit } : {}),
     ...(b.batch !== undefined ? { trainBatchSize: b.batch } : {}),

@@ -16,6 +16,23 @@ export interface AblationSpec {
   readonly seeds: readonly number[];
   readonly tasks: readonly string[];
   readonly budget: Budget;
+  /** Several budgets (a budget grid); when given, `budget` is ignored. */
+  readonly budgets?: readonly Budget[];
+}
+
+/** Job `k` of `count` (1-based): this process runs every job whose position p has p % count === k - 1. */
+export interface Shard {
+  readonly index: number;
+  readonly count: number;
+}
+
+/** `k/N` (1 <= k <= N) -> a shard; anything else is a ConfigError. */
+export function parseShard(text: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(text);
+  const index = Number(m?.[1]);
+  const count = Number(m?.[2]);
+  if (!m || !(count >= 1 && index >= 1 && index <= count)) throw new ConfigError(`'${text}' is not k/N with 1 <= k <= N`, undefined, 'shard');
+  return { index, count };
 }
 
 /** What a run function reports: the headline dev metric and anything else worth keeping. */
@@ -39,6 +56,8 @@ export interface AblationOptions extends RunControl {
   readonly log?: (line: string) => void;
   /** Clock for `finished` and `seconds` (tests pass a fake). */
   readonly now?: () => Date;
+  /** Run only this shard's jobs (deterministic: by position in the full job list). */
+  readonly shard?: Shard;
 }
 
 export interface AblationResult {
@@ -48,7 +67,10 @@ export interface AblationResult {
   readonly skipped: number;
 }
 
-/** Every job of the spec: seeds outermost, so a partial sweep already has every variant and task for its first seeds (paired comparisons). */
+/**
+ * Every job of the spec: seeds outermost, so a partial sweep already has every variant and task for its
+ * first seeds (paired comparisons); then budgets, tasks, variants.
+ */
 export function ablationJobs(spec: AblationSpec): RunJob[] {
   if (spec.variants.length === 0 || spec.seeds.length === 0 || spec.tasks.length === 0) {
     throw new ConfigError(`'${spec.name}' needs at least one variant, seed and task`, undefined, 'spec');
@@ -56,13 +78,17 @@ export function ablationJobs(spec: AblationSpec): RunJob[] {
   const jobs: RunJob[] = [];
   for (const seed of spec.seeds) {
     if (!Number.isInteger(seed)) throw new ConfigError(`seed ${seed} is not an integer`, undefined, 'seeds');
-    for (const task of spec.tasks) for (const variant of spec.variants) jobs.push({ variant, seed, task, budget: spec.budget });
+    for (const budget of spec.budgets ?? [spec.budget]) for (const task of spec.tasks) for (const variant of spec.variants) jobs.push({ variant, seed, task, budget });
   }
   return jobs;
 }
 
 export async function runAblation(spec: AblationSpec, run: RunFn, o: AblationOptions): Promise<AblationResult> {
-  const jobs = ablationJobs(spec);
+  const all = ablationJobs(spec);
+  if (o.shard && !(Number.isInteger(o.shard.count) && o.shard.count >= 1 && Number.isInteger(o.shard.index) && o.shard.index >= 1 && o.shard.index <= o.shard.count)) {
+    throw new ConfigError(`shard ${o.shard.index}/${o.shard.count} is not k/N with 1 <= k <= N`, undefined, 'shard');
+  }
+  const jobs = o.shard ? all.filter((_, p) => p % (o.shard as Shard).count === (o.shard as Shard).index - 1) : all;
   const now = o.now ?? (() => new Date());
   const done = new Map(o.file ? readRecords(o.file).map((r) => [r.key, r]) : []);
   const records: RunRecord[] = [];

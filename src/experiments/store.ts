@@ -105,3 +105,25 @@ export async function appendRecord(file: string, record: RunRecord): Promise<voi
     await writeFileAtomic(file, `${old}${sep}${JSON.stringify(record)}\n`);
   });
 }
+
+/**
+ * Combines result files (e.g. one per shard) into `out`: records by key, in input order; the same key
+ * twice with different numbers is a DataFileError (two runs claim one job), identical copies collapse.
+ * Returns the merged records; `out` is written atomically.
+ */
+export async function mergeRecords(inputs: readonly string[], out: string): Promise<RunRecord[]> {
+  const merged = new Map<string, { r: RunRecord; file: string }>();
+  for (const file of inputs) {
+    if (!existsSync(file)) throw new DataFileError('no such results file', file);
+    for (const r of readRecords(file)) {
+      const have = merged.get(r.key);
+      if (have && (have.r.value !== r.value || JSON.stringify(have.r.metrics) !== JSON.stringify(r.metrics))) {
+        throw new DataFileError(`run ${r.key} (${r.task}, seed ${r.seed}) also in ${have.file} with ${have.r.metric}=${have.r.value}, here ${r.value}`, file);
+      }
+      if (!have) merged.set(r.key, { r, file });
+    }
+  }
+  const records = [...merged.values()].map((m) => m.r);
+  await withLock(out, () => writeFileAtomic(out, records.map((r) => JSON.stringify(r) + '\n').join('')));
+  return records;
+}

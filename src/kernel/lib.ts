@@ -16,3 +16,4 @@ export { accuracy, mcc } from '../eval/metrics.js';
 export { Rng } from '../rng/index.js';
 export { throwIfAborted } from '../progress/index.js';
 export * as errors from '../errors.js';
+export { finetune, evaluate, predictTest, runWorkflowSweep, exportHf, loadFinetuned, seedTable, type FinetuneResult, type WorkflowReport } from '../workflow/index.js';

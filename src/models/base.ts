@@ -18,6 +18,8 @@ export interface LoadOptions {
   readonly ignoreKeys?: readonly string[];
   /** For `hf://` sources: cache dir, offline mode, endpoint, token, progress (checkpoint/hub.ts). */
   readonly hub?: ResolveOptions;
+  /** Where one-line notes go (e.g. vision tensors skipped, not read). Default: console.info. */
+  readonly onInfo?: (line: string) => void;
 }
 
 export type StoredDtype = 'F32' | 'F16' | 'BF16';

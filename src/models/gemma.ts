@@ -86,6 +86,10 @@ export function gemmaParameterShapes(c: GemmaConfig): Map<string, number[]> {
     shapes.set(`${p}mlp.up_proj.weight`, [F, D]);
     shapes.set(`${p}mlp.down_proj.weight`, [D, F]);
     shapes.set(`${p}input_layernorm.weight`, [D]);
+    if (c.preNormsOnly) {
+      shapes.set(`${p}pre_feedforward_layernorm.weight`, [D]);
+      continue;
+    }
     shapes.set(`${p}post_attention_layernorm.weight`, [D]);
     if (c.sandwichNorms) {
       shapes.set(`${p}pre_feedforward_layernorm.weight`, [D]);
@@ -165,15 +169,21 @@ export class GemmaModel extends ParamModel<GemmaConfig> {
           );
         const mlp = (h: tf.Tensor3D) =>
           gegluMlp(h, { gateProj: this.w2(`${p}mlp.gate_proj.weight`), upProj: this.w2(`${p}mlp.up_proj.weight`), downProj: this.w2(`${p}mlp.down_proj.weight`) });
-        if (c.sandwichNorms) {
-          // Gemma 2/3: x += post_attn(attn(in(x))); x += post_ff(mlp(pre_ff(x)))
-          x = this.subBlock(x, `${p}input_layernorm.weight`, `${p}post_attention_layernorm.weight`, eps, dropResidual, selfAttn);
-          x = this.subBlock(x, `${p}pre_feedforward_layernorm.weight`, `${p}post_feedforward_layernorm.weight`, eps, dropResidual, mlp);
-        } else {
-          // Gemma 1: x += attn(in(x)); x += mlp(post_attention_layernorm(x)) (that norm is the pre-MLP norm)
-          x = this.subBlock(x, `${p}input_layernorm.weight`, null, eps, dropResidual, selfAttn);
-          x = this.subBlock(x, `${p}post_attention_layernorm.weight`, null, eps, dropResidual, mlp);
-        }
+        const xIn: tf.Tensor3D = x;
+        // One tidy per layer: a layer's intermediates are freed when it ends (inference memory is one
+        // layer's, not the stack's; under a gradient tape the tensors backprop needs are kept by tfjs).
+        x = tf.tidy(() => {
+          if (c.sandwichNorms) {
+            // Gemma 2/3: x += post_attn(attn(in(x))); x += post_ff(mlp(pre_ff(x)))
+            const y = this.subBlock(xIn, `${p}input_layernorm.weight`, `${p}post_attention_layernorm.weight`, eps, dropResidual, selfAttn);
+            return this.subBlock(y, `${p}pre_feedforward_layernorm.weight`, `${p}post_feedforward_layernorm.weight`, eps, dropResidual, mlp);
+          }
+          // Gemma 1: x += attn(in(x)); x += mlp(post_attention_layernorm(x)) (that norm is the pre-MLP norm);
+          // VaultGemma: the same two sub-blocks with the pre-MLP norm named pre_feedforward_layernorm.
+          const y = this.subBlock(xIn, `${p}input_layernorm.weight`, null, eps, dropResidual, selfAttn);
+          const preMlp = c.preNormsOnly ? `${p}pre_feedforward_layernorm.weight` : `${p}post_attention_layernorm.weight`;
+          return this.subBlock(y, preMlp, null, eps, dropResidual, mlp);
+        });
         layerStates?.push(x);
       }
 

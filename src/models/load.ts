@@ -3,17 +3,34 @@
  * huggingface_hub-style cache by checkpoint/hub.ts) -> the model class registered for its config's
  * `model_type` (registry.ts), loaded strictly (strict.ts).
  */
-import { openCheckpoint } from '../checkpoint/index.js';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { CONFIG_NAME, openCheckpoint } from '../checkpoint/index.js';
 import { resolveModelSource } from '../checkpoint/hub.js';
+import { rejectUnsupportedFamily } from '../config/gemma3.js';
 import { ConfigError } from '../errors.js';
 import { GemmaModel } from './gemma.js';
 import { MODEL_REGISTRY, type LoadedModel, type LoadOptions } from './registry.js';
 
 export type { LoadOptions, LoadedModel } from './registry.js';
 
+/** A family we know we do not implement is refused from its config.json alone, before weights are looked for. */
+async function rejectUnsupportedDir(dir: string): Promise<void> {
+  const path = join(resolve(dir), CONFIG_NAME);
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'));
+  } catch {
+    return; // openCheckpoint reports a missing or broken config.json
+  }
+  if (typeof json === 'object' && json !== null) rejectUnsupportedFamily((json as Record<string, unknown>).model_type, path);
+}
+
 /** Opens the checkpoint and builds the model its `model_type` names. */
 export async function loadModel(source: string, opts: LoadOptions = {}): Promise<LoadedModel> {
-  const ckpt = await openCheckpoint(await resolveModelSource(source, opts.hub));
+  const dir = await resolveModelSource(source, opts.hub);
+  await rejectUnsupportedDir(dir);
+  const ckpt = await openCheckpoint(dir);
   const modelType = ckpt.config.model_type;
   if (typeof modelType !== 'string' || !Object.hasOwn(MODEL_REGISTRY, modelType)) {
     throw new ConfigError(

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Checkpoint } from '../checkpoint/index.js';
 import { CheckpointError } from '../errors.js';
+import { variableFromHost } from './stream-load.js';
 
 /**
  * Reads exactly the `expected` tensors (HF name -> shape) as trainable float32 variables.
@@ -36,7 +37,8 @@ export async function loadStrictParams(
   }
   const params = new Map<string, tf.Variable>();
   try {
-    for (const [name, shape] of expected) params.set(name, variableFrom(tf.tensor((await ckpt.loadFloat32(name)).data, [...shape], 'float32')));
+    // One tensor at a time, widened straight into backend storage (stream-load.ts).
+    for (const [name, shape] of expected) params.set(name, variableFromHost(await ckpt.loadTensor(name), shape, name));
   } catch (err) {
     for (const v of params.values()) v.dispose();
     throw err;

@@ -12,7 +12,7 @@ import type { BgeExample, Triple } from '../tasks/msmarco.js';
 import { encodeBatch, type Tokenizer } from '../tokenize/index.js';
 import type { PaddedBatch } from '../tokenize/batch.js';
 import type { Trainable, TrainData } from '../train/trainer.js';
-import { pointwiseBce, softmaxCrossEntropy } from './losses.js';
+import { multipleNegativesRanking, pointwiseBce, softmaxCrossEntropy } from './losses.js';
 import type { EmbedRole, PairScorer, TextEmbedder } from './scorer.js';
 
 export interface RankTextOptions {
@@ -203,4 +203,34 @@ export function rankingData(groups: readonly RankingGroup[], batchSize: number):
     },
     size: (b) => b.queries.length,
   };
+}
+
+/**
+ * Bi-encoder objective for the trainer: queries and passages are embedded by the same encoder
+ * (`embed`, pooled [B, D]); the loss is the multiple-negatives ranking loss over the batch's positives
+ * (in-batch negatives) and every group's hard negatives, at `temperature`.
+ */
+export class BiEncoderObjective implements Trainable<RankingBatch> {
+  /** The model's parameters minus a task head's `score.*` (unused by `embed`, so it gets no gradient). */
+  readonly params: ReadonlyMap<string, tf.Variable>;
+
+  constructor(
+    private readonly model: EmbeddingModel & { readonly params: ReadonlyMap<string, tf.Variable> },
+    private readonly tok: Tokenizer,
+    private readonly options: EmbedderOptions,
+    readonly temperature = 0.05,
+  ) {
+    this.params = new Map([...model.params].filter(([n]) => !n.startsWith('score.')));
+  }
+
+  loss(batch: RankingBatch, ctx: { readonly seed: number }): tf.Scalar {
+    return tf.tidy(() => {
+      const qp = this.options.queryPrefix ?? '';
+      const pp = this.options.passagePrefix ?? '';
+      const q = this.model.embed(rankingBatch(this.tok, batch.queries.map((t) => qp + t), this.options), { training: true, seed: ctx.seed });
+      const docs = [...batch.positives, ...batch.negatives.flat()].map((t) => pp + t);
+      const d = this.model.embed(rankingBatch(this.tok, docs, this.options), { training: true, seed: ctx.seed + 1 });
+      return multipleNegativesRanking(q, d, this.temperature);
+    });
+  }
 }

@@ -5,7 +5,7 @@ import { initEngine } from '../../src/engine/index.js';
 import { tinyGemma2 } from '../helpers/tiny.js';
 import { GemmaModel } from '../../src/models/gemma.js';
 import { toEncoder } from '../../src/encoder/encoder.js';
-import { evaluateGlue, exampleTokenizer, finetuneGlue, glueFile } from '../../src/encoder/glue.js';
+import { carveValidation, evaluateGlue, exampleTokenizer, finetuneGlue, glueFile } from '../../src/encoder/glue.js';
 import { accuracy } from '../../src/eval/metrics.js';
 import { loadGlue } from '../../src/tasks/glue.js';
 import { tokenizerFromJson } from '../../src/tokenize/index.js';
@@ -49,7 +49,11 @@ test('finetuneGlue on real SST-2 rows: per-step logs, loss decreases, dev metric
     const dev = (await loadGlue('sst2', glueFile('sst2', 'dev'))).examples.slice(0, 64);
     assert.equal(r.dev.examples, 64);
     assert.equal(r.dev.metrics.accuracy, accuracy(dev.map((e) => e.label as number), r.dev.predictions));
-    assert.equal(r.dev.score, Math.max(...r.evals.map((e) => e.metric)), 'best dev weights are restored');
+    // Honest selection: 26 rows (10% of 256) carved from train chose the checkpoint; dev was scored once.
+    assert.equal(r.selection.by, 'validation');
+    assert.equal(r.selection.validationExamples, 26);
+    assert.equal(r.selection.best?.metric, Math.max(...r.evals.map((e) => e.metric)), 'best validation weights are restored');
+    assert.equal(r.selection.devEvaluations, 1);
     // evaluateGlue reads the same dev rows and gives the same number for the same weights.
     const again = await evaluateGlue('sst2', enc, { tokenizer: exampleTokenizer(tok, 32), maxLength: 32, devLimit: 64 });
     assert.deepEqual(again.predictions, r.dev.predictions);
@@ -57,6 +61,21 @@ test('finetuneGlue on real SST-2 rows: per-step logs, loss decreases, dev metric
     enc.dispose();
     model.dispose();
   }
+});
+
+test('carveValidation: seeded, stratified by label (largest remainders), disjoint, file order kept', () => {
+  const ex = Array.from({ length: 100 }, (_, i) => ({ idx: i, label: i < 70 ? 0 : 1 }));
+  const a = carveValidation(ex, 10, 3);
+  assert.deepEqual([a.validation.filter((e) => e.label === 0).length, a.validation.filter((e) => e.label === 1).length], [7, 3]);
+  assert.equal(a.train.length, 90);
+  assert.deepEqual([...a.train, ...a.validation].map((e) => e.idx).sort((x, y) => x - y), ex.map((e) => e.idx));
+  assert.deepEqual(a.validation.map((e) => e.idx), [...a.validation.map((e) => e.idx)].sort((x, y) => x - y));
+  assert.deepEqual(carveValidation(ex, 10, 3).validation, a.validation, 'same seed, same rows');
+  assert.notDeepEqual(carveValidation(ex, 10, 4).validation, a.validation, 'another seed, other rows');
+  // 3 classes of 5/3/2 rows, 5 picked: exact shares 2.5/1.5/1 -> floors 2/1/1, the remainder to the first tie.
+  const b = carveValidation([0, 0, 0, 0, 0, 1, 1, 1, 2, 2].map((label, idx) => ({ idx, label })), 5, 0);
+  assert.deepEqual([0, 1, 2].map((c) => b.validation.filter((e) => e.label === c).length), [3, 1, 1]);
+  assert.throws(() => carveValidation(ex, 100, 0), ConfigError);
 });
 
 test('finetuneGlue rejects a head that does not fit the task', async () => {

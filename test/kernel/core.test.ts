@@ -186,9 +186,13 @@ test('%%glue and %%ablate fine-tune fresh encoders per task/variant and show res
   assert.ok(chart, 'an ablation chart is displayed');
   const values = ((chart!.content as { data: Record<string, { data: { values: { variant: string }[] } }> }).data['application/vnd.vegalite.v5+json']!).data.values;
   assert.deepEqual(values.map((v) => v.variant), ['mean', 'first']);
-  const bad = await run('%%glue r2 sst2 epochs=3\n{}');
+  const bad = await run('%%glue r2 sst2 epoch=3\n{}');
   assert.equal(bad.reply.status === 'error' && bad.reply.ename, 'UsageError');
-  assert.match(bad.reply.status === 'error' ? bad.reply.evalue : '', /'epochs=3' is not one of steps=N/);
+  assert.match(bad.reply.status === 'error' ? bad.reply.evalue : '', /'epoch=3' is not one of steps=N, epochs=N/);
+  const both = await run('%%glue r2 sst2 steps=2 epochs=3\n{}');
+  assert.match(both.reply.status === 'error' ? both.reply.evalue : '', /give steps or epochs, not both/);
+  const lr = await run('%%glue r2 sst2 lr=0\n{}');
+  assert.match(lr.reply.status === 'error' ? lr.reply.evalue : '', /lr must be > 0/);
 });
 
 test('silent requests show nothing and keep the count; late async output reaches the cell that started it', async () => {

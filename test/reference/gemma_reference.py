@@ -122,7 +122,8 @@ def forward(p, cfg, input_ids, attention_mask, mode, stages=None):
     """-> (hidden_states [B, L, D] after model.norm, logits [B, L, V] with the final softcap).
     `stages`, when a list, receives the residual stream after the embedding and after each layer."""
     eps = cfg["rms_norm_eps"]
-    sandwich = cfg["model_type"] != "gemma"
+    sandwich = cfg["model_type"] not in ("gemma", "vaultgemma")
+    pre_only = cfg["model_type"] == "vaultgemma"  # input + pre_feedforward norms, no post norms
     x = p["model.embed_tokens.weight"][input_ids] * math.sqrt(cfg["hidden_size"])
     types = layer_types(cfg)
     if stages is not None:
@@ -135,6 +136,9 @@ def forward(p, cfg, input_ids, attention_mask, mode, stages=None):
             x = x + rms_norm(a, p[pre + "post_attention_layernorm.weight"], eps)
             m = mlp(p, pre + "mlp.", rms_norm(x, p[pre + "pre_feedforward_layernorm.weight"], eps))
             x = x + rms_norm(m, p[pre + "post_feedforward_layernorm.weight"], eps)
+        elif pre_only:
+            x = x + a
+            x = x + mlp(p, pre + "mlp.", rms_norm(x, p[pre + "pre_feedforward_layernorm.weight"], eps))
         else:
             x = x + a
             x = x + mlp(p, pre + "mlp.", rms_norm(x, p[pre + "post_attention_layernorm.weight"], eps))
@@ -182,12 +186,25 @@ def read_safetensors(path):
     return out
 
 
-def write_safetensors(path, tensors):
-    """F32 safetensors, tensors ordered by name, header padded with spaces to 8 bytes."""
+def bf16_bits(a):
+    """float32 -> bfloat16 bit patterns (round to nearest even), as uint16."""
+    u = np.ascontiguousarray(a, dtype="<f4").view(np.uint32).astype(np.uint64)
+    return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype("<u2")
+
+
+def bf16_round(a):
+    """The float32 values a BF16 file stores for `a`."""
+    return (bf16_bits(a).astype(np.uint32) << 16).view(np.float32)
+
+
+def write_safetensors(path, tensors, dtype="F32"):
+    """F32 or BF16 safetensors, tensors ordered by name, header padded with spaces to 8 bytes."""
     header, off, blobs = {}, 0, []
     for name in sorted(tensors):
         a = np.ascontiguousarray(tensors[name], dtype="<f4")
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + a.nbytes]}
+        if dtype == "BF16":
+            a = bf16_bits(a)
+        header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [off, off + a.nbytes]}
         off += a.nbytes
         blobs.append(a.tobytes())
     header["__metadata__"] = {"format": "pt"}
