@@ -10,6 +10,8 @@ const SECTIONS: Record<string, () => Promise<{ default: BenchSection }>> = {
   glue: () => import('./glue.js'),
   rank: () => import('./rank.js'),
   real: () => import('./real.js'),
+  'real-gemma4': () => import('./real-gemma4.js'),
+  torch: () => import('./torch.js'),
   kernel: () => import('./kernel.js'),
 };
 
@@ -20,8 +22,8 @@ async function main(): Promise<void> {
     console.error(`unknown bench section(s): ${unknown.join(', ')}; available: ${Object.keys(SECTIONS).join(', ')}`);
     process.exit(2);
   }
-  // `real` builds multi-GB checkpoints and runs for many minutes: only when asked for by name.
-  const names = wanted.length > 0 ? wanted : Object.keys(SECTIONS).filter((n) => n !== 'real');
+  // real-size sections build multi-GB models and run for many minutes: only when asked for by name.
+  const names = wanted.length > 0 ? wanted : Object.keys(SECTIONS).filter((n) => !n.startsWith('real'));
   console.log(`# gemma-lab bench (${new Date().toISOString()})\n\nstart: ${machineLine()}\n`);
   const log = (line: string) => console.error(`[bench] ${line}`);
   for (const name of names) {

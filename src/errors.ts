@@ -73,3 +73,24 @@ export class HubError extends GemmaLabError {
     super([repo, file, message].filter(Boolean).join(': '), options);
   }
 }
+
+/** Metric inputs that scikit-learn refuses: NaN, infinite or fractional class ids, bad sample weights. */
+export class MetricInputError extends GemmaLabError {}
+
+/**
+ * Writing a file failed (disk full, file too large, quota, read-only...). `file` is the path the caller asked
+ * for (not a temp name); `code` is the errno code (ENOSPC, EFBIG, EDQUOT, ...). Nothing at `file` was replaced.
+ */
+export class FileWriteError extends GemmaLabError {
+  constructor(
+    message: string,
+    readonly file: string,
+    readonly code: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(`${file}: ${message}`, options);
+  }
+}
+
+/** The disk (or the process's file-size limit or quota) ran out while writing `file`. */
+export class DiskFullError extends FileWriteError {}

@@ -24,10 +24,12 @@ export { padRight, batchFromRows, batchRows, type PaddedBatch, type Labelled } f
 export { trimTokenizer, readTokenizerFiles, saveTrimmedTokenizer, type TokenizerFiles, type TrimOptions, type TrimResult } from './tokenize/trim.js';
 
 // Models
-export { parseGemmaConfig, type GemmaConfig, type GemmaModelType, type ParseOptions } from './config/gemma.js';
+export { parseGemmaConfig, type GemmaConfig, type GemmaModelType, type ParseOptions, type LayerType } from './config/gemma.js';
 export { parseT5GemmaConfig, type T5GemmaConfig, type T5GemmaDecoderConfig, type T5GemmaModuleConfig } from './config/t5gemma.js';
-export { loadModel, loadGemmaModel } from './models/load.js';
-export { type LoadOptions as ModelLoadOptions, type StoredDtype } from './models/base.js';
+export { loadModel, loadGemmaModel, loadDecoderModel, randomLike, type DecoderModel } from './models/load.js';
+export { parseGemma4Config, gemma4ConfigToJson, type Gemma4Config, type Gemma4ModelType, type Gemma4Layer, type Gemma4Rope } from './config/gemma4.js';
+export { Gemma4Model, loadGemma4, gemma4ParameterShapes } from './models/gemma4.js';
+export { type LoadOptions as ModelLoadOptions, type StoredDtype, type ModelClass } from './models/base.js';
 export { type LoadedModel } from './models/registry.js';
 export { GemmaModel, type ForwardOptions, type ForwardOutput, type DropoutRates } from './models/gemma.js';
 export { T5GemmaModel, loadT5Gemma, type T5GemmaOutput, type T5GemmaRunOptions } from './models/t5gemma.js';
@@ -43,7 +45,7 @@ export { saveSentenceTransformer, type SaveStOptions } from './embed/save.js';
 
 // Gemma Encoder and training
 export { toEncoder, GemmaEncoder, type EncoderOptions, type DropoutPlacement, type Prediction, type RunOpts as EncoderRunOptions } from './encoder/encoder.js';
-export { gemmaBackbone, t5gemmaEncoderBackbone, type EncoderBackbone, type BackboneRun, type BackboneDropout } from './encoder/backbone.js';
+export { gemmaBackbone, t5gemmaEncoderBackbone, type EncoderBackbone, type BackboneRun, type BackboneDropout, type DecoderStack } from './encoder/backbone.js';
 export { EncoderHead, headLoss, type HeadOptions, type HeadSpec } from './encoder/head.js';
 export {
   finetuneGlue,

@@ -214,6 +214,195 @@ napi_value SumMiddle(napi_env env, napi_callback_info info) {
   });
 }
 
+// Attention dims and rule from a Float64Array [B, H, G, T, S, d, causal, window, qOffset].
+struct AttnSpec {
+  gl::AttnDims dims;
+  gl::AttnRule rule;
+};
+
+AttnSpec attn_spec(napi_env env, napi_value v) {
+  int64_t n;
+  const double* p = typed<double>(env, v, napi_float64_array, &n, "dims");
+  if (n != 9) throw Failure{"dims must be [B, H, G, T, S, d, causal, window, qOffset]"};
+  int64_t x[9];
+  for (int i = 0; i < 9; i++) {
+    if (!(p[i] == std::floor(p[i]) && std::fabs(p[i]) < 9007199254740991.0)) throw Failure{"dims must be integers"};
+    x[i] = static_cast<int64_t>(p[i]);
+  }
+  for (int i = 0; i < 6; i++)
+    if (x[i] < 0) throw Failure{"negative attention extent"};
+  if (x[7] < 0) throw Failure{"negative window"};
+  if (x[2] == 0 ? x[1] != 0 : x[1] % x[2] != 0) throw Failure{"H must be a multiple of G"};
+  return {{x[0], x[1], x[2], x[3], x[4], x[5]}, {x[6] != 0, x[7], x[8]}};
+}
+
+const float* f32(napi_env env, napi_value v, int64_t want, const char* what) {
+  int64_t n;
+  const float* p = typed<float>(env, v, napi_float32_array, &n, what);
+  if (n != want) throw Failure{std::string(what) + " has " + std::to_string(n) + " elements, expected " + std::to_string(want)};
+  return p;
+}
+
+// keyMask: a Float32Array of B*S 0/1 values, or an empty one for "every key".
+const float* key_mask(napi_env env, napi_value v, const gl::AttnDims& D) {
+  int64_t n;
+  const float* p = typed<float>(env, v, napi_float32_array, &n, "keyMask");
+  if (n == 0) return nullptr;
+  if (n != D.B * D.S) throw Failure{"keyMask must have B*S elements (or none)"};
+  return p;
+}
+
+// attention(q, k, v, keyMask, o, lse, dims, scale, cap)
+napi_value Attention(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 9);
+    const AttnSpec sp = attn_spec(env, a[6]);
+    const gl::AttnDims& D = sp.dims;
+    const int64_t nq = D.B * D.H * D.T * D.d, nkv = D.B * D.G * D.S * D.d;
+    const float* q = f32(env, a[0], nq, "q");
+    const float* k = f32(env, a[1], nkv, "k");
+    const float* v = f32(env, a[2], nkv, "v");
+    const float* km = key_mask(env, a[3], D);
+    float* o = const_cast<float*>(f32(env, a[4], nq, "o"));
+    float* lse = const_cast<float*>(f32(env, a[5], D.B * D.H * D.T, "lse"));
+    gl::attention_forward(D, sp.rule, static_cast<float>(number(env, a[7], "scale")), static_cast<float>(number(env, a[8], "cap")),
+                          q, k, v, km, o, lse);
+    return undefined(env);
+  });
+}
+
+// attentionBackward(q, k, v, keyMask, o, lse, dO, dq, dk, dv, dims, scale, cap)
+napi_value AttentionBackward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 13);
+    const AttnSpec sp = attn_spec(env, a[10]);
+    const gl::AttnDims& D = sp.dims;
+    const int64_t nq = D.B * D.H * D.T * D.d, nkv = D.B * D.G * D.S * D.d;
+    const float* q = f32(env, a[0], nq, "q");
+    const float* k = f32(env, a[1], nkv, "k");
+    const float* v = f32(env, a[2], nkv, "v");
+    const float* km = key_mask(env, a[3], D);
+    const float* o = f32(env, a[4], nq, "o");
+    const float* lse = f32(env, a[5], D.B * D.H * D.T, "lse");
+    const float* dO = f32(env, a[6], nq, "dO");
+    float* dq = const_cast<float*>(f32(env, a[7], nq, "dq"));
+    float* dk = const_cast<float*>(f32(env, a[8], nkv, "dk"));
+    float* dv = const_cast<float*>(f32(env, a[9], nkv, "dv"));
+    gl::attention_backward(D, sp.rule, static_cast<float>(number(env, a[11], "scale")),
+                           static_cast<float>(number(env, a[12], "cap")), q, k, v, km, o, lse, dO, dq, dk, dv);
+    return undefined(env);
+  });
+}
+
+float* f32w(napi_env env, napi_value v, int64_t want, const char* what) { return const_cast<float*>(f32(env, v, want, what)); }
+
+int64_t f32len(napi_env env, napi_value v, const char* what) {
+  int64_t n;
+  typed<float>(env, v, napi_float32_array, &n, what);
+  return n;
+}
+
+// rmsNorm(x, w, y, rstd, D, eps)
+napi_value RmsNorm(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 6);
+    const int64_t D = count(env, a[4], "D");
+    const int64_t n = f32len(env, a[0], "x");
+    if (D == 0 || n % D != 0) throw Failure{"x length is not a multiple of D"};
+    const int64_t N = n / D;
+    gl::rmsnorm_forward(f32(env, a[0], n, "x"), f32(env, a[1], D, "w"), f32w(env, a[2], n, "y"), f32w(env, a[3], N, "rstd"), N, D,
+                        static_cast<float>(number(env, a[5], "eps")));
+    return undefined(env);
+  });
+}
+
+// rmsNormBackward(x, w, rstd, dy, dx, dw, D)
+napi_value RmsNormBackward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 7);
+    const int64_t D = count(env, a[6], "D");
+    const int64_t n = f32len(env, a[0], "x");
+    if (D == 0 || n % D != 0) throw Failure{"x length is not a multiple of D"};
+    const int64_t N = n / D;
+    gl::rmsnorm_backward(f32(env, a[0], n, "x"), f32(env, a[1], D, "w"), f32(env, a[2], N, "rstd"), f32(env, a[3], n, "dy"),
+                         f32w(env, a[4], n, "dx"), f32w(env, a[5], D, "dw"), N, D);
+    return undefined(env);
+  });
+}
+
+// geglu(gate, up, h)
+napi_value Geglu(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 3);
+    const int64_t n = f32len(env, a[0], "gate");
+    gl::geglu_forward(f32(env, a[0], n, "gate"), f32(env, a[1], n, "up"), f32w(env, a[2], n, "h"), n);
+    return undefined(env);
+  });
+}
+
+// gegluBackward(gate, up, dh, dgate, dup)
+napi_value GegluBackward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 5);
+    const int64_t n = f32len(env, a[0], "gate");
+    gl::geglu_backward(f32(env, a[0], n, "gate"), f32(env, a[1], n, "up"), f32(env, a[2], n, "dh"), f32w(env, a[3], n, "dgate"),
+                       f32w(env, a[4], n, "dup"), n);
+    return undefined(env);
+  });
+}
+
+// rope(x, cos, sin, y, T, K, sign)
+napi_value Rope(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 7);
+    const int64_t T = count(env, a[4], "T"), K = count(env, a[5], "K");
+    const int64_t n = f32len(env, a[0], "x");
+    if (T == 0 || K == 0 || K % 2 != 0 || n % (T * K) != 0) throw Failure{"x must be [rows, T, K] with an even K"};
+    gl::rope_apply(f32(env, a[0], n, "x"), f32(env, a[1], T * K, "cos"), f32(env, a[2], T * K, "sin"), f32w(env, a[3], n, "y"), n / (T * K),
+                   T, K, static_cast<float>(number(env, a[6], "sign")));
+    return undefined(env);
+  });
+}
+
+// adamw(params[], grads[], m[], v[], hyper = [beta1, beta2, eps, decay, stepSize, sqrtBc2, 1-beta1, 1-beta2]): in place, one call per group.
+napi_value AdamW(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 5);
+    uint32_t len[4];
+    for (int i = 0; i < 4; i++) {
+      bool isArr = false;
+      napi_is_array(env, a[i], &isArr);
+      if (!isArr) throw Failure{"adamw: params, grads, m and v must be arrays"};
+      napi_get_array_length(env, a[i], &len[i]);
+    }
+    if (len[1] != len[0] || len[2] != len[0] || len[3] != len[0]) throw Failure{"adamw: params, grads, m and v differ in length"};
+    int64_t nh;
+    const double* hp = typed<double>(env, a[4], napi_float64_array, &nh, "hyper");
+    if (nh != 8) throw Failure{"adamw: hyper must be [beta1, beta2, eps, decay, stepSize, sqrtBc2, 1 - beta1, 1 - beta2]"};
+    gl::AdamWStep h;
+    float* fields[] = {&h.beta1, &h.beta2, &h.eps, &h.decay, &h.stepSize, &h.sqrtBc2, &h.oneMinusBeta1, &h.oneMinusBeta2};
+    for (int i = 0; i < 8; i++) *fields[i] = static_cast<float>(hp[i]);
+    for (uint32_t i = 0; i < len[0]; i++) {
+      napi_value e[4];
+      for (int j = 0; j < 4; j++) napi_get_element(env, a[j], i, &e[j]);
+      const int64_t n = f32len(env, e[0], "param");
+      gl::adamw_update(f32w(env, e[0], n, "param"), f32(env, e[1], n, "grad"), f32w(env, e[2], n, "m"), f32w(env, e[3], n, "v"), n, h);
+    }
+    return undefined(env);
+  });
+}
+
+// setThreads(n): OpenMP threads for later kernels.
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 1);
+    const int64_t n = count(env, a[0], "n");
+    if (n < 1 || n > 1024) throw Failure{"threads must be in 1..1024"};
+    gl::set_threads(static_cast<int>(n));
+    return undefined(env);
+  });
+}
+
 napi_value Threads(napi_env env, napi_callback_info) {
   napi_value v;
   napi_create_int32(env, gl::max_threads(), &v);
@@ -229,6 +418,15 @@ napi_value Init(napi_env env, napi_value exports) {
       {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"softmaxRows", nullptr, SoftmaxRows, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"sumMiddle", nullptr, SumMiddle, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"attention", nullptr, Attention, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"attentionBackward", nullptr, AttentionBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"rmsNorm", nullptr, RmsNorm, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"rmsNormBackward", nullptr, RmsNormBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"geglu", nullptr, Geglu, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"gegluBackward", nullptr, GegluBackward, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"rope", nullptr, Rope, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

@@ -29,5 +29,41 @@ void softmax_rows(const float* x, float* y, int64_t rows, int64_t n);
 void sum_middle(const float* x, float* y, int64_t P, int64_t Q, int64_t R);
 
 int max_threads();
+// Sets the OpenMP thread count of later kernels (tests compare 1 and 2 threads bit for bit).
+void set_threads(int n);
+
+// Fused attention. q: [B, H, T, d]; k, v: [B, G, S, d] (query head h reads kv head h / (H/G)).
+struct AttnDims {
+  int64_t B, H, G, T, S, d;
+};
+// Query i (position i + qOffset in key coordinates) sees key j when: keyMask[b, j] != 0 (if given),
+// causal => j <= pos, window W > 0 => j > pos - W (causal) or |pos - j| < W (bidirectional).
+struct AttnRule {
+  bool causal;
+  int64_t window;  // 0 = none
+  int64_t qOffset;
+};
+// o: [B, H, T, d]; lse: [B, H, T] log-sum-exp of each row's logits (+inf for a row that sees no key).
+// cap <= 0 means no softcap.
+void attention_forward(const AttnDims& D, const AttnRule& rule, float scale, float cap, const float* q, const float* k,
+                       const float* v, const float* keyMask, float* o, float* lse);
+void attention_backward(const AttnDims& D, const AttnRule& rule, float scale, float cap, const float* q, const float* k,
+                        const float* v, const float* keyMask, const float* o, const float* lse, const float* dO,
+                        float* dq, float* dk, float* dv);
+
+// RMSNorm over rows of length D: y = x * rstd * (1 + w), rstd = 1 / sqrt(mean(x^2) + eps) (saved for backward).
+void rmsnorm_forward(const float* x, const float* w, float* y, float* rstd, int64_t N, int64_t D, float eps);
+void rmsnorm_backward(const float* x, const float* w, const float* rstd, const float* dy, float* dx, float* dw, int64_t N,
+                      int64_t D);
+// h = gelu_tanh(gate) * up, and its gradients.
+void geglu_forward(const float* gate, const float* up, float* h, int64_t n);
+void geglu_backward(const float* gate, const float* up, const float* dh, float* dgate, float* dup, int64_t n);
+// y = x * cos + sign * rotate_half(x) * sin over [rows, T, K] with cos/sin [T, K] (sign -1: the backward).
+void rope_apply(const float* x, const float* cos, const float* sin, float* y, int64_t rows, int64_t T, int64_t K, float sign);
+// In-place AdamW (PyTorch order): p = p*decay - stepSize * m / (sqrt(v)/sqrtBc2 + eps).
+struct AdamWStep {
+  float beta1, beta2, eps, decay, stepSize, sqrtBc2, oneMinusBeta1, oneMinusBeta2;  // 1 - beta rounded once from double
+};
+void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& h);
 
 }  // namespace gl

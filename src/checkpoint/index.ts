@@ -4,10 +4,20 @@
  * is read lazily, one tensor at a time, so large checkpoints need not fit in memory twice.
  * Only safetensors and JSON are ever read: pickle-based weights (`.bin`, `.pt`, ...) are refused.
  */
-import { readdir, readFile, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { checkConfigSizes } from '../config/bounds.js';
 import { CheckpointError } from '../errors.js';
-import { writeJsonAtomic } from '../io/atomic.js';
+import {
+  asWriteError,
+  commitStagedDir,
+  linkTree,
+  recoverStagedDir,
+  relocateWriteError,
+  removeStagingLeftovers,
+  stagingDirFor,
+  writeJsonAtomic,
+} from '../io/atomic.js';
 import { parseStrictJson, StrictJsonError } from './json.js';
 import { safeJoin } from './paths.js';
 import {
@@ -75,6 +85,8 @@ async function readConfig(configPath: string): Promise<Record<string, unknown>> 
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new CheckpointError('config.json must hold a JSON object', configPath);
   }
+  // Whatever family parses it later, absurd sizes are refused here, before anything is sized from them.
+  checkConfigSizes(parsed, configPath);
   return parsed as Record<string, unknown>;
 }
 
@@ -118,6 +130,8 @@ async function readShardIndex(indexPath: string): Promise<ShardIndex> {
 /** Opens and validates a checkpoint directory (every shard header is read and checked, no tensor data). */
 export async function openCheckpoint(dir: string): Promise<Checkpoint> {
   const root = resolve(dir);
+  // A save killed between its two renames leaves no folder under this name but both versions beside it.
+  await recoverStagedDir(root);
   const files = await listDir(root);
   const configPath = join(root, CONFIG_NAME);
   const config = await readConfig(configPath);
@@ -221,9 +235,15 @@ function shardName(i: number, n: number): string {
   return `model-${pad(i)}-of-${pad(n)}.safetensors`;
 }
 
+const isWeightsFile = (f: string): boolean =>
+  f === SAFE_WEIGHTS_NAME || f === SAFE_WEIGHTS_INDEX_NAME || /^model-\d{5}-of-\d{5}\.safetensors$/.test(f);
+
 /**
- * Writes `config.json` and the weights (one file, or shards + index when they exceed `maxShardBytes`), each
- * file atomically; weight files of a previous save that the new one does not use are removed afterwards.
+ * Writes `config.json` and the weights (one file, or shards + index when they exceed `maxShardBytes`) as one
+ * unit: everything goes to a staging folder beside `dir`, other files already in `dir` (tokenizer, heads) are
+ * hard-linked over, and the staging folder replaces `dir` by rename. A reader sees the old or the new save,
+ * never a mix; the old one is deleted only after the new one is in place. Disk full is a DiskFullError naming
+ * the file, with `dir` untouched. One writer per folder.
  */
 export async function saveCheckpoint(
   dir: string,
@@ -249,28 +269,39 @@ export async function saveCheckpoint(
       current += size;
     }
   }
-  const written = new Set<string>();
-  if (shards.length === 1) {
-    await writeSafetensors(join(root, SAFE_WEIGHTS_NAME), opts.tensors, metadata);
-    written.add(SAFE_WEIGHTS_NAME);
-  } else {
-    const weightMap = Object.create(null) as Record<string, string>; // tensor names may be '__proto__'
-    for (let i = 0; i < shards.length; i++) {
-      const file = shardName(i + 1, shards.length);
-      const part = new Map<string, HostTensor>();
-      for (const name of shards[i] as string[]) {
-        part.set(name, opts.tensors.get(name) as HostTensor);
-        weightMap[name] = file;
-      }
-      await writeSafetensors(join(root, file), part, metadata);
-      written.add(file);
-    }
-    await writeJsonAtomic(join(root, SAFE_WEIGHTS_INDEX_NAME), { metadata: { total_size: total }, weight_map: weightMap });
-    written.add(SAFE_WEIGHTS_INDEX_NAME);
+  try {
+    await mkdir(dirname(root), { recursive: true });
+  } catch (err) {
+    throw asWriteError(err, root);
   }
-  await writeJsonAtomic(join(root, CONFIG_NAME), opts.config);
-  for (const f of await readdir(root)) {
-    const isWeights = f === SAFE_WEIGHTS_NAME || f === SAFE_WEIGHTS_INDEX_NAME || /^model-\d{5}-of-\d{5}\.safetensors$/.test(f);
-    if (isWeights && !written.has(f)) await rm(join(root, f), { force: true });
+  await recoverStagedDir(root);
+  await removeStagingLeftovers(root);
+  const staging = stagingDirFor(root);
+  try {
+    await mkdir(staging);
+    if (shards.length === 1) {
+      await writeSafetensors(join(staging, SAFE_WEIGHTS_NAME), opts.tensors, metadata);
+    } else {
+      const weightMap = Object.create(null) as Record<string, string>; // tensor names may be '__proto__'
+      for (let i = 0; i < shards.length; i++) {
+        const file = shardName(i + 1, shards.length);
+        const part = new Map<string, HostTensor>();
+        for (const name of shards[i] as string[]) {
+          part.set(name, opts.tensors.get(name) as HostTensor);
+          weightMap[name] = file;
+        }
+        await writeSafetensors(join(staging, file), part, metadata);
+      }
+      await writeJsonAtomic(join(staging, SAFE_WEIGHTS_INDEX_NAME), { metadata: { total_size: total }, weight_map: weightMap });
+    }
+    await writeJsonAtomic(join(staging, CONFIG_NAME), opts.config);
+    // Files of the previous version that this save does not produce (weights of another layout excepted).
+    const written = new Set(await readdir(staging));
+    const existing = await readdir(root).then(() => true, () => false);
+    if (existing) await linkTree(root, staging, (f) => written.has(f) || isWeightsFile(f));
+    await commitStagedDir(staging, root);
+  } catch (err) {
+    await rm(staging, { recursive: true, force: true }).catch(() => {});
+    throw relocateWriteError(asWriteError(err, root), staging, root);
   }
 }

@@ -10,7 +10,7 @@ import { initEngine } from '../engine/index.js';
 import { DataFileError } from '../errors.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import type { ForwardOutput } from '../models/gemma.js';
-import { loadGemmaModel } from '../models/load.js';
+import { loadDecoderModel } from '../models/load.js';
 import { ATTENTION_MODES, type AttentionMode } from '../nn/masks.js';
 import { TOKEN_POOLINGS } from '../nn/pooling.js';
 import { type CommandSpec, type FlagSpec, defineCommand, formatUsage } from './args.js';
@@ -59,7 +59,7 @@ export default defineCommand('run a checkpoint on token ids; write hidden states
   }
   const { inputIds, attentionMask } = await readForwardInput(values.input);
   await initEngine();
-  const model = await loadGemmaModel(values.model);
+  const model = await loadDecoderModel(values.model);
   try {
     let out: ForwardOutput;
     try {

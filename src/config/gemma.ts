@@ -12,6 +12,7 @@
  *   (flat or keyed by layer type) and v4 `rope_theta`/`rope_scaling`/`rope_local_base_freq`.
  */
 import { ConfigError } from '../errors.js';
+import { CONFIG_SIZE_LIMITS, checkConfigSizes, checkSize, checkSizeProduct, type SizeField } from './bounds.js';
 
 export type GemmaModelType = 'gemma' | 'gemma2' | 'gemma3_text' | 'vaultgemma';
 export const GEMMA_MODEL_TYPES: readonly GemmaModelType[] = ['gemma', 'gemma2', 'gemma3_text', 'vaultgemma'];
@@ -234,6 +235,8 @@ export class ConfigReader {
     }
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
       this.fail(key, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    // Size fields are bounded here too, so every parser built on ConfigReader refuses them before use.
+    if (Object.hasOwn(CONFIG_SIZE_LIMITS, key)) checkSize(this.file, this.prefix + key, v, key as SizeField);
     return v;
   }
 
@@ -299,6 +302,7 @@ export interface ParseOptions {
 export function parseGemmaConfig(json: unknown, sourcePath: string, opts: ParseOptions = {}): GemmaConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json))
     throw new ConfigError('must be a JSON object', sourcePath);
+  checkConfigSizes(json, sourcePath);
   const r: ConfigReader = new ConfigReader(json as Record<string, unknown>, sourcePath);
   const modelType = r.str('model_type');
   if (modelType === null) r.fail('model_type', 'is required');
@@ -352,10 +356,17 @@ export function parseGemmaStack(r: ConfigReader, family: GemmaModelType | 'gemma
   const slides = layerTypes.includes('sliding_attention');
   if (slides && slidingWindowRaw === null) r.fail('layer_types', 'has sliding_attention layers but the family has no sliding_window');
 
+  const vocabSize = r.int('vocab_size');
+  const intermediateSize = r.int('intermediate_size');
+  // Effective sizes (a T5Gemma module takes the top-level vocab): one tensor each, bounded before any is built.
+  const f = (a: string, b: string) => `${r.prefix}${a}*${b}`;
+  checkSizeProduct(r.file, f('vocab_size', 'hidden_size'), [vocabSize, hiddenSize]);
+  checkSizeProduct(r.file, f('hidden_size', 'intermediate_size'), [hiddenSize, intermediateSize]);
+  checkSizeProduct(r.file, `${r.prefix}num_attention_heads*head_dim*hidden_size`, [numAttentionHeads, headDim, hiddenSize]);
   return {
-    vocabSize: r.int('vocab_size'),
+    vocabSize,
     hiddenSize,
-    intermediateSize: r.int('intermediate_size'),
+    intermediateSize,
     numHiddenLayers,
     numAttentionHeads,
     numKeyValueHeads,

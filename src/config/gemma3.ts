@@ -6,6 +6,7 @@
  * same parser as a flat `gemma3_text` config. Vision and projector settings are checked for shape only.
  */
 import { ConfigError } from '../errors.js';
+import { checkConfigSizes } from './bounds.js';
 import { ConfigReader, KNOWN_IRRELEVANT_KEYS, parseGemmaConfig, type GemmaConfig, type ParseOptions } from './gemma.js';
 
 /** Gemma3TextConfig's defaults (transformers 4.57), for keys a sparse text_config leaves out. */
@@ -74,6 +75,7 @@ export function rejectUnsupportedFamily(modelType: unknown, file: string): void 
 /** `config.json` of model_type gemma3 -> the text tower's GemmaConfig (modelType 'gemma3_text'). */
 export function parseGemma3MultimodalConfig(json: unknown, sourcePath: string, opts: ParseOptions = {}): GemmaConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ConfigError('must be a JSON object', sourcePath);
+  checkConfigSizes(json, sourcePath);
   const r = new ConfigReader(json as Record<string, unknown>, sourcePath);
   if (r.str('model_type') !== 'gemma3') r.fail('model_type', `expected 'gemma3', got ${JSON.stringify(r.json.model_type)}`);
   const ignore = new Set(opts.ignoreKeys ?? []);

@@ -2,3 +2,4 @@
 export * from './gemma.js';
 export * from './t5gemma.js';
 export * from './gemma3.js';
+export * from './bounds.js';

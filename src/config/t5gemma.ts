@@ -12,6 +12,7 @@
  * Each module is a Gemma 2-style stack parsed by the shared `parseGemmaStack`.
  */
 import { ConfigError } from '../errors.js';
+import { checkConfigSizes } from './bounds.js';
 import { ConfigReader, GEMMA_READ_KEYS, type GemmaStackConfig, type ParseOptions, parseGemmaStack, readDtype } from './gemma.js';
 
 export interface T5GemmaModuleConfig extends GemmaStackConfig {
@@ -115,6 +116,7 @@ function topEos(r: ConfigReader, dflt: number): number {
 /** Validates a T5Gemma config.json (already JSON-parsed). */
 export function parseT5GemmaConfig(json: unknown, sourcePath: string, opts: ParseOptions = {}): T5GemmaConfig {
   const obj = asObject(json, sourcePath, '');
+  checkConfigSizes(obj, sourcePath);
   const r = new ConfigReader(obj, sourcePath);
   if (r.str('model_type') !== 't5gemma') r.fail('model_type', `expected 't5gemma', got ${JSON.stringify(obj.model_type)}`);
   r.rejectUnknown(TOP_KEYS, opts.ignoreKeys);

@@ -43,8 +43,13 @@ const batchTensors = (b: PaddedBatch) => ({
   mask: tf.tensor2d(b.mask, [b.batch, b.length], 'int32'),
 });
 
+/** What a decoder-only Gemma of any generation (GemmaModel, Gemma4Model) offers a backbone. */
+export type DecoderStack = Pick<GemmaModel, 'forward' | 'params' | 'dispose'> & {
+  readonly config: { readonly hiddenSize: number; readonly initializerRange: number };
+};
+
 /** A Gemma decoder run with `attention` (bidirectional modes make it an encoder, Gemma Encoder §3). */
-export function gemmaBackbone(model: GemmaModel, attention: AttentionMode): EncoderBackbone {
+export function gemmaBackbone(model: DecoderStack, attention: AttentionMode): EncoderBackbone {
   if (!ATTENTION_MODES.includes(attention)) {
     throw new ConfigError(`'${attention}' is not one of ${ATTENTION_MODES.join(', ')}`, undefined, 'attention');
   }

@@ -8,6 +8,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { tidy } from '@tensorflow/tfjs-core';
 import { ConfigError } from '../errors.js';
 import { GemmaModel } from '../models/gemma.js';
+import { Gemma4Model } from '../models/gemma4.js';
 import { T5GemmaModel } from '../models/t5gemma.js';
 import type { AttentionMode } from '../nn/masks.js';
 import type { Pooling } from '../nn/pooling.js';
@@ -140,8 +141,8 @@ export class GemmaEncoder {
 }
 
 /** An encoder on a Gemma decoder (`options.attention` required), a T5Gemma model's encoder, or any backbone. */
-export function toEncoder(source: GemmaModel | T5GemmaModel | EncoderBackbone, options: EncoderOptions): GemmaEncoder {
-  if (source instanceof GemmaModel) {
+export function toEncoder(source: GemmaModel | Gemma4Model | T5GemmaModel | EncoderBackbone, options: EncoderOptions): GemmaEncoder {
+  if (source instanceof GemmaModel || source instanceof Gemma4Model) {
     if (options.attention === undefined) throw new ConfigError('a Gemma decoder needs an attention mode', undefined, 'attention');
     return new GemmaEncoder(gemmaBackbone(source, options.attention), options);
   }

@@ -9,6 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import './tfjs-ops.js';
+import { registerAttentionGradient } from './attention.js';
+import { registerFusedGradients } from './fused.js';
 import { registerBroadcastMatMulGradient } from './gradients.js';
 import { loadNativeAddon, type NativeLib } from './native.js';
 import { ensureSegmentSum, installNativeKernels, nativeKernelNames, removeNativeKernels } from './register.js';
@@ -17,6 +19,7 @@ import { type BackendChoice, parseBackendChoice, planEngine, TFJS_NODE_PACKAGES 
 export { BACKEND_CHOICES, parseBackendChoice, planEngine } from './select.js';
 export type { Availability, BackendChoice, EnginePlan } from './select.js';
 export type { NativeLib } from './native.js';
+export { fusedAttention, fusedAttentionAvailable, type FusedAttentionAttrs } from './attention.js';
 
 export interface EngineInfo {
   /** tf.getBackend() after init. */
@@ -100,6 +103,8 @@ export async function initEngine(choice?: BackendChoice, options: EngineOptions 
   if (!(await tf.setBackend(plan.backend))) throw new Error(`tfjs backend '${plan.backend}' failed to initialise`);
   await tf.ready();
   registerBroadcastMatMulGradient();
+  registerAttentionGradient();
+  registerFusedGradients();
   // The cpu backend greets Node users with "install tfjs-node" on first use; here cpu is a deliberate choice.
   if (plan.backend === 'cpu') (tf.backend() as { firstUse?: boolean }).firstUse = false;
   if (plan.backend !== 'tensorflow') {

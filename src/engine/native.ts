@@ -56,6 +56,50 @@ export interface NativeLib {
   softmaxRows(x: Float32Array, y: Float32Array, n: number): void;
   /** y[p, r] = sum_q x[p, q, r] (x viewed as [P, Q, R]), accumulated in double. */
   sumMiddle(x: Float32Array, y: Float32Array, P: number, Q: number, R: number): void;
+  /**
+   * Fused attention forward: q [B,H,T,d], k/v [B,G,S,d] -> o [B,H,T,d] and lse [B,H,T] (log-sum-exp
+   * of each row's logits, +Infinity for a row that sees no key). dims = [B, H, G, T, S, d, causal 0/1,
+   * window (0 = none), queryOffset]; keyMask: B*S 0/1 values or empty (every key); cap <= 0: no softcap.
+   */
+  attention(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    keyMask: Float32Array,
+    o: Float32Array,
+    lse: Float32Array,
+    dims: Float64Array,
+    scale: number,
+    cap: number,
+  ): void;
+  /** Gradients of `attention` given its outputs and dO: writes dq [B,H,T,d], dk and dv [B,G,S,d]. */
+  attentionBackward(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    keyMask: Float32Array,
+    o: Float32Array,
+    lse: Float32Array,
+    dO: Float32Array,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+    dims: Float64Array,
+    scale: number,
+    cap: number,
+  ): void;
+  /** RMSNorm over rows of length D: y = x * rstd * (1 + w); writes rstd [rows]. */
+  rmsNorm(x: Float32Array, w: Float32Array, y: Float32Array, rstd: Float32Array, D: number, eps: number): void;
+  rmsNormBackward(x: Float32Array, w: Float32Array, rstd: Float32Array, dy: Float32Array, dx: Float32Array, dw: Float32Array, D: number): void;
+  /** h = gelu_tanh(gate) * up */
+  geglu(gate: Float32Array, up: Float32Array, h: Float32Array): void;
+  gegluBackward(gate: Float32Array, up: Float32Array, dh: Float32Array, dgate: Float32Array, dup: Float32Array): void;
+  /** y = x * cos + sign * rotate_half(x) * sin, x [rows, T, K], cos/sin [T, K]; sign -1 is the backward. */
+  rope(x: Float32Array, cos: Float32Array, sin: Float32Array, y: Float32Array, T: number, K: number, sign: number): void;
+  /** In-place AdamW over a parameter group; hyper = [beta1, beta2, eps, decay factor, stepSize, sqrt(bias correction 2), 1 - beta1, 1 - beta2]. */
+  adamw(params: Float32Array[], grads: Float32Array[], m: Float32Array[], v: Float32Array[], hyper: Float64Array): void;
+  /** Sets the OpenMP thread count of later kernel calls. */
+  setThreads(n: number): void;
   /** OpenMP threads the kernels use. */
   threads(): number;
 }
@@ -69,7 +113,7 @@ export function loadNativeAddon(path: string = NATIVE_ADDON_PATH): NativeLib {
   // libgomp reads this when the addon loads it, so it must be set first.
   process.env.OMP_WAIT_POLICY ??= 'passive';
   const lib = createRequire(import.meta.url)(path) as Partial<NativeLib>;
-  for (const fn of ['sgemm', 'unary', 'binary', 'binaryStrided', 'transpose', 'softmaxRows', 'sumMiddle', 'threads'] as const) {
+  for (const fn of ['sgemm', 'unary', 'binary', 'binaryStrided', 'transpose', 'softmaxRows', 'sumMiddle', 'attention', 'attentionBackward', 'rmsNorm', 'rmsNormBackward', 'geglu', 'gegluBackward', 'rope', 'adamw', 'setThreads', 'threads'] as const) {
     if (typeof lib[fn] !== 'function') throw new Error(`${path}: addon lacks '${fn}' (stale build? run npm install)`);
   }
   return lib as NativeLib;

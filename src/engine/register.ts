@@ -4,6 +4,8 @@
  * (stock wasm and native wasm are compared in one bench run).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, makeAttentionBackward, makeAttentionForward } from './attention.js';
+import { installFusedKernels } from './fused.js';
 import { makeBinary, makeUnary, NATIVE_BINARY_KERNELS, NATIVE_UNARY_KERNELS } from './elementwise.js';
 import { makeSoftmax, makeSum, makeTranspose } from './layout.js';
 import { makeBatchMatMul, makeFusedMatMul } from './matmul.js';
@@ -12,6 +14,12 @@ import { makeSegmentSum } from './segment_sum.js';
 import { type BackendName, storageFor } from './storage.js';
 
 const stockKernels = new Map<string, tf.KernelConfig | undefined>();
+const libs = new Map<string, NativeLib>();
+
+/** The addon serving `backendName`, when its kernels are installed there. */
+export function nativeLibFor(backendName: string): NativeLib | undefined {
+  return libs.get(backendName);
+}
 const key = (kernel: string, backend: string) => `${kernel}\u0000${backend}`;
 
 function override(kernelName: string, backendName: string, make: (stock: tf.KernelFunc | undefined) => tf.KernelFunc): void {
@@ -39,8 +47,12 @@ export function ensureSegmentSum(backendName: BackendName): void {
 /** Registers the addon's kernels on an initialised backend (see nativeKernelNames). */
 export function installNativeKernels(backendName: BackendName, lib: NativeLib): void {
   const storage = storageFor(backendName);
+  libs.set(backendName, lib);
   override('BatchMatMul', backendName, (stock) => makeBatchMatMul(lib, storage, stock));
   override('_FusedMatMul', backendName, (stock) => makeFusedMatMul(lib, storage, stock));
+  override(ATTENTION_KERNEL, backendName, () => makeAttentionForward(lib, storage));
+  override(ATTENTION_GRAD_KERNEL, backendName, () => makeAttentionBackward(lib, storage));
+  installFusedKernels(lib, storage, (name, fn) => override(name, backendName, () => fn));
   for (const [kernel, op] of Object.entries(NATIVE_UNARY_KERNELS)) {
     if (!tf.getKernel(kernel, backendName)) continue; // only wrap what has a stock fallback
     override(kernel, backendName, (s) => makeUnary(lib, storage, op, s as tf.KernelFunc));
@@ -48,6 +60,17 @@ export function installNativeKernels(backendName: BackendName, lib: NativeLib): 
   for (const [kernel, op] of Object.entries(NATIVE_BINARY_KERNELS)) {
     if (!tf.getKernel(kernel, backendName)) continue;
     override(kernel, backendName, (s) => makeBinary(lib, storage, op, s as tf.KernelFunc));
+  }
+  if (backendName === 'wasm') {
+    // tfjs clones every tensor it saves for the backward pass (an Identity kernel); stock wasm copies
+    // the data each time (~10% of a train step). Share it instead, as the cpu backend and Reshape do:
+    // tensors are immutable, and the in-place AdamW checks ownership first.
+    override('Identity', backendName, (stock) => (args) => {
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      if (x.dtype === 'string' || !stock) return (stock as tf.KernelFunc)(args);
+      (args.backend as { incRef(dataId: unknown): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
+    });
   }
   if (backendName === 'cpu') {
     override('Transpose', backendName, (s) => makeTranspose(lib, storage, s as tf.KernelFunc));
@@ -58,6 +81,7 @@ export function installNativeKernels(backendName: BackendName, lib: NativeLib): 
 
 /** Puts the stock kernels back on `backendName`. */
 export function removeNativeKernels(backendName: BackendName): void {
+  libs.delete(backendName);
   for (const [k, stock] of [...stockKernels]) {
     const [kernelName, backend] = k.split('\u0000') as [string, string];
     if (backend !== backendName) continue;

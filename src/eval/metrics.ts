@@ -3,7 +3,10 @@
  * SuperGLUE metric scripts call). Labels are numbers; for multiclass metrics the class set is the
  * sorted union of labels seen in `yTrue` and `yPred`, as sklearn does when `labels` is not given.
  * Reference cases: docs/benchmarks.md §5.
+ * Class ids must be integers (sklearn's `type_of_target` refuses NaN, infinities and fractional labels);
+ * scoring them as plain mismatches would hide a broken prediction pipeline.
  */
+import { MetricInputError } from '../errors.js';
 
 function checkLengths(a: ArrayLike<unknown>, b: ArrayLike<unknown>, what: string, w?: ArrayLike<number>): void {
   if (a.length !== b.length) throw new RangeError(`${what}: yTrue has ${a.length} items, yPred ${b.length}`);
@@ -11,11 +14,33 @@ function checkLengths(a: ArrayLike<unknown>, b: ArrayLike<unknown>, what: string
   if (w && w.length !== a.length) throw new RangeError(`${what}: sampleWeight has ${w.length} items, expected ${a.length}`);
 }
 
+/** Refuses non-integer class ids in either array and non-finite or negative sample weights. */
+function checkClassIds(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, what: string, w?: ArrayLike<number>): void {
+  for (const [name, ys] of [['yTrue', yTrue], ['yPred', yPred]] as const) {
+    for (let i = 0; i < ys.length; i++) {
+      const y = ys[i];
+      if (!Number.isInteger(y)) throw new MetricInputError(`${what}: ${name}[${i}] = ${String(y)} is not an integer class id`);
+    }
+  }
+  if (w) {
+    for (let i = 0; i < w.length; i++) {
+      const x = w[i] as number;
+      if (!Number.isFinite(x) || x < 0) throw new MetricInputError(`${what}: sampleWeight[${i}] = ${String(x)} must be finite and >= 0`);
+    }
+  }
+}
+
+/** Length checks, then class-id checks (for classification metrics). */
+function checkLabels(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, what: string, w?: ArrayLike<number>): void {
+  checkLengths(yTrue, yPred, what, w);
+  checkClassIds(yTrue, yPred, what, w);
+}
+
 const weightAt = (w: ArrayLike<number> | undefined, i: number): number => (w ? (w[i] as number) : 1);
 
 /** Share of exact matches (sklearn `accuracy_score`). */
 export function accuracy(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, sampleWeight?: ArrayLike<number>): number {
-  checkLengths(yTrue, yPred, 'accuracy', sampleWeight);
+  checkLabels(yTrue, yPred, 'accuracy', sampleWeight);
   let hit = 0;
   let total = 0;
   for (let i = 0; i < yTrue.length; i++) {
@@ -52,7 +77,7 @@ function confusion(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, classes: 
  * statistic). Returns 0 when the denominator is 0 (e.g. a constant predictor), as sklearn does.
  */
 export function mcc(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, sampleWeight?: ArrayLike<number>): number {
-  checkLengths(yTrue, yPred, 'mcc', sampleWeight);
+  checkLabels(yTrue, yPred, 'mcc', sampleWeight);
   const C = confusion(yTrue, yPred, classSet(yTrue, yPred), sampleWeight);
   const K = C.length;
   const tSum = C.map((row) => row.reduce((a, b) => a + b, 0));
@@ -102,7 +127,7 @@ export function f1Binary(
   yPred: ArrayLike<number>,
   opts: { posLabel?: number; sampleWeight?: ArrayLike<number> } = {},
 ): number {
-  checkLengths(yTrue, yPred, 'f1', opts.sampleWeight);
+  checkLabels(yTrue, yPred, 'f1', opts.sampleWeight);
   const pos = opts.posLabel ?? 1;
   let tp = 0;
   let fp = 0;
@@ -120,7 +145,7 @@ export function f1Binary(
 
 /** F1 per class, in the order of `labels` (default: sorted union of seen labels). */
 export function f1PerClass(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, labels?: readonly number[]): { labels: number[]; f1: number[] } {
-  checkLengths(yTrue, yPred, 'f1');
+  checkLabels(yTrue, yPred, 'f1');
   const c = perClassCounts(yTrue, yPred, labels ? [...labels] : classSet(yTrue, yPred));
   return { labels: c.classes, f1: c.classes.map((_, k) => f1FromCounts(c.tp[k]!, c.fp[k]!, c.fn[k]!)) };
 }
@@ -133,7 +158,7 @@ export function macroF1(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, labe
 
 /** F1 of pooled counts over all classes (sklearn `average='micro'`). */
 export function microF1(yTrue: ArrayLike<number>, yPred: ArrayLike<number>): number {
-  checkLengths(yTrue, yPred, 'f1');
+  checkLabels(yTrue, yPred, 'f1');
   const c = perClassCounts(yTrue, yPred, classSet(yTrue, yPred));
   const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
   return f1FromCounts(sum(c.tp), sum(c.fp), sum(c.fn));
@@ -141,7 +166,7 @@ export function microF1(yTrue: ArrayLike<number>, yPred: ArrayLike<number>): num
 
 /** Per-class F1 weighted by true support (sklearn `average='weighted'`). */
 export function weightedF1(yTrue: ArrayLike<number>, yPred: ArrayLike<number>): number {
-  checkLengths(yTrue, yPred, 'f1');
+  checkLabels(yTrue, yPred, 'f1');
   const c = perClassCounts(yTrue, yPred, classSet(yTrue, yPred));
   const total = c.support.reduce((a, b) => a + b, 0);
   if (total === 0) return 0;

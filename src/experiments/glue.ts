@@ -11,8 +11,7 @@ import { toEncoder } from '../encoder/encoder.js';
 import { exampleTokenizer, finetuneGlue } from '../encoder/glue.js';
 import { ConfigError } from '../errors.js';
 import { REPO_ROOT } from '../io/paths.js';
-import { loadGemmaModel } from '../models/load.js';
-import { GemmaModel } from '../models/gemma.js';
+import { loadDecoderModel, randomLike } from '../models/load.js';
 import type { AttentionMode } from '../nn/masks.js';
 import type { Pooling } from '../nn/pooling.js';
 import { GLUE_TASKS, type GlueTaskId } from '../tasks/glue.js';
@@ -74,8 +73,8 @@ export const glueEncoderRun: RunFn = async (job, ctl) => {
   const dir = join(REPO_ROOT, b.model);
   const got = (await modelIdentity(dir)).modelSha;
   if (got !== b.modelSha) throw new ConfigError(`weights hash ${got} differs from the budget's ${b.modelSha} (checkpoint changed?)`, join(dir, 'model.safetensors'), 'modelSha');
-  const pretrained = await loadGemmaModel(dir);
-  const model = v.init === 'pretrained' ? pretrained : GemmaModel.random(pretrained.config, job.seed);
+  const pretrained = await loadDecoderModel(dir);
+  const model = v.init === 'pretrained' ? pretrained : randomLike(pretrained, job.seed);
   if (model !== pretrained) pretrained.dispose();
   const tokenizer = loadTokenizer(dir);
   const encoder = toEncoder(model, {

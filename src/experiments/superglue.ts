@@ -20,8 +20,8 @@ import { toEncoder } from '../encoder/encoder.js';
 import { ConfigError } from '../errors.js';
 import { scoreSuperGlueTask } from '../eval/superglue.js';
 import { REPO_ROOT } from '../io/paths.js';
-import { loadGemmaModel } from '../models/load.js';
-import type { GemmaModel } from '../models/gemma.js';
+import { loadDecoderModel, type DecoderModel } from '../models/load.js';
+import { GemmaModel } from '../models/gemma.js';
 import type { T5GemmaModel } from '../models/t5gemma.js';
 import { batchRows, modelLoss } from '../pretrain/loss.js';
 import { PackedSequences } from '../pretrain/pack.js';
@@ -81,12 +81,16 @@ async function adaptationSequences(modelDir: string, b: Seq2SeqBudget, padId: nu
   return new PackedSequences(all.subarray(all.length - n), b.adaptSeqLen, 'drop', padId);
 }
 
-type Adapted = { kind: 'encoder_decoder'; model: T5GemmaModel } | { kind: 'decoder_only'; model: GemmaModel };
+type Adapted = { kind: 'encoder_decoder'; model: T5GemmaModel } | { kind: 'decoder_only'; model: DecoderModel };
 
 /** Builds the arm's architecture from the checkpoint (its weights are replaced by the cache when present). */
 async function buildArm(dir: string, a: Arm): Promise<Adapted> {
-  const base = await loadGemmaModel(dir);
+  const base = await loadDecoderModel(dir);
   if (a === 'decoder_only') return { kind: a, model: base };
+  if (!(base instanceof GemmaModel)) {
+    base.dispose();
+    throw new ConfigError(`the encoder_decoder arm maps Gemma 2 blocks onto T5Gemma; '${base.config.modelType}' has no T5Gemma counterpart`, dir, 'model_type');
+  }
   const model = await toEncoderDecoder(base, undefined, { crossAttentionInit: 'copy' });
   base.dispose();
   return { kind: a, model };

@@ -4,8 +4,9 @@
  */
 export { GLUE_TASKS, GLUE_TASK_IDS, loadGlue, type GlueTaskId, type GlueTaskSpec } from '../tasks/glue.js';
 export { labelsOf, type Example, type LoadedSplit } from '../tasks/types.js';
-export { loadModel, loadGemmaModel, type LoadedModel } from '../models/load.js';
+export { loadModel, loadGemmaModel, loadDecoderModel, type LoadedModel, type DecoderModel } from '../models/load.js';
 export { GemmaModel } from '../models/gemma.js';
+export { Gemma4Model } from '../models/gemma4.js';
 export { toEncoder, GemmaEncoder, type EncoderOptions } from '../encoder/encoder.js';
 export { evaluateGlue, exampleTokenizer, finetuneGlue, glueFile, trainSubset, type ExampleTokenizer, type GlueFinetuneResult } from '../encoder/glue.js';
 export { defaultGemma3TokenizerDir, encodeBatch, loadTokenizer, tokenizerFromJson, type BatchOptions, type PaddedBatch, type Tokenizer } from '../tokenize/index.js';

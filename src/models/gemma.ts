@@ -136,7 +136,7 @@ export class GemmaModel extends ParamModel<GemmaConfig> {
     const drop = <T extends tf.Tensor>(x: T, rate: number): T => (rate > 0 ? (tf.dropout(x, rate, undefined, dropRng.seed()) as T) : x);
 
     return tf.tidy(() => {
-      // One mask bias and one RoPE table per layer type, shared by the layers of that type.
+      // One mask rule and one RoPE table per layer type, shared by the layers of that type.
       const forType = selfAttentionTables(c, mode, mask, B, T);
       const spec = attentionSpec(c);
       const eps = c.rmsNormEps;
@@ -152,7 +152,7 @@ export class GemmaModel extends ParamModel<GemmaConfig> {
       // 2. decoder layers
       for (let i = 0; i < c.numHiddenLayers; i++) {
         const p = `model.layers.${i}.`;
-        const { bias, rope } = forType(c.layerTypes[i] as LayerType);
+        const { mask: rule, rope } = forType(c.layerTypes[i] as LayerType);
         const selfAttn = (h: tf.Tensor3D) =>
           attention(
             h,
@@ -165,7 +165,7 @@ export class GemmaModel extends ParamModel<GemmaConfig> {
               ...(c.qkNorm ? { qNorm: this.w1(`${p}self_attn.q_norm.weight`), kNorm: this.w1(`${p}self_attn.k_norm.weight`) } : {}),
             },
             spec,
-            { rope: { q: rope, k: rope }, bias, ...(probDropout ? { probDropout } : {}) },
+            { rope: { q: rope, k: rope }, mask: rule, ...(probDropout ? { probDropout } : {}) },
           );
         const mlp = (h: tf.Tensor3D) =>
           gegluMlp(h, { gateProj: this.w2(`${p}mlp.gate_proj.weight`), upProj: this.w2(`${p}mlp.up_proj.weight`), downProj: this.w2(`${p}mlp.down_proj.weight`) });

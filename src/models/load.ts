@@ -10,6 +10,7 @@ import { resolveModelSource } from '../checkpoint/hub.js';
 import { rejectUnsupportedFamily } from '../config/gemma3.js';
 import { ConfigError } from '../errors.js';
 import { GemmaModel } from './gemma.js';
+import { Gemma4Model } from './gemma4.js';
 import { MODEL_REGISTRY, type LoadedModel, type LoadOptions } from './registry.js';
 
 export type { LoadOptions, LoadedModel } from './registry.js';
@@ -48,4 +49,20 @@ export async function loadGemmaModel(source: string, opts: LoadOptions = {}): Pr
   if (m instanceof GemmaModel) return m;
   m.dispose();
   throw new ConfigError(`expected a Gemma decoder checkpoint, got model_type '${m.config.modelType}'`, source, 'model_type');
+}
+
+/** A decoder-only Gemma of any generation: what encoders, GLUE/SuperGLUE/ranking fine-tuning and `forward` accept. */
+export type DecoderModel = GemmaModel | Gemma4Model;
+
+/** `loadModel` for callers that take any decoder-only Gemma (1, 2, 3 or 4). */
+export async function loadDecoderModel(source: string, opts: LoadOptions = {}): Promise<DecoderModel> {
+  const m: { readonly config: { readonly modelType: string }; dispose(): void } = await loadModel(source, opts);
+  if (m instanceof GemmaModel || m instanceof Gemma4Model) return m;
+  m.dispose();
+  throw new ConfigError(`expected a decoder-only Gemma checkpoint, got model_type '${m.config.modelType}'`, source, 'model_type');
+}
+
+/** A freshly initialised model of the same family and config (random-init baselines). */
+export function randomLike(model: DecoderModel, seed: number): DecoderModel {
+  return model instanceof Gemma4Model ? Gemma4Model.random(model.config, seed) : GemmaModel.random(model.config, seed);
 }

@@ -47,6 +47,8 @@ export const MODEL_REGISTRY = {
   gemma3_text: loadGemma,
   gemma3: loadGemma3Multimodal,
   vaultgemma: loadGemma,
+  gemma4_text: async (ckpt: Checkpoint, opts: LoadOptions) => (await import('./gemma4.js')).loadGemma4(ckpt, opts),
+  gemma4: async (ckpt: Checkpoint, opts: LoadOptions) => (await import('./gemma4.js')).loadGemma4(ckpt, opts),
   t5gemma: async (ckpt: Checkpoint, opts: LoadOptions) => (await import('./t5gemma.js')).loadT5Gemma(ckpt, opts),
 } satisfies Record<string, ModelLoader>;
 

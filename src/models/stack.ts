@@ -1,8 +1,7 @@
 /** Pieces every Gemma-style stack (Gemma 1/2/3 decoder, T5Gemma encoder and decoder) builds the same way. */
-import type * as tf from '@tensorflow/tfjs-core';
 import type { GemmaStackConfig, LayerType } from '../config/gemma.js';
 import type { AttentionSpec } from '../nn/attention.js';
-import { andMasks, layerMask, maskBias, padding, type AttentionMode } from '../nn/masks.js';
+import { layerRule, type AttentionMode, type MaskRule } from '../nn/masks.js';
 import { ropeTables, type RopeTables } from '../nn/rope.js';
 
 /** Attention hyper-parameters of one stack: scale = query_pre_attn_scalar^-0.5. */
@@ -18,8 +17,8 @@ export function attentionSpec(c: GemmaStackConfig): AttentionSpec {
 }
 
 /**
- * Self-attention inputs per layer type: mask bias [B, 1, T, T] (the mode's rule for that type, and-ed
- * with the right-padding `attentionMask` [B, T] when given) and RoPE tables for positions 0..T-1.
+ * Self-attention inputs per layer type: the mask rule (the mode's rule for that type, with the
+ * padding `attentionMask` [B, T] as key mask when given) and RoPE tables for positions 0..T-1.
  * Built on first use and shared by the layers of that type, so call it inside the caller's tf.tidy.
  */
 export function selfAttentionTables(
@@ -28,14 +27,15 @@ export function selfAttentionTables(
   attentionMask: readonly (readonly number[])[] | null,
   B: number,
   T: number,
-): (lt: LayerType) => { bias: tf.Tensor4D; rope: RopeTables } {
+): (lt: LayerType) => { mask: MaskRule; rope: RopeTables } {
+  if (attentionMask && (attentionMask.length !== B || attentionMask.some((r) => r.length !== T)))
+    throw new RangeError(`attentionMask: expected [${B}][${T}]`);
   const positions = Array.from({ length: T }, (_, t) => t);
-  const perType = new Map<LayerType, { bias: tf.Tensor4D; rope: RopeTables }>();
+  const perType = new Map<LayerType, { mask: MaskRule; rope: RopeTables }>();
   return (lt) => {
     let e = perType.get(lt);
     if (!e) {
-      const rule = layerMask(mode, lt, c.slidingWindow);
-      e = { bias: maskBias(attentionMask ? andMasks(rule, padding(attentionMask)) : rule, B, T, T), rope: ropeTables(positions, c.headDim, c.rope[lt]) };
+      e = { mask: { ...layerRule(mode, lt, c.slidingWindow), keyMask: attentionMask }, rope: ropeTables(positions, c.headDim, c.rope[lt]) };
       perType.set(lt, e);
     }
     return e;

@@ -19,7 +19,7 @@ import type { LayerType } from '../config/gemma.js';
 import { type T5GemmaConfig, type T5GemmaModuleConfig, parseT5GemmaConfig, t5gemmaConfigToJson } from '../config/t5gemma.js';
 import { attention, softcap, type AttentionWeights } from '../nn/attention.js';
 import { linear } from '../nn/linear.js';
-import { maskBias, padding, type MaskPredicate } from '../nn/masks.js';
+import type { MaskRule } from '../nn/masks.js';
 import { gegluMlp, type MlpWeights } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
 import { Rng } from '../rng/index.js';
@@ -144,9 +144,9 @@ export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
       x = d.hidden(x);
       for (let i = 0; i < c.numHiddenLayers; i++) {
         const p = `model.encoder.layers.${i}.`;
-        const { bias, rope } = forType(c.layerTypes[i] as LayerType);
+        const { mask: rule, rope } = forType(c.layerTypes[i] as LayerType);
         x = this.subBlock(x, `${p}pre_self_attn_layernorm.weight`, `${p}post_self_attn_layernorm.weight`, c.rmsNormEps, d.hidden, (h) =>
-          attention(h, h, this.attnWeights(`${p}self_attn.`), spec, { rope: { q: rope, k: rope }, bias, ...(probDropout ? { probDropout } : {}) }),
+          attention(h, h, this.attnWeights(`${p}self_attn.`), spec, { rope: { q: rope, k: rope }, mask: rule, ...(probDropout ? { probDropout } : {}) }),
         );
         x = this.subBlock(x, `${p}pre_feedforward_layernorm.weight`, `${p}post_feedforward_layernorm.weight`, c.rmsNormEps, d.hidden, (h) =>
           gegluMlp(h, this.mlpWeights(`${p}mlp.`), d.hidden),
@@ -180,8 +180,7 @@ export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
     const d = this.dropouts(o);
     return tf.tidy(() => {
       const forType = selfAttentionTables(c, 'causal', decMask, B, T);
-      const everyKey: MaskPredicate = () => true;
-      const crossBias = maskBias(encMask ? padding(encMask) : everyKey, B, T, S);
+      const crossMask: MaskRule = { causal: false, window: null, keyMask: encMask };
       const spec = attentionSpec(c);
       const probDropout = d.active && this.config.attentionDropout > 0 ? (p: tf.Tensor4D) => d.attention(p) : undefined;
       const pd = probDropout ? { probDropout } : {};
@@ -189,12 +188,12 @@ export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
       x = d.hidden(x);
       for (let i = 0; i < c.numHiddenLayers; i++) {
         const p = `model.decoder.layers.${i}.`;
-        const { bias, rope } = forType(c.layerTypes[i] as LayerType);
+        const { mask: rule, rope } = forType(c.layerTypes[i] as LayerType);
         x = this.subBlock(x, `${p}pre_self_attn_layernorm.weight`, `${p}post_self_attn_layernorm.weight`, c.rmsNormEps, d.hidden, (h) =>
-          attention(h, h, this.attnWeights(`${p}self_attn.`), spec, { rope: { q: rope, k: rope }, bias, ...pd }),
+          attention(h, h, this.attnWeights(`${p}self_attn.`), spec, { rope: { q: rope, k: rope }, mask: rule, ...pd }),
         );
         x = this.subBlock(x, `${p}pre_cross_attn_layernorm.weight`, `${p}post_cross_attn_layernorm.weight`, c.rmsNormEps, d.hidden, (h) =>
-          attention(h, encoderHiddenStates, this.attnWeights(`${p}cross_attn.`), spec, { rope: null, bias: crossBias, ...pd }),
+          attention(h, encoderHiddenStates, this.attnWeights(`${p}cross_attn.`), spec, { rope: null, mask: crossMask, ...pd }),
         );
         x = this.subBlock(x, `${p}pre_feedforward_layernorm.weight`, `${p}post_feedforward_layernorm.weight`, c.rmsNormEps, d.hidden, (h) =>
           gegluMlp(h, this.mlpWeights(`${p}mlp.`), d.hidden),

@@ -4,9 +4,16 @@
  * with GQA (query head h reads kv head floor(h / (H/G))), optional q/k RMSNorm (Gemma 3) before RoPE,
  * and optional RoPE (cross-attention passes none). Query and key/value inputs are separate so
  * T5Gemma's cross-attention is the same function with a different key input, no RoPE and its own mask.
+ *
+ * Two cores compute the same thing: the fused native kernel (mask as a rule, blockwise online
+ * softmax, only the visible band of keys; engine/attention.ts) and the dense tfjs path here (full
+ * score matrix plus an additive bias), which is the reference and the fallback (no addon, a dense
+ * `bias` given, attention-probability dropout, or GEMMA_LAB_ATTENTION=dense).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedAttention, fusedAttentionAvailable } from '../engine/attention.js';
 import { linear } from './linear.js';
+import { maskBias, rulePredicate, type MaskRule } from './masks.js';
 import { rmsNorm } from './norm.js';
 import { applyRope, type RopeTables } from './rope.js';
 
@@ -43,8 +50,10 @@ export interface AttentionSpec {
 export interface AttentionContext {
   /** RoPE tables for the queries ([T, K/2]) and keys ([S, K/2]); null = no RoPE (cross-attention). */
   readonly rope: { readonly q: RopeTables; readonly k: RopeTables } | null;
-  /** Additive mask [B, 1, T, S] (see masks.ts `maskBias`); null = everything visible. */
-  readonly bias: tf.Tensor4D | null;
+  /** The mask as a rule (preferred: the fused kernel never materialises it). */
+  readonly mask?: MaskRule | null;
+  /** Or an additive mask [B, 1, T, S] (see masks.ts `maskBias`); forces the dense path. Neither = everything visible. */
+  readonly bias?: tf.Tensor4D | null;
   /** Applied to the attention probabilities [B, H, T, S] (dropout during training). */
   readonly probDropout?: (p: tf.Tensor4D) => tf.Tensor4D;
 }
@@ -66,12 +75,63 @@ export function softcap<T extends tf.Tensor>(x: T, cap: number): T {
   return tf.tidy(() => tf.mul(tf.tanh(tf.div(x, cap)), cap) as T);
 }
 
+export type AttentionImplementation = 'auto' | 'dense';
+
+/** GEMMA_LAB_ATTENTION=dense forces the dense core (comparisons, debugging); default auto. */
+function requestedImplementation(): AttentionImplementation {
+  const v = process.env.GEMMA_LAB_ATTENTION;
+  if (v === undefined || v === '' || v === 'auto' || v === 'fused') return 'auto';
+  if (v === 'dense') return 'dense';
+  throw new Error(`GEMMA_LAB_ATTENTION='${v}': expected auto, fused or dense`);
+}
+
+export interface SdpaOptions {
+  readonly scale: number;
+  readonly softcap: number | null;
+  /** Mask rule (fused kernel when available); ignored when `bias` is given. */
+  readonly mask?: MaskRule | null;
+  /** Additive bias [B, 1, T, S]: the dense path. */
+  readonly bias?: tf.Tensor4D | null;
+  readonly probDropout?: (p: tf.Tensor4D) => tf.Tensor4D;
+  /** 'dense' forces the reference path; default: GEMMA_LAB_ATTENTION, else auto. */
+  readonly implementation?: AttentionImplementation;
+}
+
+/** q: [B, H, T, K], k/v: [B, G, S, K] -> [B, H, T, K], by the fused kernel when it can, else densely. */
+export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: SdpaOptions): tf.Tensor4D {
+  const impl = opts.implementation ?? requestedImplementation();
+  const rule = opts.bias ? null : (opts.mask ?? null);
+  if (impl === 'auto' && !opts.probDropout && !opts.bias && fusedAttentionAvailable()) {
+    return tf.tidy(() => {
+      const [B, , , ] = q.shape;
+      const S = k.shape[2];
+      let keyMask: tf.Tensor2D | null = null;
+      if (rule?.keyMask) {
+        const rows = rule.keyMask;
+        if (rows.length !== B || rows.some((r) => r.length !== S)) throw new RangeError(`attention keyMask: expected [${B}][${S}]`);
+        keyMask = tf.tensor2d(rows as number[][], [B, S], 'float32');
+      }
+      return fusedAttention(q, k, v, keyMask, {
+        scale: opts.scale,
+        softcap: opts.softcap ?? 0,
+        causal: rule?.causal ?? false,
+        window: rule?.window ?? 0,
+        queryOffset: rule?.queryOffset ?? 0,
+      });
+    });
+  }
+  return tf.tidy(() => {
+    const bias = opts.bias ?? (rule ? maskBias(rulePredicate(rule), q.shape[0], q.shape[2], k.shape[2]) : null);
+    return denseAttention(q, k, v, { scale: opts.scale, softcap: opts.softcap, bias, ...(opts.probDropout ? { probDropout: opts.probDropout } : {}) });
+  });
+}
+
 /**
- * q: [B, H, T, K], k/v: [B, G, S, K], bias [B, 1, T, S] -> [B, H, T, K].
+ * The reference core. q: [B, H, T, K], k/v: [B, G, S, K], bias [B, 1, T, S] -> [B, H, T, K].
  * GQA without repeating k/v: heads h = g*R + r (R = H/G) are contiguous per kv head, so
  * [B, H, T, K] reshapes to [B, G, R*T, K] and one batched matmul per (b, g) covers all R heads.
  */
-export function scaledDotProductAttention(
+export function denseAttention(
   q: tf.Tensor4D,
   k: tf.Tensor4D,
   v: tf.Tensor4D,
@@ -116,7 +176,8 @@ export function attention(
     const o = scaledDotProductAttention(q, k, v, {
       scale: spec.scale,
       softcap: spec.softcap,
-      bias: ctx.bias,
+      mask: ctx.mask ?? null,
+      bias: ctx.bias ?? null,
       ...(ctx.probDropout ? { probDropout: ctx.probDropout } : {}),
     });
     return linear(mergeHeads(o), w.oProj); // [B, T, Dq]

@@ -63,32 +63,74 @@ export function maskBias(pred: MaskPredicate, B: number, T: number, S: number): 
  * - bidirectional_sliding: sliding layers see |i-j| < W (T5Gemma encoder rule).
  * - bidirectional_sliding_gemma3_hf: sliding layers see |i-j| < floor(W/2)+1, what HF
  *   `Gemma3TextConfig(use_bidirectional_attention=True)` does (EmbeddingGemma).
+ * - bidirectional_sliding_gemma4_hf: sliding layers see |i-j| <= floor(W/2)+1 (inclusive), what HF
+ *   `Gemma4TextConfig(use_bidirectional_attention="all")` does through the generic bidirectional
+ *   sliding-window mask (one key more on each side than the Gemma 3 rule).
  */
-export type AttentionMode = 'causal' | 'bidirectional_global' | 'bidirectional_sliding' | 'bidirectional_sliding_gemma3_hf';
+export type AttentionMode =
+  | 'causal'
+  | 'bidirectional_global'
+  | 'bidirectional_sliding'
+  | 'bidirectional_sliding_gemma3_hf'
+  | 'bidirectional_sliding_gemma4_hf';
 export const ATTENTION_MODES: readonly AttentionMode[] = [
   'causal',
   'bidirectional_global',
   'bidirectional_sliding',
   'bidirectional_sliding_gemma3_hf',
+  'bidirectional_sliding_gemma4_hf',
 ];
 
-/** The positional rule of a layer (padding is and-ed on by the caller). window: W (null: no sliding layers). */
-export function layerMask(mode: AttentionMode, layerType: LayerType, window: number | null): MaskPredicate {
+/**
+ * A mask as a rule rather than numbers, what the fused attention kernel takes: query i (at key
+ * position i + queryOffset) sees key j when keyMask[b][j] != 0, j <= pos if causal, and within the
+ * window (causal: j > pos - W, W keys with the query; bidirectional: |pos - j| < W).
+ */
+export interface MaskRule {
+  readonly causal: boolean;
+  /** W; null = no window. */
+  readonly window: number | null;
+  /** [B][S], 0 = invisible key (padding); null = every key. */
+  readonly keyMask: readonly (readonly number[])[] | null;
+  /** Position of query 0 among the keys (a KV cache holding earlier keys); default 0. */
+  readonly queryOffset?: number;
+}
+
+/** The predicate a rule stands for (for the dense path and for tests). */
+export function rulePredicate(rule: MaskRule): MaskPredicate {
+  const off = rule.queryOffset ?? 0;
+  const W = rule.window;
+  let pos: MaskPredicate;
+  if (rule.causal) pos = W === null ? (_b, i, j) => j <= i + off : (_b, i, j) => j <= i + off && j > i + off - W;
+  else pos = W === null ? bidirectional : (_b, i, j) => Math.abs(i + off - j) < W;
+  return rule.keyMask ? andMasks(pos, padding(rule.keyMask)) : pos;
+}
+
+/** The positional rule of a layer: { causal, window } (padding is added by the caller as keyMask). */
+export function layerRule(mode: AttentionMode, layerType: LayerType, window: number | null): { causal: boolean; window: number | null } {
   const sliding = layerType === 'sliding_attention';
   if (sliding && window === null) throw new Error('sliding_attention layer without a sliding window');
   const w = window as number;
   switch (mode) {
     case 'causal':
-      return sliding ? slidingWindowCausal(w) : causal;
+      return { causal: true, window: sliding ? w : null };
     case 'bidirectional_global':
-      return bidirectional;
+      return { causal: false, window: null };
     case 'bidirectional_sliding':
-      return sliding ? slidingWindowBidirectional(w) : bidirectional;
+      return { causal: false, window: sliding ? w : null };
     case 'bidirectional_sliding_gemma3_hf':
-      return sliding ? slidingWindowBidirectional(Math.floor(w / 2) + 1) : bidirectional;
+      return { causal: false, window: sliding ? Math.floor(w / 2) + 1 : null };
+    case 'bidirectional_sliding_gemma4_hf':
+      // inclusive |i-j| <= floor(W/2)+1 is the exclusive rule with one more key per side
+      return { causal: false, window: sliding ? Math.floor(w / 2) + 2 : null };
     default: {
       const never: never = mode;
       throw new Error(`unknown attention mode ${String(never)}`);
     }
   }
+}
+
+/** The positional rule of a layer as a predicate (padding is and-ed on by the caller). window: W (null: no sliding layers). */
+export function layerMask(mode: AttentionMode, layerType: LayerType, window: number | null): MaskPredicate {
+  return rulePredicate({ ...layerRule(mode, layerType, window), keyMask: null });
 }

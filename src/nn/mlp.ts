@@ -1,5 +1,6 @@
 /** Gemma GeGLU feed-forward: down( gelu_tanh(gate(x)) * up(x) ) (HF GemmaMLP, gelu_pytorch_tanh). */
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedAvailable, fusedGeglu, GEGLU_KERNEL } from '../engine/fused.js';
 import { linear } from './linear.js';
 
 export interface MlpWeights {
@@ -22,10 +23,16 @@ export function geluTanh<T extends tf.Tensor>(x: T): T {
   return tf.tidy(() => tf.mul(x, tf.sigmoid(tf.mul(x, tf.add(tf.mul(tf.square(x), b), a)))) as T);
 }
 
+/** gelu_tanh(gate) * up (one native kernel when the addon serves it). */
+export function geglu<T extends tf.Tensor>(gate: T, up: T): T {
+  if (gate.dtype === 'float32' && fusedAvailable(GEGLU_KERNEL)) return fusedGeglu(gate, up);
+  return tf.tidy(() => tf.mul(geluTanh(gate), up) as T);
+}
+
 /** x: [B, T, D] -> [B, T, D]. `hiddenDropout` acts on the [B, T, F] product (T5Gemma's MLP dropout). */
 export function gegluMlp(x: tf.Tensor3D, w: MlpWeights, hiddenDropout?: (h: tf.Tensor3D) => tf.Tensor3D): tf.Tensor3D {
   return tf.tidy(() => {
-    let h = tf.mul(geluTanh(linear(x, w.gateProj)), linear(x, w.upProj)) as tf.Tensor3D; // [B, T, F]
+    let h = geglu(linear(x, w.gateProj), linear(x, w.upProj)); // [B, T, F]
     if (hiddenDropout) h = hiddenDropout(h);
     return linear(h, w.downProj);
   });

@@ -5,6 +5,7 @@
  * `_compute_linear_scaling_rope_parameters`).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedAvailable, fusedRope, ROPE_KERNEL } from '../engine/fused.js';
 import type { RopeConfig } from '../config/gemma.js';
 
 /** Tables for one set of positions: x' = x * cos + rotate_half(x) * sin (a type alias, so `tf.dispose(tables)` works). */
@@ -23,15 +24,25 @@ export type RopeTables = {
  * for the sequence lengths used here).
  */
 export function ropeTables(positions: readonly number[], headDim: number, rope: RopeConfig): RopeTables {
-  const K = headDim;
-  const half = K / 2;
+  const invFreq = new Float64Array(headDim / 2);
+  for (let k = 0; k < headDim / 2; k++) invFreq[k] = 1 / Math.pow(rope.theta, (2 * k) / headDim) / rope.linearFactor;
+  return ropeTablesFromInvFreq(positions, invFreq);
+}
+
+/**
+ * Tables from explicit frequencies `invFreq` [K/2] (a zero frequency leaves its dim pair unrotated:
+ * cos 1, sin 0, which is how Gemma 4's partial "proportional" RoPE is expressed).
+ */
+export function ropeTablesFromInvFreq(positions: readonly number[], invFreq: Float64Array): RopeTables {
+  const half = invFreq.length;
+  const K = 2 * half;
   const cos = new Float32Array(positions.length * K);
   const sin = new Float32Array(positions.length * K);
   for (let k = 0; k < half; k++) {
-    const invFreq = 1 / Math.pow(rope.theta, (2 * k) / K) / rope.linearFactor;
+    const f = invFreq[k] as number;
     positions.forEach((p, t) => {
-      cos[t * K + k] = cos[t * K + k + half] = Math.cos(p * invFreq);
-      sin[t * K + k] = sin[t * K + k + half] = Math.sin(p * invFreq);
+      cos[t * K + k] = cos[t * K + k + half] = Math.cos(p * f);
+      sin[t * K + k] = sin[t * K + k + half] = Math.sin(p * f);
     });
   }
   const rotate = new Float32Array(K * K); // column k takes -x[k + K/2]; column k + K/2 takes x[k]
@@ -52,6 +63,7 @@ export function ropeTables(positions: readonly number[], headDim: number, rope: 
  * about 3x faster forward+backward on wasm than split/neg/concat.
  */
 export function applyRope<T extends tf.Tensor4D>(x: T, tables: RopeTables): T {
+  if (x.dtype === 'float32' && fusedAvailable(ROPE_KERNEL) && x.shape[2] === tables.cos.shape[0]) return fusedRope(x, tables.cos, tables.sin);
   return tf.tidy(() => {
     const K = x.shape[3] as number;
     const rotated = tf.reshape(tf.matMul(tf.reshape(x, [-1, K]), tables.rotate), x.shape); // [B, H, T, K]

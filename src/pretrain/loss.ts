@@ -51,7 +51,7 @@ export function batchRows(packed: PackedSequences, indices: readonly number[], s
 }
 
 /** Loss of the model on packed rows (what the trainer differentiates). */
-export function modelLoss(model: GemmaModel, rows: { ids: number[][]; mask: number[][]; weights: number[][] }, o: { training?: boolean; dropout?: number; seed?: number } = {}): tf.Scalar {
+export function modelLoss(model: Pick<GemmaModel, 'forward'>, rows: { ids: number[][]; mask: number[][]; weights: number[][] }, o: { training?: boolean; dropout?: number; seed?: number } = {}): tf.Scalar {
   return tf.tidy(() => {
     const rate = o.dropout ?? 0;
     const { logits } = model.forward(rows.ids, {
@@ -83,7 +83,7 @@ export interface EvalOptions extends RunControl {
 }
 
 /** Total NLL of `model` over packed sequences; sums in float64 on the host. */
-export async function evaluateNll(model: GemmaModel, packed: PackedSequences, specials: SpecialIds, o: EvalOptions = {}): Promise<NllTotal> {
+export async function evaluateNll(model: Pick<GemmaModel, 'forward'>, packed: PackedSequences, specials: SpecialIds, o: EvalOptions = {}): Promise<NllTotal> {
   const all = o.indices ?? Array.from({ length: packed.count }, (_, i) => i);
   const bs = o.batchSize ?? 8;
   let nll = 0;

@@ -1,17 +1,28 @@
 /**
- * Training checkpoints: one directory per save, written as `.ckpt-N.tmp-<pid>/`, manifest (sha256 per file)
- * written last, then renamed to `ckpt-N/` and older ones pruned (reliability.md §3.2). Resume takes the
- * newest directory whose manifest verifies; temps and damaged ones are skipped.
+ * Training checkpoints: one directory per save, written as `.ckpt-N.staging-<id>/`, manifest (sha256 per file)
+ * written last, then renamed to `ckpt-N/` and older ones pruned (docs/reliability.md). Pruning renames a
+ * folder to a hidden trash name before deleting it, so a kill never leaves a half-deleted `ckpt-N` visible.
+ * Resume takes the newest directory whose manifest verifies; hidden leftovers and damaged ones are skipped.
+ * A full disk is a DiskFullError naming the file; the previous checkpoints are untouched.
  *
  * Tensors are stored as float32 safetensors through src/checkpoint's serializer and validating parser.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointError, TrainingError } from '../errors.js';
 import { parseSafetensors, serializeSafetensors, type HostTensor } from '../checkpoint/safetensors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import {
+  asWriteError,
+  commitStagedDir,
+  recoverStagedDir,
+  relocateWriteError,
+  removeDirByRename,
+  removeStagingLeftovers,
+  stagingDirFor,
+  writeFileAtomic,
+} from '../io/atomic.js';
 
 /** float32 tensors -> safetensors bytes (src/checkpoint's serializer). */
 export async function tensorsToSafetensors(tensors: ReadonlyMap<string, tf.Tensor>): Promise<Uint8Array> {
@@ -52,23 +63,43 @@ const ckptName = (step: number) => `ckpt-${String(step).padStart(8, '0')}`;
  * Returns the checkpoint directory.
  */
 export async function writeCheckpointDir(dir: string, step: number, contents: CheckpointContents, keep = 2): Promise<string> {
-  await mkdir(dir, { recursive: true });
   const final = join(dir, ckptName(step));
-  const tmp = join(dir, `.${ckptName(step)}.tmp-${process.pid}`);
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp);
-  const files: Manifest['files'] = {};
-  for (const [name, data] of contents.files) {
-    const fh = await open(join(tmp, name), 'w');
-    await fh.writeFile(data);
-    await fh.sync();
-    await fh.close();
-    files[name] = { sha256: sha256(data), bytes: typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength };
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw asWriteError(err, dir);
   }
-  // The manifest goes last: a directory without one is by definition incomplete.
-  await writeFileAtomic(join(tmp, 'manifest.json'), JSON.stringify({ step, files } satisfies Manifest, null, 2) + '\n');
-  await rm(final, { recursive: true, force: true });
-  await rename(tmp, final);
+  await removeStagingLeftovers(final);
+  const tmp = stagingDirFor(final);
+  try {
+    await mkdir(tmp);
+    const files: Manifest['files'] = {};
+    for (const [name, data] of contents.files) {
+      const fh = await open(join(tmp, name), 'wx');
+      try {
+        const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+        // A file-size limit or a full disk first shortens a write: loop until every byte is written.
+        for (let off = 0; off < bytes.byteLength; ) {
+          const { bytesWritten } = await fh.write(bytes, off, bytes.byteLength - off);
+          if (bytesWritten <= 0) throw Object.assign(new Error('write made no progress'), { code: 'ENOSPC', path: join(tmp, name) });
+          off += bytesWritten;
+        }
+        await fh.sync();
+      } catch (err) {
+        throw asWriteError(err, join(tmp, name));
+      } finally {
+        await fh.close();
+      }
+      files[name] = { sha256: sha256(data), bytes: typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength };
+    }
+    // The manifest goes last: a directory without one is by definition incomplete.
+    await writeFileAtomic(join(tmp, 'manifest.json'), JSON.stringify({ step, files } satisfies Manifest, null, 2) + '\n');
+    // Replaces an existing ckpt-N (same step saved again) by rename; the old copy is deleted only afterwards.
+    await commitStagedDir(tmp, final);
+  } catch (err) {
+    await removeDirByRename(tmp).catch(() => {});
+    throw relocateWriteError(asWriteError(err, final), tmp, final);
+  }
   await prune(dir, keep);
   return final;
 }
@@ -82,12 +113,16 @@ async function listCheckpoints(dir: string): Promise<{ step: number; path: strin
     .sort((a, b) => b.step - a.step);
 }
 
-/** Keeps the newest `keep` checkpoints and removes temps left by interrupted saves (one writer per dir). */
+/**
+ * Keeps the newest `keep` checkpoints (each removed by rename-then-delete) and deletes hidden leftovers of
+ * killed saves and prunes (one writer per dir).
+ */
 async function prune(dir: string, keep: number): Promise<void> {
   const all = await listCheckpoints(dir);
-  for (const c of all.slice(Math.max(1, keep))) await rm(c.path, { recursive: true, force: true });
+  for (const c of all.slice(Math.max(1, keep))) await removeDirByRename(c.path);
   for (const name of await readdir(dir)) {
-    if (/^\.ckpt-\d+\.tmp-\d+$/.test(name)) await rm(join(dir, name), { recursive: true, force: true });
+    const m = /^\.(ckpt-\d+)\.(staging|old|trash)-/.exec(name);
+    if (m) await removeStagingLeftovers(join(dir, m[1] as string));
   }
 }
 
@@ -121,6 +156,11 @@ export async function readCheckpointDir(path: string): Promise<{ step: number; f
  */
 export async function latestCheckpoint(dir: string): Promise<{ path: string; step: number; files: Map<string, Uint8Array>; skipped: string[] }> {
   const skipped: string[] = [];
+  // A save killed between its two renames (same step saved again) left ckpt-N missing: finish that swap.
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const m = /^\.(ckpt-\d+)\.old-/.exec(name);
+    if (m) await recoverStagedDir(join(dir, m[1] as string));
+  }
   for (const c of await listCheckpoints(dir)) {
     try {
       const got = await readCheckpointDir(c.path);

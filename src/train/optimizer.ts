@@ -5,6 +5,7 @@
  * Generic over named variables; the moments are plain tensors so a checkpoint can store them.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { nativeAdamW, nativeAdamWAvailable, ownsData, type AdamWGroup } from '../engine/optimizer.js';
 import { TrainingError } from '../errors.js';
 
 export interface AdamWOptions {
@@ -69,6 +70,7 @@ export class AdamW {
     // Bias corrections in float64 and PyTorch's order: denom = sqrt(v)/sqrt(bc2) + eps; p -= (lr/bc1) m/denom.
     const stepSize = lr / (1 - this.beta1 ** this.t);
     const sqrtBc2 = Math.sqrt(1 - this.beta2 ** this.t);
+    if (nativeAdamWAvailable() && this.applyNative(grads, lr, stepSize, sqrtBc2)) return;
     for (const [name, p] of this.params) {
       const g = grads.get(name);
       if (!g) throw new TrainingError(`AdamW: no gradient for parameter '${name}'`);
@@ -89,6 +91,46 @@ export class AdamW {
       this.m.set(name, m1);
       this.v.set(name, v1);
     }
+  }
+
+  /**
+   * The whole update as two native in-place calls (decayed and undecayed group). Tensors that share
+   * their data (a variable made from a live tensor, moments restored by `load`) get a private copy
+   * first, once. Returns false (nothing changed) when a tensor is not float32.
+   */
+  private applyNative(grads: ReadonlyMap<string, tf.Tensor>, lr: number, stepSize: number, sqrtBc2: number): boolean {
+    const groups = new Map<boolean, { params: tf.Tensor[]; grads: tf.Tensor[]; m: tf.Tensor[]; v: tf.Tensor[] }>();
+    for (const [name, p] of this.params) {
+      const g = grads.get(name);
+      if (!g) throw new TrainingError(`AdamW: no gradient for parameter '${name}'`);
+      if (p.dtype !== 'float32' || g.dtype !== 'float32') return false;
+    }
+    const own = (t: tf.Tensor): tf.Tensor => (ownsData(t) ? t : tf.keep(tf.add(t, 0)));
+    for (const [name, p] of this.params) {
+      if (!ownsData(p)) {
+        const copy = tf.add(p, 0);
+        p.assign(copy);
+        copy.dispose();
+      }
+      for (const map of [this.m, this.v]) {
+        const x = map.get(name) as tf.Tensor;
+        const mine = own(x);
+        if (mine !== x) {
+          x.dispose();
+          map.set(name, mine);
+        }
+      }
+      const decays = (this.decays.get(name) ?? false) && this.weightDecay !== 0;
+      const group = groups.get(decays) ?? { params: [], grads: [], m: [], v: [] };
+      group.params.push(p);
+      group.grads.push(grads.get(name) as tf.Tensor);
+      group.m.push(this.m.get(name) as tf.Tensor);
+      group.v.push(this.v.get(name) as tf.Tensor);
+      groups.set(decays, group);
+    }
+    const list: AdamWGroup[] = [...groups].map(([decays, g]) => ({ ...g, decay: decays ? 1 - lr * this.weightDecay : 1 }));
+    nativeAdamW(list, { beta1: this.beta1, beta2: this.beta2, eps: this.eps, stepSize, sqrtBc2 });
+    return true;
   }
 
   state(): AdamWState {

@@ -15,7 +15,7 @@
 import { copyFile, mkdir } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { fromFloat32, openCheckpoint, saveCheckpoint, type HostTensor } from '../checkpoint/index.js';
 import { gemmaConfigToJson, parseGemmaConfig } from '../config/gemma.js';
 import { GemmaEncoder, toEncoder } from '../encoder/encoder.js';

@@ -17,6 +17,7 @@ import { writeGlueSubmission } from '../eval/glue.js';
 import { writeMultiRCSubmission, writeReCoRDSubmission, writeSuperGlueSubmission } from '../eval/superglue.js';
 import { checkBudget, type TrainBudget } from '../experiments/budget.js';
 import { GemmaModel } from '../models/gemma.js';
+import { Gemma4Model } from '../models/gemma4.js';
 import type { T5GemmaModel } from '../models/t5gemma.js';
 import type { EncoderBackbone } from '../encoder/backbone.js';
 import type { AttentionMode } from '../nn/masks.js';
@@ -117,7 +118,7 @@ export function taskLabels(ref: TaskRef): readonly string[] | undefined {
 }
 
 /** What can be fine-tuned: a Gemma decoder (run with the variant's attention), a T5Gemma model (its encoder) or any backbone. */
-export type EncoderSource = GemmaModel | T5GemmaModel | EncoderBackbone;
+export type EncoderSource = GemmaModel | Gemma4Model | T5GemmaModel | EncoderBackbone;
 
 /**
  * The encoder a task trains: its head (classes / regression / ranking) on the model with the variant.
@@ -133,7 +134,7 @@ export function taskEncoder(model: EncoderSource, ref: TaskRef, variant: Encoder
       : ref.benchmark === 'superglue'
         ? ({ kind: 'classification', numClasses: superglueClasses(ref.task) } as const)
         : ({ kind: 'ranking', loss: 'pairwise' } as const);
-  return toEncoder(model, { ...(model instanceof GemmaModel ? { attention: v.attention } : {}), pooling: v.pooling, dropout: { rate: v.dropout }, head, bias: v.bias, seed });
+  return toEncoder(model, { ...(model instanceof GemmaModel || model instanceof Gemma4Model ? { attention: v.attention } : {}), pooling: v.pooling, dropout: { rate: v.dropout }, head, bias: v.bias, seed });
 }
 
 function confusionOf(pred: readonly number[], gold: readonly number[], labels: readonly string[]): number[][] {

@@ -89,3 +89,36 @@ test('length mismatches and empty inputs throw', () => {
   assert.throws(() => mcc([], []), RangeError);
   assert.throws(() => f1Binary([1], [1], { sampleWeight: [1, 2] }), RangeError);
 });
+
+test('NaN, infinite or non-integer class ids are refused with a typed error (sklearn raises), not scored as wrong', async () => {
+  const { MetricInputError } = await import('../../src/errors.js');
+  const bad: [string, number[], number[]][] = [
+    ['NaN in yPred', [0, 1, 1, 0], [0, NaN, 1, 0]],
+    ['NaN in yTrue', [NaN, 1, 1, 0], [0, 1, 1, 0]],
+    ['non-integer id', [0, 1, 1, 0], [0, 0.5, 1, 0]],
+    ['infinite id', [0, 1, 1, 0], [0, Infinity, 1, 0]],
+  ];
+  const fns: [string, (t: number[], p: number[]) => number][] = [
+    ['accuracy', (t, p) => accuracy(t, p)],
+    ['mcc', (t, p) => mcc(t, p)],
+    ['f1', (t, p) => f1Binary(t, p)],
+    ['f1', (t, p) => macroF1(t, p)],
+    ['f1', (t, p) => microF1(t, p)],
+    ['f1', (t, p) => weightedF1(t, p)],
+  ];
+  for (const [what, t, p] of bad) {
+    const at = Math.max(t.findIndex((x) => !Number.isInteger(x)), p.findIndex((x) => !Number.isInteger(x)));
+    for (const [name, fn] of fns) {
+      assert.throws(() => fn(t, p), (e: unknown) => {
+        assert.ok(e instanceof MetricInputError, `${name} ${what}: ${String(e)}`);
+        assert.match(e.message, new RegExp(`^${name}: y(True|Pred)\\[${at}\\] = (NaN|0\\.5|Infinity) is not an integer class id`));
+        return true;
+      }, `${name} ${what}`);
+    }
+  }
+  // Sample weights must be finite and non-negative.
+  assert.throws(() => accuracy([0, 1], [0, 1], [1, NaN]), MetricInputError);
+  assert.throws(() => mcc([0, 1], [0, 1], [1, -1]), MetricInputError);
+  // Still fine: negative integer labels (sklearn allows them) and Float64Array inputs of integers.
+  close(accuracy(new Float64Array([-1, 1, 1]), new Float64Array([-1, 1, -1])), 2 / 3, 'integers in a Float64Array');
+});

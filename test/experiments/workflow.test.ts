@@ -9,7 +9,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { tinyGemma2 } from '../helpers/tiny.js';
 import { initEngine } from '../../src/engine/index.js';
 import { AbortedError, ConfigError, DataFileError } from '../../src/errors.js';

@@ -26,7 +26,19 @@ const COMMIT_B = 'b'.repeat(40);
 /** A fake Hub serving the endpoints @huggingface/hub calls: model info, tree listing, resolve (with Range). */
 async function fakeHub(files: Record<string, RepoFile[]>, refs: Record<string, string>) {
   const log: string[] = [];
-  const faults = { truncate: new Set<string>(), corrupt: new Set<string>(), stall: new Set<string>() };
+  const faults = {
+    truncate: new Set<string>(),
+    corrupt: new Set<string>(),
+    stall: new Set<string>(),
+    /** Stall mid-body this many times per file, then serve normally. */
+    stallTimes: new Map<string, number>(),
+    /** Accept API requests but never answer them, this many times. */
+    hangApi: 0,
+    /** Answer API requests 503, this many times. */
+    fail503: 0,
+    /** Ignore Range headers on file bodies (answer 200 with the whole file). */
+    ignoreRange: false,
+  };
   const stalled: ServerResponse[] = [];
   let onStall: (() => void) | undefined;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -37,6 +49,15 @@ async function fakeHub(files: Record<string, RepoFile[]>, refs: Record<string, s
       res.end(JSON.stringify(v));
     };
     const commitOf = (rev: string) => (/^[0-9a-f]{40}$/.test(rev) ? rev : refs[decodeURIComponent(rev)]);
+    if (url.pathname.startsWith('/api/') && faults.hangApi > 0) {
+      faults.hangApi--;
+      stalled.push(res);
+      return;
+    }
+    if (url.pathname.startsWith('/api/') && faults.fail503 > 0) {
+      faults.fail503--;
+      return json({ error: 'busy' }, 503);
+    }
     let m = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/(.+)$/.exec(url.pathname);
     if (m) {
       const commit = commitOf(m[2] as string);
@@ -69,6 +90,21 @@ async function fakeHub(files: Record<string, RepoFile[]>, refs: Record<string, s
       if (req.headers.range === 'bytes=0-0') {
         res.writeHead(206, { ...headers, 'content-range': `bytes 0-0/${f.content.length}`, 'content-length': '1' });
         return res.end(f.content.subarray(0, 1));
+      }
+      const left = faults.stallTimes.get(f.path) ?? 0;
+      if (left > 0) {
+        faults.stallTimes.set(f.path, left - 1);
+        res.writeHead(200, { ...headers, 'content-length': String(f.content.length) });
+        res.write(f.content.subarray(0, f.content.length >> 1));
+        stalled.push(res);
+        return;
+      }
+      const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+      if (range && !faults.ignoreRange) {
+        const start = Number(range[1]);
+        const end = range[2] ? Number(range[2]) : f.content.length - 1;
+        res.writeHead(206, { ...headers, 'content-range': `bytes ${start}-${end}/${f.content.length}`, 'content-length': String(end - start + 1) });
+        return res.end(f.content.subarray(start, end + 1));
       }
       if (faults.stall.has(f.path)) {
         // Send half the body, then hang: the client is killed while it waits.
@@ -224,12 +260,18 @@ test('interrupted or corrupt download leaves no partial blob, no ref; a retry su
   const opts = { cacheDir: cache, endpoint: hub.endpoint, offline: false };
   const repoDir = join(cache, 'models--org--tiny');
   try {
+    // Cut off on every attempt (Range ignored, so a resume is cut off again): a typed error after the retries.
     hub.faults.truncate.add('model.safetensors');
-    await assert.rejects(resolveModelSource('hf://org/tiny', opts), (e: unknown) => e instanceof HubError && e.message.includes('model.safetensors'));
+    hub.faults.ignoreRange = true;
+    await assert.rejects(
+      resolveModelSource('hf://org/tiny', { ...opts, retry: { maxRetries: 1, baseDelayMs: 10 } }),
+      (e: unknown) => e instanceof HubError && e.message.includes('model.safetensors') && /after 1 retries/.test(e.message),
+    );
     let tree = await listTree(repoDir);
     assert.ok(!tree.some((p) => p.includes('incomplete') || p.startsWith('refs/')), tree.join(' '));
     assert.ok(!tree.includes(`blobs/${sha256(base[1]!.content)}`));
     hub.faults.truncate.clear();
+    hub.faults.ignoreRange = false;
 
     hub.faults.corrupt.add('model.safetensors');
     await assert.rejects(resolveModelSource('hf://org/tiny', opts), (e: unknown) => e instanceof HubError && /sha256 mismatch/.test(e.message));
@@ -288,6 +330,117 @@ test('kill -9 mid-download (x3): no blob, link or ref to a partial file; a rerun
     const snap = await resolveModelSource('hf://org/tiny', { cacheDir: cache, endpoint: hub.endpoint, offline: false });
     assert.equal(sha256(await readFile(join(snap, 'model.safetensors'))), sha256(base[1]!.content));
     assert.equal((await openCheckpoint(snap)).tensorNames.length, 24);
+  } finally {
+    await hub.close();
+    await rm(cache, { recursive: true, force: true });
+  }
+});
+
+// ---- Network faults (issue 14 cases 3-4): timeouts, retries with backoff, resume, long revisions. ----
+
+const fast = { retry: { maxRetries: 2, baseDelayMs: 20, maxDelayMs: 40 } };
+
+test('a server that stalls mid-body: read timeout (HF_HUB_DOWNLOAD_TIMEOUT), retried with Range, then a typed error', { timeout: 30_000 }, async () => {
+  const cache = await mkdtemp(join(tmpdir(), 'hub-'));
+  const base = await fixtureFiles();
+  const hub = await fakeHub({ [COMMIT_A]: base }, { main: COMMIT_A });
+  process.env.HF_HUB_DOWNLOAD_TIMEOUT = '0.3';
+  try {
+    hub.faults.stallTimes.set('model.safetensors', 100);
+    const t0 = performance.now();
+    await assert.rejects(resolveModelSource('hf://org/tiny', { cacheDir: cache, endpoint: hub.endpoint, offline: false, ...fast }), (e: unknown) => {
+      assert.ok(e instanceof HubError, String(e));
+      assert.match(e.message, /org\/tiny: model\.safetensors: download failed \(after 2 retries\): no data from .* for 0\.3 s \(read timeout\)/);
+      return true;
+    });
+    const s = (performance.now() - t0) / 1000;
+    assert.ok(s > 0.9 && s < 8, `3 attempts x 0.3 s + backoff, took ${s.toFixed(2)} s`);
+    const bodies = hub.log.filter((l) => l.includes('/resolve/') && l.includes('model.safetensors') && !l.endsWith('range'));
+    const ranged = hub.log.filter((l) => l.includes('/resolve/') && l.includes('model.safetensors') && l.endsWith('range'));
+    assert.equal(bodies.length, 1, 'first attempt without Range');
+    assert.equal(ranged.length, 1 + 2, 'file-info probe + 2 resumed attempts with Range');
+    const tree = await listTree(join(cache, 'models--org--tiny'));
+    assert.ok(!tree.some((p) => p.endsWith('.incomplete') || p.startsWith('refs/')), tree.join(' '));
+  } finally {
+    delete process.env.HF_HUB_DOWNLOAD_TIMEOUT;
+    await hub.close();
+    await rm(cache, { recursive: true, force: true });
+  }
+});
+
+test('a stall that clears: the download resumes from the bytes written (Range) and the blob verifies; also when Range is ignored', { timeout: 30_000 }, async () => {
+  const base = await fixtureFiles();
+  for (const ignoreRange of [false, true]) {
+    const cache = await mkdtemp(join(tmpdir(), 'hub-'));
+    const hub = await fakeHub({ [COMMIT_A]: base }, { main: COMMIT_A });
+    try {
+      hub.faults.stallTimes.set('model.safetensors', 1);
+      hub.faults.ignoreRange = ignoreRange;
+      const snap = await resolveModelSource('hf://org/tiny', { cacheDir: cache, endpoint: hub.endpoint, offline: false, timeouts: { downloadMs: 300 }, ...fast });
+      assert.equal(sha256(await readFile(join(snap, 'model.safetensors'))), sha256(base[1]!.content));
+      assert.equal((await openCheckpoint(snap)).tensorNames.length, 24);
+      assert.equal(hub.log.filter((l) => l.includes('resolve') && l.includes('model.safetensors')).length, 3, hub.log.join('\n'));
+    } finally {
+      await hub.close();
+      await rm(cache, { recursive: true, force: true });
+    }
+  }
+});
+
+test('metadata requests: connect timeout (HF_HUB_ETAG_TIMEOUT) and 503s are retried with backoff; give up with a typed error', { timeout: 30_000 }, async () => {
+  const cache = await mkdtemp(join(tmpdir(), 'hub-'));
+  const base = await fixtureFiles();
+  const hub = await fakeHub({ [COMMIT_A]: base }, { main: COMMIT_A });
+  const opts = { cacheDir: cache, endpoint: hub.endpoint, offline: false, ...fast };
+  process.env.HF_HUB_ETAG_TIMEOUT = '0.25';
+  try {
+    // Two hangs and one 503, then answers: succeeds on the 4th try (maxRetries 3).
+    hub.faults.hangApi = 2;
+    hub.faults.fail503 = 1;
+    const snap = await resolveModelSource('hf://org/tiny', { ...opts, retry: { ...fast.retry, maxRetries: 3 } });
+    assert.equal((await openCheckpoint(snap)).tensorNames.length, 24);
+    assert.equal(hub.log.filter((l) => l.includes('/revision/')).length, 4);
+
+    // Never answers: a HubError naming the repo and the timeout, after 1 + 2 attempts.
+    hub.faults.hangApi = 100;
+    const t0 = performance.now();
+    await assert.rejects(resolveModelSource('hf://org/tiny@v9', opts), (e: unknown) => {
+      assert.ok(e instanceof HubError, String(e));
+      assert.match(e.message, /^org\/tiny: cannot resolve revision 'v9': no response from .* within 0\.25 s \(connect timeout\)/);
+      return true;
+    });
+    const s = (performance.now() - t0) / 1000;
+    assert.ok(s > 0.7 && s < 6, `took ${s.toFixed(2)} s`);
+  } finally {
+    delete process.env.HF_HUB_ETAG_TIMEOUT;
+    await hub.close();
+    await rm(cache, { recursive: true, force: true });
+  }
+});
+
+test('HF_HUB_ETAG_TIMEOUT / HF_HUB_DOWNLOAD_TIMEOUT: seconds, 10 s by default (as huggingface_hub); bad values are typed errors', async () => {
+  const { hubTimeouts } = (await import('../../src/checkpoint/hub.js')) as unknown as { hubTimeouts: (env: Record<string, string>) => unknown };
+  assert.deepEqual(hubTimeouts({}), { etagMs: 10_000, downloadMs: 10_000 });
+  assert.deepEqual(hubTimeouts({ HF_HUB_ETAG_TIMEOUT: '2.5', HF_HUB_DOWNLOAD_TIMEOUT: '60' }), { etagMs: 2500, downloadMs: 60_000 });
+  assert.throws(() => hubTimeouts({ HF_HUB_DOWNLOAD_TIMEOUT: 'ten' }), (e: unknown) => e instanceof HubError && /HF_HUB_DOWNLOAD_TIMEOUT='ten'/.test(e.message));
+  assert.throws(() => hubTimeouts({ HF_HUB_ETAG_TIMEOUT: '0' }), HubError);
+});
+
+test('a 300-character revision is refused before any request; a long but valid one downloads and is recorded', async () => {
+  const cache = await mkdtemp(join(tmpdir(), 'hub-'));
+  const base = await fixtureFiles();
+  const longOk = `release/${'r'.repeat(250)}`;
+  const hub = await fakeHub({ [COMMIT_A]: base }, { main: COMMIT_A, [longOk]: COMMIT_A, ['x'.repeat(300)]: COMMIT_A });
+  try {
+    await assert.rejects(resolveModelSource(`hf://org/tiny@${'x'.repeat(300)}`, { cacheDir: cache, endpoint: hub.endpoint, offline: false }), (e: unknown) => {
+      assert.ok(e instanceof HubError, String(e));
+      assert.match(e.message, /invalid revision 'x{60}\.\.\.\(300 characters\)': a path segment of 300 characters; at most 255/);
+      return true;
+    });
+    assert.deepEqual(hub.log, [], 'refused before any request');
+    const snap = await resolveModelSource(`hf://org/tiny@${longOk}`, { cacheDir: cache, endpoint: hub.endpoint, offline: false });
+    assert.equal(await readFile(join(cache, 'models--org--tiny', 'refs', 'release', 'r'.repeat(250)), 'utf8'), COMMIT_A);
+    assert.equal(await resolveModelSource(`hf://org/tiny@${longOk}`, { cacheDir: cache, offline: true }), snap);
   } finally {
     await hub.close();
     await rm(cache, { recursive: true, force: true });

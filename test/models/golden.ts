@@ -42,7 +42,7 @@ export function nonPad(x: number[][][], lengths: number[]): number[][][] {
 }
 
 /** Max abs error per (mode, quantity) over all cases; asserts each against TOL.parityF32. */
-export function checkGolden(model: GemmaModel, golden: Golden): Map<string, number> {
+export function checkGolden(model: Pick<GemmaModel, 'forward' | 'pool'>, golden: Golden): Map<string, number> {
   const maxErr = new Map<string, number>();
   const note = (key: string, err: number) => maxErr.set(key, Math.max(maxErr.get(key) ?? 0, err));
   for (const c of golden.cases) {
@@ -50,7 +50,9 @@ export function checkGolden(model: GemmaModel, golden: Golden): Map<string, numb
       if (!(ATTENTION_MODES as readonly string[]).includes(modeKey)) throw new Error(`golden mode ${modeKey} unknown`);
       const mode = modeKey as AttentionMode;
       const before = tf.memory().numTensors;
-      const out = model.forward(c.input_ids, { attentionMask: c.attention_mask, attention: mode, layerStates: want.layer_states !== undefined });
+      // Logits are computed by default in causal mode only; goldens that record them elsewhere ask for them.
+      const askLogits = want.logits !== undefined && mode !== 'causal' ? { logits: true } : {};
+      const out = model.forward(c.input_ids, { attentionMask: c.attention_mask, attention: mode, layerStates: want.layer_states !== undefined, ...askLogits });
       const what = `${golden.fixture}/${c.name}/${mode}`;
       // Stages in order, so the first failing assertion names the first divergent layer.
       want.layer_states?.forEach((stage, i) => {

@@ -1,13 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { multipleNegativesRanking } from '../../src/rank/losses.js';
 
 // Golden: test/reference/mnrl_loss.py (python3-torch float64, sentence-transformers' MNRL semantics).
 const g = JSON.parse(readFileSync(new URL('./mnrl_golden.json', import.meta.url), 'utf8')) as { q: number[][]; docs: number[][]; temperature: number; loss: number };
 
-test('multipleNegativesRanking matches the float64 torch reference (in-batch + hard negatives, temperature)', () => {
+test('multipleNegativesRanking matches the float64 torch reference (in-batch + hard negatives, temperature)', async () => {
+  // tfjs-core registers no backend by itself (the umbrella package did).
+  await (await import('../../src/engine/index.js')).initEngine();
   const loss = tf.tidy(() => multipleNegativesRanking(tf.tensor2d(g.q), tf.tensor2d(g.docs), g.temperature).dataSync()[0] as number);
   assert.ok(Math.abs(loss - g.loss) < 1e-4 * Math.max(1, Math.abs(g.loss)), `got ${loss}, reference ${g.loss}`);
   // Scaling a vector does not change cosine similarities: same loss.

@@ -261,7 +261,7 @@ test('kill -9 during checkpoint saves (x6): the newest complete checkpoint verif
       assert.match(await readFile(join(ck.path, 'manifest.json'), 'utf8'), /sha256/);
     }
     // Temps of earlier killed saves were cleaned by the next writer; at most the last one is left.
-    const temps = (await readdir(dir)).filter((n) => n.includes('.tmp-'));
+    const temps = (await readdir(dir)).filter((n) => n.startsWith('.'));
     assert.ok(temps.length <= 1, `leftover temps: ${temps.join(', ')}`);
   } finally {
     await rm(dir, { recursive: true, force: true });
