@@ -13,6 +13,7 @@ const SECTIONS: Record<string, () => Promise<{ default: BenchSection }>> = {
   real: () => import('./real.js'),
   'real-gemma4': () => import('./real-gemma4.js'),
   torch: () => import('./torch.js'),
+  kernel: () => import('./kernel.js'),
 };
 
 async function main(): Promise<void> {

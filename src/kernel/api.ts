@@ -9,16 +9,24 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as aq from 'arquero';
 import type { ColumnTable } from 'arquero';
 import type { LoadedModel } from '../models/load.js';
+import type { GemmaModel } from '../models/gemma.js';
+import type { T5GemmaModel } from '../models/t5gemma.js';
+import { ConfigError } from '../errors.js';
 import { initEngine, type BackendChoice, type EngineInfo } from '../engine/index.js';
 import { REPO_ROOT, sharedDataPath, sharedDir } from '../io/paths.js';
 import { formatProgressLine, throwIfAborted, type ProgressCallback, type ProgressEvent, type RunControl } from '../progress/index.js';
 import * as plots from '../report/plots.js';
-import { renderChart } from '../report/render.js';
 import { isTable, tableBundle, type TableOptions } from '../report/tables.js';
 import { Rng } from '../rng/index.js';
-import { formatMs, type MagicRegistry } from './magics.js';
+import { formatMs, type MagicRegistry, type ModelKind } from './magics.js';
 import type { TrainBudget } from '../experiments/budget.js';
 import { runSweep, type AblationSetup, type GlueSetup, type SweepResult } from '../experiments/sweep.js';
+
+/** The model class each `%load_model --kind` yields. */
+export interface ModelOfKind {
+  gemma: GemmaModel;
+  t5gemma: T5GemmaModel;
+}
 import type { GlueTaskId } from '../tasks/glue.js';
 import { outputSink, type DisplayContent, type MimeBundle } from './output.js';
 import { currentSignal } from './interrupt.js';
@@ -48,7 +56,8 @@ export interface NotebookApi {
   readonly signal: AbortSignal;
   /** Seeded by `%seed` / `seed()`. */
   readonly rng: Rng;
-  readonly timer: { start(): void; stop(): number };
+  /** `%time`: start(), then stop() prints the wall time; stop(value) returns value (the timed expression). */
+  readonly timer: { start(): void; stop<T>(value: T): T; stop(): number };
   /** `{signal, onProgress}` for training and evaluation functions, with a progress display. */
   control(phase?: string): RunControl;
   progress(opts?: { everyMs?: number }): ProgressDisplay;
@@ -65,8 +74,12 @@ export interface NotebookApi {
   bundle(value: unknown): Promise<{ data: MimeBundle; metadata: Record<string, unknown> }>;
   seed(seed: number): Rng;
   backend(choice?: BackendChoice): Promise<EngineInfo>;
-  /** `loadModel` of src/models/load.ts (checkpoint dir or hf:// id); `%load_model NAME SOURCE`. */
+  /**
+   * `loadModel` of src/models/load.ts (checkpoint dir or hf:// id); `%load_model NAME SOURCE`.
+   * With a kind the result is typed (GemmaModel / T5GemmaModel) and checked when loading.
+   */
   loadModel(source: string): Promise<LoadedModel>;
+  loadModel<K extends ModelKind>(source: string, kind: K): Promise<ModelOfKind[K]>;
   lsmagic(): void;
   /** Library modules for notebooks (tasks, models, encoder, eval), loaded on first call. */
   lib(): Promise<typeof import('./lib.js')>;
@@ -111,6 +124,8 @@ function show(data: MimeBundle, metadata: Readonly<Record<string, unknown>>, opt
 }
 
 async function chartBundle(spec: plots.ChartSpec): Promise<DisplayContent> {
+  // vega, vega-lite and resvg load with the first chart, not with the kernel.
+  const { renderChart } = await import('../report/render.js');
   const r = await renderChart(spec);
   return {
     data: {
@@ -207,11 +222,11 @@ export function createNotebookApi(): NotebookApi {
       start() {
         timerStart = performance.now();
       },
-      stop() {
+      stop(...value: unknown[]) {
         const ms = timerStart === undefined ? 0 : performance.now() - timerStart;
         timerStart = undefined;
         outputSink().stream('stdout', `Wall time: ${formatMs(ms)}\n`);
-        return ms;
+        return (value.length ? value[0] : ms) as never;
       },
     },
     control(label) {
@@ -246,10 +261,15 @@ export function createNotebookApi(): NotebookApi {
       outputSink().stream('stdout', `backend: ${info.backend}${info.native ? ' (native kernels)' : ''}${info.warnings.length ? `\n${info.warnings.join('\n')}` : ''}\n`);
       return info;
     },
-    async loadModel(source) {
+    async loadModel(source: string, kind?: ModelKind) {
       // Loaded on first use: the model stack is not needed by every notebook.
-      const [{ loadModel }] = await Promise.all([import('../models/load.js'), ensureEngine()]);
+      const [{ loadModel }, { GemmaModel }] = await Promise.all([import('../models/load.js'), import('../models/gemma.js'), ensureEngine()]);
       const model = await loadModel(source);
+      const fits = kind === undefined || (kind === 'gemma' ? model instanceof GemmaModel : model.config.modelType === kind);
+      if (!fits) {
+        model.dispose();
+        throw new ConfigError(`expected a ${kind} checkpoint, got model_type '${model.config.modelType}' (use %load_model NAME SOURCE --kind ${model.config.modelType === 't5gemma' ? 't5gemma' : 'gemma'})`, source, 'model_type');
+      }
       outputSink().stream('stdout', `loaded ${model.config.modelType} from ${source}\n`);
       return model;
     },

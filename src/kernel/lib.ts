@@ -8,7 +8,10 @@ export { loadModel, loadGemmaModel, loadDecoderModel, type LoadedModel, type Dec
 export { GemmaModel } from '../models/gemma.js';
 export { Gemma4Model } from '../models/gemma4.js';
 export { toEncoder, GemmaEncoder, type EncoderOptions } from '../encoder/encoder.js';
-export { evaluateGlue, finetuneGlue, glueFile, type ExampleTokenizer, type GlueFinetuneResult } from '../encoder/glue.js';
+export { evaluateGlue, exampleTokenizer, finetuneGlue, glueFile, trainSubset, type ExampleTokenizer, type GlueFinetuneResult } from '../encoder/glue.js';
+export { defaultGemma3TokenizerDir, encodeBatch, loadTokenizer, tokenizerFromJson, type BatchOptions, type PaddedBatch, type Tokenizer } from '../tokenize/index.js';
+export { trimTokenizer } from '../tokenize/trim.js';
+export { T5GemmaModel } from '../models/t5gemma.js';
 export { scoreGlueTask } from '../eval/glue.js';
 export { accuracy, mcc } from '../eval/metrics.js';
 export { Rng } from '../rng/index.js';

@@ -37,7 +37,26 @@ export class MagicUsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseBudgetArgs, type TrainBudget } from '../experiments/budget.js';
+import { isSingleExpression } from './source.js';
+
+/** What `%load_model` / `$nb.loadModel(source, kind)` return, by checkpoint family. */
+export const MODEL_KINDS = ['gemma', 't5gemma'] as const;
+export type ModelKind = (typeof MODEL_KINDS)[number];
+
+/** The kind of a local checkpoint folder from its config.json `model_type`; undefined when unknown. */
+export function kindOfCheckpoint(dir: string, cwd = process.cwd()): ModelKind | undefined {
+  try {
+    const cfg = JSON.parse(readFileSync(join(resolve(cwd, dir), 'config.json'), 'utf8')) as { model_type?: unknown };
+    if (cfg.model_type === 't5gemma') return 't5gemma';
+    if (typeof cfg.model_type === 'string' && /^gemma\d?(_text)?$/.test(cfg.model_type)) return 'gemma';
+  } catch {
+    /* not a local folder (hub id) or unreadable: loading reports it */
+  }
+  return undefined;
+}
 
 const IDENT = /^[A-Za-z_$][\w$]*$/;
 const LINE_MAGIC = /^%([A-Za-z_]\w*)(?:[ \t]+(.*?))?[ \t]*$/;
@@ -132,6 +151,46 @@ export function checkIdentifier(name: string, magic: string): string {
 /** Literal for generated code: JSON is valid TypeScript and cannot break out of the string. */
 export const lit = (value: string | number | null): string => JSON.stringify(value);
 
+/** A magic argument: literal text, or a notebook expression (`$name` or `{expr}`, as in IPython). */
+export type MagicArg = { readonly kind: 'literal'; readonly text: string } | { readonly kind: 'expr'; readonly code: string };
+
+/**
+ * Splits magic arguments like splitArgs, and recognises IPython's variable expansion: `$name`
+ * and `{expression}` (balanced braces, may contain spaces) refer to notebook values, so
+ * parameters (`gemma-lab run -p seed=1`) can drive magics: `%seed $seed`, `%load_model m {dir}`.
+ */
+export function magicArgs(args: string): MagicArg[] {
+  const out: MagicArg[] = [];
+  let i = 0;
+  while (i < args.length) {
+    if (/\s/.test(args[i]!)) {
+      i++;
+      continue;
+    }
+    if (args[i] === '{') {
+      let depth = 0;
+      let j = i;
+      for (; j < args.length; j++) {
+        if (args[j] === '{') depth++;
+        else if (args[j] === '}' && --depth === 0) break;
+      }
+      if (depth !== 0) throw new MagicUsageError(`unbalanced '{' in magic arguments: ${args.slice(i)}`);
+      out.push({ kind: 'expr', code: args.slice(i + 1, j).trim() });
+      i = j + 1;
+      continue;
+    }
+    const m = /^(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+))/.exec(args.slice(i))!;
+    const text = m[1] !== undefined ? (JSON.parse(`"${m[1]}"`) as string) : (m[2] ?? m[3]!);
+    if (m[3] !== undefined && /^\$[A-Za-z_][\w$]*$/.test(text)) out.push({ kind: 'expr', code: text.slice(1) });
+    else out.push({ kind: 'literal', text });
+    i += m[0].length;
+  }
+  return out;
+}
+
+/** Generated code for an argument: a JSON literal, or the expression in parentheses. */
+const argCode = (a: MagicArg): string => (a.kind === 'expr' ? `(${a.code})` : lit(a.text));
+
 /** The magics every gemma-lab kernel has. Runtime behaviour lives in the `$nb` helpers (api.ts). */
 export function defaultMagics(): MagicRegistry {
   const reg = new MagicRegistry();
@@ -141,34 +200,56 @@ export function defaultMagics(): MagicRegistry {
     rewrite: (args) => {
       if (!args) throw new MagicUsageError('%time needs a statement, e.g. %time const y = f(x)');
       const stmt = args.replace(/;\s*$/, '');
-      return `$nb.timer.start(); ${stmt}; $nb.timer.stop();`;
+      // An expression keeps its value (Out shows it, as in IPython): stop() returns its argument,
+      // which is evaluated before the timer stops. A statement shows nothing (`void`).
+      if (isSingleExpression(stmt)) return `$nb.timer.start(); $nb.timer.stop(${stmt});`;
+      return `$nb.timer.start(); ${stmt}; void $nb.timer.stop();`;
     },
   });
   reg.addLine('backend', {
     usage: '%backend [auto|native|wasm|cpu|tensorflow]',
     doc: 'select/show the tfjs engine (initEngine)',
     rewrite: (args) => {
-      const a = splitArgs(args);
+      const a = magicArgs(args);
       if (a.length > 1) throw new MagicUsageError('%backend takes at most one argument');
-      return `await $nb.backend(${a[0] === undefined ? '' : lit(a[0])});`;
+      return `await $nb.backend(${a[0] === undefined ? '' : argCode(a[0])});`;
     },
   });
   reg.addLine('seed', {
-    usage: '%seed N',
+    usage: '%seed N|$var|{expr}',
     doc: 'seed $nb.rng, Math.random and unseeded tfjs random ops',
     rewrite: (args) => {
-      const a = splitArgs(args);
-      if (a.length !== 1 || !/^\d+$/.test(a[0]!)) throw new MagicUsageError('%seed needs one non-negative integer, e.g. %seed 42');
-      return `$nb.seed(${Number(a[0])});`;
+      const a = magicArgs(args);
+      const bad = () => new MagicUsageError('%seed needs one non-negative integer or a notebook value, e.g. %seed 42 or %seed $seed');
+      if (a.length !== 1) throw bad();
+      const arg = a[0]!;
+      if (arg.kind === 'expr') return `$nb.seed(${argCode(arg)});`;
+      // A bare name cannot be a number: it is the notebook variable (`%seed seed`).
+      if (/^[A-Za-z_$][\w$]*$/.test(arg.text)) return `$nb.seed(${arg.text});`;
+      if (!/^\d+$/.test(arg.text)) throw bad();
+      return `$nb.seed(${Number(arg.text)});`;
     },
   });
   reg.addLine('load_model', {
-    usage: '%load_model NAME SOURCE',
-    doc: 'const NAME = await loadModel(SOURCE) (dir or hub id)',
+    usage: '%load_model NAME SOURCE|$var [--kind gemma|t5gemma]',
+    doc: 'const NAME = await loadModel(SOURCE), typed by its kind',
     rewrite: (args) => {
-      const a = splitArgs(args);
-      if (a.length !== 2) throw new MagicUsageError('%load_model needs a variable name and a source: %load_model m ./checkpoints/tiny');
-      return `const ${checkIdentifier(a[0]!, 'load_model')} = await $nb.loadModel(${lit(a[1]!)});`;
+      const a = magicArgs(args);
+      const usage = '%load_model needs a variable name and a source: %load_model m ./checkpoints/tiny (or $dir, {expr}; --kind t5gemma)';
+      let kind: ModelKind | undefined;
+      const k = a.findIndex((x) => x.kind === 'literal' && x.text === '--kind');
+      if (k >= 0) {
+        const v = a[k + 1];
+        if (v?.kind !== 'literal' || !MODEL_KINDS.includes(v.text as ModelKind)) throw new MagicUsageError(`%load_model --kind takes one of ${MODEL_KINDS.join(', ')}`);
+        kind = v.text as ModelKind;
+        a.splice(k, 2);
+      }
+      const [name, source] = a;
+      if (a.length !== 2 || name?.kind !== 'literal' || !source) throw new MagicUsageError(usage);
+      // The result is typed by the kind: given, else read from a literal folder's config.json,
+      // else decoder-only Gemma (checked when loading, with an error naming --kind).
+      kind ??= (source.kind === 'literal' ? kindOfCheckpoint(source.text) : undefined) ?? 'gemma';
+      return `const ${checkIdentifier(name.text, 'load_model')} = await $nb.loadModel(${argCode(source)}, ${lit(kind)});`;
     },
   });
   reg.addLine('lsmagic', {

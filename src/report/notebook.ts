@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { DataFileError } from '../errors.js';
+import { markdownToHtml } from './markdown.js';
 
 /** A cell output's data: MIME type -> content. */
 export type MimeBundle = Readonly<Record<string, unknown>>;
@@ -99,7 +100,7 @@ export function outputToHtml(o: Output): string {
         return `<img class="chart" alt="${esc(text(d['text/plain'] ?? 'image'))}"${dims} src="data:image/png;base64,${text(d['image/png'])}">`;
       }
       if (d['text/html'] !== undefined) return `<div class="html">${text(d['text/html'])}</div>`;
-      if (d['text/markdown'] !== undefined) return `<pre class="markdown">${esc(text(d['text/markdown']))}</pre>`;
+      if (d['text/markdown'] !== undefined) return `<div class="markdown">${markdownToHtml(text(d['text/markdown']))}</div>`;
       return `<pre class="plain">${esc(text(d['text/plain'] ?? ''))}</pre>`;
     }
   }
@@ -125,7 +126,7 @@ export function notebookToHtml(nb: Notebook): string {
   const run = (nb.metadata.gemma_lab as { run?: RunMetadata } | undefined)?.run;
   const title = (nb.metadata.title as string | undefined) ?? 'gemma-lab report';
   const cells = nb.cells.map((c) => {
-    if (c.cell_type === 'markdown') return `<section class="md"><pre class="markdown">${esc(sourceOf(c))}</pre></section>`;
+    if (c.cell_type === 'markdown') return `<section class="md">${markdownToHtml(sourceOf(c))}</section>`;
     if (c.cell_type !== 'code') return '';
     const outs = (c.outputs ?? []).map(outputToHtml).join('\n');
     return `<section class="cell"><div class="in">In [${c.execution_count ?? ' '}]:</div><pre class="code">${esc(sourceOf(c))}</pre>${outs ? `<div class="out">${outs}</div>` : ''}</section>`;
@@ -140,6 +141,7 @@ body{font-family:DejaVu Sans,sans-serif;max-width:60em;margin:1em auto;color:#22
 pre{background:#f7f7f7;padding:.5em;overflow-x:auto;white-space:pre-wrap}
 pre.error{background:#fdd} .in{color:#307fc1;font-family:monospace}
 table{border-collapse:collapse} td,th{border:1px solid #ccc;padding:2px 6px}
+.md code,.markdown code{background:#f3f3f3;padding:0 .2em} .md pre code{background:none;padding:0}
 .run{color:#666;font-size:small}
 </style></head><body>
 <h1>${esc(title)}</h1>${meta}

@@ -77,7 +77,7 @@ test('runtime errors, rejections and type errors become error messages with enam
 
 test('stop_on_error aborts only the requests queued behind the failure', async () => {
   const [a, b, c] = await Promise.all([run('throw new Error("first")'), run('2'), run('3')]);
-  assert.deepEqual([a.reply.status, b.reply.status, c.reply.status], ['error', 'abort', 'abort']);
+  assert.deepEqual([a.reply.status, b.reply.status, c.reply.status], ['error', 'aborted', 'aborted']);
   assert.deepEqual(b.messages, [], 'an aborted request runs nothing');
   const later = await run('4');
   assert.equal(later.reply.status, 'ok', 'a request sent after the failure runs');
@@ -206,4 +206,29 @@ test('silent requests show nothing and keep the count; late async output reaches
   const b = await run('await new Promise((r) => setTimeout(r, 400));\n"b"');
   assert.equal(a.out.stdout, 'late from A\n');
   assert.equal(b.stdout, '');
+});
+
+test('tracebacks name the cell and its own line; shorthand properties see earlier cells; %time keeps Out', async () => {
+  await run('function thrower() {\n  const k = 2;\n\n  throw new RangeError(`k=${k}`);\n}');
+  const e = await run('const pad = 0;\nthrower()');
+  assert.equal(e.reply.status, 'error');
+  if (e.reply.status !== 'error') return;
+  const n = e.reply.execution_count;
+  assert.equal(e.reply.traceback[0], 'RangeError: k=2');
+  assert.ok(e.reply.traceback.includes(`    at thrower (In [${n - 1}]:4:9)`), e.reply.traceback.join('\n'));
+  assert.ok(e.reply.traceback.includes(`    at In [${n}]:2:1`), e.reply.traceback.join('\n'));
+  assert.ok(!e.reply.traceback.some((l) => /evalmachine|AsyncLocalStorage|node:|src\/kernel/.test(l)), e.reply.traceback.join('\n'));
+  await run('const shorty = 5;');
+  assert.deepEqual(results(await run('({ shorty })')), [{ 'text/plain': '{ shorty: 5 }' }]);
+  const t = await run('%time 20 + 22');
+  assert.match(t.stdout, /^Wall time: [\d.]+ (ms|s)\n$/);
+  assert.deepEqual(results(t), [{ 'text/plain': '42' }]);
+  assert.deepEqual(results(await run('%time const timed = 1')), []);
+});
+
+test('is_complete: an unterminated template literal or block comment is incomplete', () => {
+  assert.equal(kernel.isComplete('const s = `abc').status, 'incomplete');
+  assert.equal(kernel.isComplete('const s = `a ${x} b').status, 'incomplete');
+  assert.equal(kernel.isComplete('/* note').status, 'incomplete');
+  assert.equal(kernel.isComplete('const s = `a ${x} b`;').status, 'complete');
 });

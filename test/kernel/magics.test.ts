@@ -9,7 +9,7 @@ test('line magics become one line of typed $nb calls; line numbers are kept', ()
   const out = rewriteLineMagics(src, reg);
   assert.equal(
     out,
-    'const a = 1;\n$nb.seed(42);\nawait $nb.backend("wasm");\nconst m = await $nb.loadModel("./ckpt/tiny");\n$nb.timer.start(); const b = f(a); $nb.timer.stop();\na + b',
+    'const a = 1;\n$nb.seed(42);\nawait $nb.backend("wasm");\nconst m = await $nb.loadModel("./ckpt/tiny", "gemma");\n$nb.timer.start(); const b = f(a); void $nb.timer.stop();\na + b',
   );
   assert.equal(out.split('\n').length, src.split('\n').length);
   assert.equal(rewriteLineMagics('%backend', reg), 'await $nb.backend();');
@@ -24,13 +24,16 @@ test('only registered names at column 0 are magics: modulo continuations and unk
 });
 
 test('arguments are quoted safely into the generated code', () => {
-  assert.equal(rewriteLineMagics('%load_model m "dir with space/x\\"y"', reg), 'const m = await $nb.loadModel("dir with space/x\\"y");');
-  assert.equal(rewriteLineMagics("%load_model m '); process.exit(1); ('", reg), 'const m = await $nb.loadModel("); process.exit(1); (");');
+  assert.equal(rewriteLineMagics('%load_model m "dir with space/x\\"y"', reg), 'const m = await $nb.loadModel("dir with space/x\\"y", "gemma");');
+  assert.equal(rewriteLineMagics("%load_model m '); process.exit(1); ('", reg), 'const m = await $nb.loadModel("); process.exit(1); (", "gemma");');
   assert.deepEqual(splitArgs(`a "b c" 'd e' f`), ['a', 'b c', 'd e', 'f']);
 });
 
 test('bad magic arguments are UsageErrors naming the magic', () => {
-  assert.throws(() => rewriteLineMagics('%seed abc', reg), (e: unknown) => e instanceof MagicUsageError && e.name === 'UsageError' && /%seed/.test(e.message));
+  assert.throws(() => rewriteLineMagics('%seed 1.5', reg), (e: unknown) => e instanceof MagicUsageError && e.name === 'UsageError' && /%seed/.test(e.message));
+  assert.throws(() => rewriteLineMagics('%seed a-b', reg), /%seed needs/);
+  assert.throws(() => rewriteLineMagics('%load_model m ./x --kind bert', reg), /--kind takes one of gemma, t5gemma/);
+  assert.throws(() => rewriteLineMagics('%seed {1 + 2', reg), /unbalanced/);
   assert.throws(() => rewriteLineMagics('%seed 1 2', reg), MagicUsageError);
   assert.throws(() => rewriteLineMagics('%load_model 1x ./ckpt', reg), /'1x' is not a valid variable name/);
   assert.throws(() => rewriteLineMagics('%load_model m', reg), /needs a variable name and a source/);
@@ -77,4 +80,20 @@ test('%%glue/%%ablate become one typed $nb call around the body, budget validate
   assert.throws(() => q.magic.run(q.args, q.body, ctx), /trainLimit must be a number/);
   assert.throws(() => q.magic.run('a', '{}', ctx), /needs a result name and task/);
   assert.throws(() => q.magic.run('1a sst2', '{}', ctx), /not a valid variable name/);
+});
+
+test('%time shows an expression\'s value as Out, a statement none', () => {
+  assert.equal(rewriteLineMagics('%time 1 + 1', reg), '$nb.timer.start(); $nb.timer.stop(1 + 1);');
+  assert.equal(rewriteLineMagics('%time await f(x);', reg), '$nb.timer.start(); $nb.timer.stop(await f(x));');
+  assert.equal(rewriteLineMagics('%time const x = 5', reg), '$nb.timer.start(); const x = 5; void $nb.timer.stop();');
+  assert.equal(rewriteLineMagics('%time f(); g()', reg), '$nb.timer.start(); f(); g(); void $nb.timer.stop();');
+});
+
+test('magics take notebook values: $name, {expression}, and a bare name for %seed', () => {
+  assert.equal(rewriteLineMagics('%seed $seed', reg), '$nb.seed((seed));');
+  assert.equal(rewriteLineMagics('%seed seed', reg), '$nb.seed(seed);');
+  assert.equal(rewriteLineMagics('%seed {seed + 1}', reg), '$nb.seed((seed + 1));');
+  assert.equal(rewriteLineMagics('%backend $engine', reg), 'await $nb.backend((engine));');
+  assert.equal(rewriteLineMagics('%load_model m $dir', reg), 'const m = await $nb.loadModel((dir), "gemma");');
+  assert.equal(rewriteLineMagics('%load_model m {`${root}/ckpt`} --kind t5gemma', reg), 'const m = await $nb.loadModel((`${root}/ckpt`), "t5gemma");');
 });

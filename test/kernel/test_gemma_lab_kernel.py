@@ -7,7 +7,9 @@
 
 Needs JUPYTER_PATH pointing at a folder holding kernels/gemma-lab/kernel.json.
 """
+import json
 import os
+import tempfile
 import time
 import unittest
 from queue import Empty
@@ -18,6 +20,7 @@ from jupyter_client.session import Session
 
 TIMEOUT = 60
 KERNEL = os.environ.get("GEMMA_LAB_KERNEL_NAME", "gemma-lab")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class GemmaLabKernelTests(jupyter_kernel_test.KernelTests):
@@ -28,7 +31,7 @@ class GemmaLabKernelTests(jupyter_kernel_test.KernelTests):
     code_stderr = 'console.error("oops")'
     completion_samples = [{"text": "Math.ab", "matches": {"abs"}}]
     complete_code_samples = ["1", "const x = 1;", "%seed 1", "%%time\nconst y = 2"]
-    incomplete_code_samples = ["function f() {", "if (true) {"]
+    incomplete_code_samples = ["function f() {", "if (true) {", "const s = `unterminated", "const t = `a ${b} and ${", "/* open comment"]
     code_generate_error = 'throw new RangeError("boom")'
     code_execute_result = [
         {"code": "6 * 7", "result": "42"},
@@ -40,13 +43,15 @@ class GemmaLabKernelTests(jupyter_kernel_test.KernelTests):
         {"code": 'await $nb.chart(plots.barChart([{ k: "a", n: 1 }], "k", "n"))', "mime": "image/png"},
     ]
     code_inspect_sample = "Math.max"
+    supported_history_operations = ("tail", "range", "search")
+    code_history_pattern = "6 [*] 7"
 
 
 class Client:
     """A started kernel plus helpers that collect the iopub messages of one request."""
 
-    def __init__(self):
-        self.km, self.kc = start_new_kernel(kernel_name=KERNEL, startup_timeout=TIMEOUT)
+    def __init__(self, **kw):
+        self.km, self.kc = start_new_kernel(kernel_name=KERNEL, startup_timeout=TIMEOUT, **kw)
 
     def close(self):
         self.kc.stop_channels()
@@ -77,7 +82,7 @@ class Client:
                 return r
 
     def run(self, code, **kw):
-        msg_id = self.kc.execute(code, **kw)
+        msg_id = self.kc.execute(code, **kw)  # user_expressions=... passes through
         return self.reply(msg_id)["content"], self.collect(msg_id)
 
 
@@ -138,7 +143,7 @@ class GemmaLabProtocol(unittest.TestCase):
         statuses = [self.c.reply(i)["content"]["status"] for i in ids]
         for i in ids:
             self.c.collect(i)
-        self.assertEqual(statuses, ["error", "abort", "abort"])
+        self.assertEqual(statuses, ["error", "aborted", "aborted"])
         ids = [kc.execute('throw new Error("first")', stop_on_error=False), kc.execute("3"), kc.execute("4")]
         statuses = [self.c.reply(i)["content"]["status"] for i in ids]
         for i in ids:
@@ -170,8 +175,10 @@ class GemmaLabProtocol(unittest.TestCase):
         self.assertEqual(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"], "'cpu'")
         reply, _ = self.c.run("%%nosuch\n1")
         self.assertEqual((reply["ename"], reply["evalue"]), ("UsageError", "Cell magic %%nosuch not found (%lsmagic lists them)"))
-        reply, _ = self.c.run("%seed abc")
+        reply, _ = self.c.run("%seed 1.5")
         self.assertEqual(reply["ename"], "UsageError")
+        reply, _ = self.c.run("%seed abc")  # a notebook variable, as in IPython's $abc
+        self.assertEqual((reply["ename"], reply["evalue"]), ("TSError", "1:10 - Cannot find name 'abc'."))
         reply, _ = self.c.run("%nosuch")  # not a registered magic: stays TypeScript (a syntax error)
         self.assertEqual(reply["ename"], "TSError")
         reply, msgs = self.c.run("const m3 = 7;\nconst r3 = 10\n% m3\nr3")  # '%' continuing a line is modulo
@@ -194,6 +201,151 @@ class GemmaLabProtocol(unittest.TestCase):
         self.c.kc.shell_channel.send(msg)
         r = self.c.reply(msg["header"]["msg_id"])
         self.assertEqual(r["msg_type"], "comm_info_reply")
+
+
+def result_of(msgs):
+    return of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"]
+
+
+class GemmaLabPolish(unittest.TestCase):
+    """What analysts hit in the first hour, on a kernel whose notebook folder is outside the checkout."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cwd = tempfile.mkdtemp(prefix="gemma-lab-elsewhere-")
+        cls.c = Client(cwd=cls.cwd)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.close()
+
+    def test_tables_type_check_outside_the_checkout(self):
+        reply, msgs = self.c.run("const rows = [{ a: 1 }, { a: 2 }];\nconst t = aq.from(rows);\nt.numRows()")
+        self.assertEqual(reply["status"], "ok", reply)
+        self.assertEqual(result_of(msgs), "2")
+        reply, msgs = self.c.run("process.cwd()")
+        self.assertEqual(result_of(msgs), repr(self.cwd).replace('"', "'"))
+
+    def test_package_import_by_name_is_the_kernels_own_copy(self):
+        reply, msgs = self.c.run("import { GemmaModel, loadTokenizer } from 'gemma-lab';\nconst gl = await $nb.lib();\n[GemmaModel === gl.GemmaModel, loadTokenizer === gl.loadTokenizer]")
+        self.assertEqual(reply["status"], "ok", reply)
+        self.assertEqual(result_of(msgs), "[ true, true ]")
+
+    def test_time_magic_out(self):
+        reply, msgs = self.c.run("%time 1 + 1")
+        self.assertRegex(stdout_of(msgs), r"Wall time: [\d.]+ (ms|s)")
+        self.assertEqual(result_of(msgs), "2")
+        reply, msgs = self.c.run("%time const timedX = 5")
+        self.assertRegex(stdout_of(msgs), r"Wall time")
+        self.assertEqual(of_type(msgs, "execute_result"), [])
+        reply, msgs = self.c.run("timedX")
+        self.assertEqual(result_of(msgs), "5")
+
+    def test_stop_on_error_race_50_runs(self):
+        """Run All: a fast failing cell with three cells queued behind it, 50 times. The four
+        requests are made at once (as JupyterLab's Run All does); even runs send them back to back,
+        odd runs deliver the three only after the error reply came back, as a slow network would.
+        Either way they were sent before the client saw the error, so they are aborted; a request
+        made after the error reply arrived runs."""
+        kc = self.c.kc
+
+        def request(code):
+            content = {"code": code, "silent": False, "store_history": True, "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}
+            return kc.session.msg("execute_request", content)
+
+        misses = []
+        for i in range(50):
+            msgs = [request('throw new Error("fast failure")')] + [request(f"const raced{i}_{k} = {k}") for k in range(3)]
+            ids = [m["header"]["msg_id"] for m in msgs]
+            if i % 2 == 0:
+                for m in msgs:
+                    kc.shell_channel.send(m)
+                statuses = [self.c.reply(m)["content"]["status"] for m in ids]
+            else:
+                kc.shell_channel.send(msgs[0])
+                statuses = [self.c.reply(ids[0])["content"]["status"]]
+                for m in msgs[1:]:
+                    kc.shell_channel.send(m)
+                statuses += [self.c.reply(m)["content"]["status"] for m in ids[1:]]
+            for m in ids:
+                self.c.collect(m)
+            if statuses != ["error", "aborted", "aborted", "aborted"]:
+                misses.append((i, statuses))
+            if i % 10 == 9:
+                # Made after the error reply arrived: runs.
+                reply, out = self.c.run(f"{i} + 1")
+                if (reply["status"], result_of(out)) != ("ok", str(i + 1)):
+                    misses.append((i, "a request after the error did not run", reply["status"]))
+        self.assertEqual(misses, [], f"{len(misses)} of 50 runs went wrong")
+
+    def test_tracebacks_name_cell_lines(self):
+        reply, msgs = self.c.run("type Num = number;\nconst z: Num = 0;\nif (z === 0) {\n  throw new TypeError(`zero ${z}`);\n}")
+        n = reply["execution_count"]
+        [err] = of_type(msgs, "error")
+        tb = err["content"]["traceback"]
+        self.assertEqual(tb[0], "TypeError: zero 0")
+        self.assertIn(f"    at In [{n}]:4:9", tb)
+        self.assertEqual(tb[-1], f"In [{n}], line 4:\n    throw new TypeError(`zero ${{z}}`);")
+        # A function from an earlier cell names its own cell and line; internal frames are gone.
+        reply, _ = self.c.run("function failing() {\n  const y = 1;\n\n  throw new RangeError('boom ' + y);\n}")
+        m = reply["execution_count"]
+        reply, msgs = self.c.run("const before = 1;\nfailing()")
+        tb = "\n".join(of_type(msgs, "error")[0]["content"]["traceback"])
+        self.assertIn(f"at failing (In [{m}]:4:9)", tb)
+        self.assertIn(f"at In [{m + 1}]:2:1", tb)
+        for internal in ("evalmachine", "AsyncLocalStorage", "src/cli", "src/kernel", "node:", "tslab"):
+            self.assertNotIn(internal, tb)
+
+    def test_user_expressions(self):
+        reply, _ = self.c.run("const ue = 20;", user_expressions={"double": "ue * 2", "table": "aq.table({ x: [ue] })", "bad": "nosuchName"})
+        ue = reply["user_expressions"]
+        self.assertEqual(ue["double"], {"status": "ok", "data": {"text/plain": "40"}, "metadata": {}})
+        self.assertIn("text/html", ue["table"]["data"])
+        self.assertEqual((ue["bad"]["status"], ue["bad"]["ename"]), ("error", "TSError"))
+        self.assertIn("Cannot find name 'nosuchName'", ue["bad"]["evalue"])
+
+    def test_history_after_start(self):
+        self.c.run("const historyMarker = 'hm';")
+        msg_id = self.c.kc.history(hist_access_type="search", pattern="*historyMarker*", output=False, raw=True)
+        reply = self.c.reply(msg_id)
+        self.assertEqual(reply["msg_type"], "history_reply")
+        self.assertEqual([h[2] for h in reply["content"]["history"]], ["const historyMarker = 'hm';"])
+
+    def test_stock_tslab_display_and_shorthand(self):
+        reply, msgs = self.c.run("import * as tslab from 'tslab';\ntslab.display.html('<b>from tslab</b>')")
+        self.assertEqual(reply["status"], "ok", reply)
+        [d] = of_type(msgs, "display_data")
+        self.assertEqual(d["content"]["data"]["text/html"], "<b>from tslab</b>")
+        self.c.run("const shortSeed = 4;")
+        reply, msgs = self.c.run("({ shortSeed, other: 1 })")
+        self.assertEqual(result_of(msgs), "{ shortSeed: 4, other: 1 }")
+
+    def test_magics_take_notebook_values_and_load_model_is_typed(self):
+        self.c.run("const seedParam = 11;")
+        _, msgs = self.c.run("%seed $seedParam\n$nb.lastSeed")
+        self.assertEqual(result_of(msgs), "11")
+        _, msgs = self.c.run("%seed {seedParam + 1}\n$nb.lastSeed")
+        self.assertEqual(result_of(msgs), "12")
+        fixture = os.path.join(os.environ["GEMMA_LAB_SHARED_DIR"], "fixtures", "gemma2-tiny")
+        if not os.path.isdir(fixture):
+            self.skipTest(f"{fixture} missing")
+        self.c.run(f"const fixtureDir = {json.dumps(fixture)};")
+        # No narrowing: the magic's variable is a GemmaModel for the type checker.
+        reply, msgs = self.c.run("%load_model typedTiny $fixtureDir\nconst g: lib.GemmaModel = typedTiny;\ng.config.hiddenSize")
+        self.assertEqual(reply["status"], "ok", reply)
+        self.assertEqual(result_of(msgs), "64")
+        reply, _ = self.c.run("%load_model wrongKind $fixtureDir --kind t5gemma")
+        self.assertEqual(reply["ename"], "ConfigError")
+        self.assertIn("--kind gemma", reply["evalue"])
+
+    def test_lib_tokenizer_helpers(self):
+        model = os.path.join(REPO, "data", "models", "tiny-gemma-pretrained")
+        reply, msgs = self.c.run(
+            f"const glt = await $nb.lib();\nconst tok = glt.loadTokenizer({json.dumps(model)});\n"
+            "const ex = glt.exampleTokenizer(tok, 16);\n[tok.decode(tok.encode('the news')), ex.encode(['a', 'b'])[0] === tok.bosId, (({ batch, length }) => [batch, length])(glt.encodeBatch(tok, ['x y', 'x'], { maxLength: 8 }))]"
+        )
+        self.assertEqual(reply["status"], "ok", reply)
+        self.assertEqual(result_of(msgs), "[ 'the news', true, [ 2, 3 ] ]")
 
 
 class GemmaLabInterrupts(unittest.TestCase):

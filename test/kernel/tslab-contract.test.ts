@@ -52,3 +52,15 @@ test('executor: console.log gets last values, console.error gets runtime errors 
     ex.close();
   }
 });
+
+test("tslab's TypeScript fork has the functions src/kernel/compiler.ts wraps, and tslab's vm wrapper is as assumed", () => {
+  const ts = require('@tslab/typescript-for-tslab') as Record<string, unknown>;
+  for (const f of ['createWatchCompilerHost', 'createWatchProgram', 'transpileModule', 'createSourceFile', 'createScanner']) assert.equal(typeof ts[f], 'function', f);
+  const src = require('node:fs').readFileSync(require.resolve('tslab/dist/converter.js'), 'utf8') as string;
+  assert.match(src, /fileName: "custom\.js"/, 'the CommonJS step names its input custom.js');
+  assert.match(src, /"__tslab__\.js"/, 'the cell compiles to outDir/__tslab__.js');
+  const ex = require('node:fs').readFileSync(require.resolve('tslab/dist/executor.js'), 'utf8') as string;
+  assert.match(ex, /"\(async function\(exports, require\) \{ "/);
+  assert.match(ex, /"\(function\(exports, require\) \{ "/);
+  assert.match(ex, /__tslab__\.require\)/, 'cells take require from globalThis.__tslab__ at run time');
+});

@@ -84,7 +84,7 @@ test('runNotebook executes with parameters, records run metadata and writes .ipy
   const page = await readFile(html, 'utf8');
   assert.match(page, /<img class="chart" alt="&lt;Vega-Lite bar chart, 1 rows&gt;" width="\d+" height="\d+" src="data:image\/png;base64,iVBOR/);
   assert.match(page, /steps=7 label=given/);
-  assert.match(page, /## &lt;b&gt;chart&lt;\/b&gt;/, 'markdown source is escaped');
+  assert.match(page, /<h2><b>chart<\/b><\/h2>/, 'markdown is rendered (raw HTML in it passes, as in Jupyter)');
   assert.ok(!page.includes('vegalite'), 'the report carries no Vega JSON');
 });
 
@@ -125,4 +125,24 @@ test('stableNotebook drops what legitimately changes between runs and keeps the 
   const c = structuredClone(b);
   (c.cells[0]!.outputs![1] as { data: Record<string, unknown> }).data['text/plain'] = 'q';
   assert.notDeepEqual(stableNotebook(a), stableNotebook(c));
+});
+
+test('markdown cells and text/markdown outputs are rendered in the HTML report, not shown as source', () => {
+  const md = '# Title\n\nSome *emphasis*, `code` and a [link](https://example.org).\n\n| task | acc |\n|:-|-:|\n| sst2 | 0.64 |\n\n```sh\nnpm start\n```';
+  const nb: Notebook = {
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: {},
+    cells: [
+      { cell_type: 'markdown', source: md, metadata: {} },
+      { cell_type: 'code', source: 'x', metadata: {}, execution_count: 1, outputs: [{ output_type: 'display_data', data: { 'text/markdown': '**bold** < 1', 'text/plain': 'x' }, metadata: {} }] },
+    ],
+  };
+  const page = notebookToHtml(nb);
+  assert.match(page, /<section class="md"><h1>Title<\/h1>/);
+  assert.match(page, /<em>emphasis<\/em>, <code>code<\/code> and a <a href="https:\/\/example.org">link<\/a>/);
+  assert.match(page, /<table>\s*<thead>\s*<tr>\s*<th align="left">task<\/th>\s*<th align="right">acc<\/th>/);
+  assert.match(page, /<pre><code class="language-sh">npm start\n<\/code><\/pre>/);
+  assert.match(page, /<div class="markdown"><p><strong>bold<\/strong> &lt; 1<\/p>/);
+  assert.doesNotMatch(page, /<pre class="markdown">/);
 });
