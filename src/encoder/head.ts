@@ -20,7 +20,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '../errors.js';
-import { variableFrom } from '../models/strict.js';
+import { variableFrom } from '../models/stream-load.js';
 import { linear } from '../nn/linear.js';
 import { attentionPool, pool, POOLINGS, type Pooling } from '../nn/pooling.js';
 import { Rng } from '../rng/index.js';

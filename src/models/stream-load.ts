@@ -7,7 +7,16 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { numElements, toFloat32, type HostTensor } from '../checkpoint/index.js';
-import { variableFrom } from './strict.js';
+
+/**
+ * A trainable, unnamed (tfjs variable names are global) variable holding `value`; `value` is disposed.
+ * tfjs variables share the tensor's data and add a reference, so keeping `value` would leak it.
+ */
+export function variableFrom(value: tf.Tensor): tf.Variable {
+  const v = tf.variable(value, true);
+  value.dispose();
+  return v;
+}
 
 interface WasmLike {
   readonly dataIdMap: { get(id: object): { memoryOffset?: number } | undefined };

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Checkpoint } from '../checkpoint/index.js';
 import { CheckpointError } from '../errors.js';
-import { variableFromHost } from './stream-load.js';
+import { variableFrom, variableFromHost } from './stream-load.js';
 
 /**
  * Reads exactly the `expected` tensors (HF name -> shape) as trainable float32 variables.
@@ -44,16 +44,6 @@ export async function loadStrictParams(
     throw err;
   }
   return params;
-}
-
-/**
- * A trainable, unnamed (tfjs variable names are global) variable holding `value`; `value` is disposed.
- * tfjs variables share the tensor's data and add a reference, so keeping `value` would leak it.
- */
-export function variableFrom(value: tf.Tensor): tf.Variable {
-  const v = tf.variable(value, true);
-  value.dispose();
-  return v;
 }
 
 /** Checks that `params` holds exactly the `expected` names (HF) with the expected shapes; `file` names the source in errors. */
