@@ -58,6 +58,37 @@ export interface ForwardOptions {
   readonly layerStates?: boolean;
 }
 
+/**
+ * The per-call inputs every decoder forward pass (Gemma 1/2/3, Gemma 4) derives the same way: checked
+ * ids [B, T] (below `vocabSize`), padding mask [B, T] or null, attention mode, whether to compute
+ * logits, dropout rates (zero unless training) and a dropout seeded from `opts.seed` or `rng`.
+ */
+export function forwardInputs(
+  inputIds: tf.Tensor2D | number[][],
+  opts: ForwardOptions,
+  vocabSize: number,
+  defaultMode: AttentionMode,
+  attentionDropout: number,
+  rng: Rng,
+) {
+  const ids = tokenRows(inputIds, 'inputIds', vocabSize);
+  const B = ids.length;
+  const T = (ids[0] as number[]).length;
+  const mask = opts.attentionMask === undefined ? null : maskRows(opts.attentionMask, 'attentionMask', B, T);
+  const mode = opts.attention ?? defaultMode;
+  const wantLogits = opts.logits ?? mode === 'causal';
+  const training = opts.training ?? false;
+  const rates = {
+    embedding: training ? (opts.dropout?.embedding ?? 0) : 0,
+    attention: training ? (opts.dropout?.attention ?? attentionDropout) : 0,
+    residual: training ? (opts.dropout?.residual ?? 0) : 0,
+  };
+  const dropRng = new Rng(opts.seed ?? rng.seed());
+  const drop = <X extends tf.Tensor>(x: X, rate: number): X => (rate > 0 ? (tf.dropout(x, rate, undefined, dropRng.seed()) as X) : x);
+  const probDropout = rates.attention > 0 ? (p: tf.Tensor4D) => drop(p, rates.attention) : undefined;
+  return { ids, B, T, mask, mode, wantLogits, rates, drop, probDropout };
+}
+
 /** A type alias (not an interface) so it is a tf.TensorContainer: `tf.dispose(out)` works. */
 export type ForwardOutput = {
   /** Final-norm output [B, T, D]. */
@@ -120,27 +151,13 @@ export class GemmaModel extends ParamModel<GemmaConfig> {
    */
   forward(inputIds: tf.Tensor2D | number[][], opts: ForwardOptions = {}): ForwardOutput {
     const c = this.config;
-    const ids = tokenRows(inputIds, 'inputIds', c.vocabSize);
-    const B = ids.length;
-    const T = (ids[0] as number[]).length;
-    const mask = opts.attentionMask === undefined ? null : maskRows(opts.attentionMask, 'attentionMask', B, T);
-    const mode = opts.attention ?? this.defaultMode;
-    const wantLogits = opts.logits ?? mode === 'causal';
-    const training = opts.training ?? false;
-    const rates = {
-      embedding: training ? (opts.dropout?.embedding ?? 0) : 0,
-      attention: training ? (opts.dropout?.attention ?? c.attentionDropout) : 0,
-      residual: training ? (opts.dropout?.residual ?? 0) : 0,
-    };
-    const dropRng = new Rng(opts.seed ?? this.rng.seed());
-    const drop = <T extends tf.Tensor>(x: T, rate: number): T => (rate > 0 ? (tf.dropout(x, rate, undefined, dropRng.seed()) as T) : x);
+    const { ids, B, T, mask, mode, wantLogits, rates, drop, probDropout } = forwardInputs(inputIds, opts, c.vocabSize, this.defaultMode, c.attentionDropout, this.rng);
 
     return tf.tidy(() => {
       // One mask rule and one RoPE table per layer type, shared by the layers of that type.
       const forType = selfAttentionTables(c, mode, mask, B, T);
       const spec = attentionSpec(c);
       const eps = c.rmsNormEps;
-      const probDropout = rates.attention > 0 ? (p: tf.Tensor4D) => drop(p, rates.attention) : undefined;
       const dropResidual = <T extends tf.Tensor>(t: T): T => drop(t, rates.residual);
 
       // 1. embed and scale by sqrt(D)

@@ -23,9 +23,8 @@ import { moeExperts } from '../nn/moe.js';
 import { rmsNormDirect } from '../nn/norm.js';
 import { pool as poolStates, type TokenPooling } from '../nn/pooling.js';
 import { applyRope, ropeTablesFromInvFreq, type RopeTables } from '../nn/rope.js';
-import { Rng } from '../rng/index.js';
-import { maskRows, ParamModel, tokenRows, toRows, type LoadOptions, type ModelClass } from './base.js';
-import type { ForwardOptions, ForwardOutput } from './gemma.js';
+import { ParamModel, toRows, type LoadOptions, type ModelClass } from './base.js';
+import { forwardInputs, type ForwardOptions, type ForwardOutput } from './gemma.js';
 import { randomHostParams, type InitConfig } from './init.js';
 import { loadStrictParams, variablesFromFloat32 } from './strict.js';
 
@@ -121,21 +120,8 @@ export class Gemma4Model extends ParamModel<Gemma4Config> {
   forward(inputIds: tf.Tensor2D | number[][], opts: ForwardOptions = {}): ForwardOutput {
     const c = this.config;
     // Ids index both tables when PLE is on.
-    const ids = tokenRows(inputIds, 'inputIds', c.hiddenSizePerLayerInput > 0 ? Math.min(c.vocabSize, c.vocabSizePerLayerInput) : c.vocabSize);
-    const B = ids.length;
-    const T = (ids[0] as number[]).length;
-    const mask = opts.attentionMask === undefined ? null : maskRows(opts.attentionMask, 'attentionMask', B, T);
-    const mode = opts.attention ?? this.defaultMode;
-    const wantLogits = opts.logits ?? mode === 'causal';
-    const training = opts.training ?? false;
-    const rates = {
-      embedding: training ? (opts.dropout?.embedding ?? 0) : 0,
-      attention: training ? (opts.dropout?.attention ?? c.attentionDropout) : 0,
-      residual: training ? (opts.dropout?.residual ?? 0) : 0,
-    };
-    const dropRng = new Rng(opts.seed ?? this.rng.seed());
-    const drop = <X extends tf.Tensor>(x: X, rate: number): X => (rate > 0 ? (tf.dropout(x, rate, undefined, dropRng.seed()) as X) : x);
-    const probDropout = rates.attention > 0 ? (p: tf.Tensor4D) => drop(p, rates.attention) : undefined;
+    const vocab = c.hiddenSizePerLayerInput > 0 ? Math.min(c.vocabSize, c.vocabSizePerLayerInput) : c.vocabSize;
+    const { ids, B, T, mask, mode, wantLogits, rates, drop, probDropout } = forwardInputs(inputIds, opts, vocab, this.defaultMode, c.attentionDropout, this.rng);
     const eps = c.rmsNormEps;
     const m = c.prefix;
     const positions = Array.from({ length: T }, (_, t) => t);
