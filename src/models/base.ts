@@ -7,6 +7,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ResolveOptions } from '../checkpoint/hub.js';
 import { fromFloat32, saveCheckpoint, type HostTensor } from '../checkpoint/index.js';
+import type { AttentionWeights } from '../nn/attention.js';
+import type { MlpWeights } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
 import { Rng } from '../rng/index.js';
 import { randomHostParams, type InitConfig } from './init.js';
@@ -79,6 +81,36 @@ export abstract class ParamModel<C extends { readonly sourcePath: string }> {
   ): tf.Tensor3D {
     const out = f(rmsNorm(x, this.w1(pre), eps));
     return tf.add(x, drop(post === null ? out : rmsNorm(out, this.w1(post), eps)));
+  }
+
+  /** `prefix` + {q,k,v,o}_proj weights, with q_norm / k_norm when the checkpoint has them (Gemma 3 style). */
+  protected attnWeights(prefix: string): AttentionWeights {
+    const qk = this.params.has(`${prefix}q_norm.weight`) ? { qNorm: this.w1(`${prefix}q_norm.weight`), kNorm: this.w1(`${prefix}k_norm.weight`) } : {};
+    return {
+      qProj: this.w2(`${prefix}q_proj.weight`),
+      kProj: this.w2(`${prefix}k_proj.weight`),
+      vProj: this.w2(`${prefix}v_proj.weight`),
+      oProj: this.w2(`${prefix}o_proj.weight`),
+      ...qk,
+    };
+  }
+
+  /** `prefix` + {gate,up,down}_proj weights of a GeGLU MLP. */
+  protected mlpWeights(prefix: string): MlpWeights {
+    return { gateProj: this.w2(`${prefix}gate_proj.weight`), upProj: this.w2(`${prefix}up_proj.weight`), downProj: this.w2(`${prefix}down_proj.weight`) };
+  }
+
+  /**
+   * Dropout closures for one call, seeded from `o.seed` or the model's stream: identity unless
+   * training with a non-zero rate. `prob` drops attention probabilities [B, H, T, S], or is undefined.
+   */
+  protected dropouts(o: { readonly training?: boolean; readonly seed?: number }, hiddenRate: number, attentionRate: number) {
+    const on = o.training ?? false;
+    const rng = new Rng(o.seed ?? this.rng.seed());
+    const make = (rate: number) =>
+      on && rate > 0 ? <T extends tf.Tensor>(x: T): T => tf.dropout(x, rate, undefined, rng.seed()) as T : <T extends tf.Tensor>(x: T): T => x;
+    const attention = make(attentionRate);
+    return { hidden: make(hiddenRate), prob: on && attentionRate > 0 ? (p: tf.Tensor4D) => attention(p) : undefined };
   }
 
   protected w2(name: string): tf.Tensor2D {

@@ -17,16 +17,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Checkpoint } from '../checkpoint/index.js';
 import type { LayerType } from '../config/gemma.js';
 import { type T5GemmaConfig, type T5GemmaModuleConfig, parseT5GemmaConfig, t5gemmaConfigToJson } from '../config/t5gemma.js';
-import { attention, softcap, type AttentionWeights } from '../nn/attention.js';
+import { attention, softcap } from '../nn/attention.js';
 import { linear } from '../nn/linear.js';
 import type { MaskRule } from '../nn/masks.js';
-import { gegluMlp, type MlpWeights } from '../nn/mlp.js';
+import { gegluMlp } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
 import { cachedSelfAttention, crossAttention, type LayerKv, projectKv } from '../nn/cached_attention.js';
 import { pool as poolStates, type TokenPooling } from '../nn/pooling.js';
 import { DecoderCache, stepTables } from './kvcache.js';
 import { defaultMask } from './seq2seq_inputs.js';
-import { Rng } from '../rng/index.js';
 import type { LoadOptions } from './base.js';
 import { maskRows, ParamModel, tokenRows, toRows } from './base.js';
 import { attentionSpec, selfAttentionTables } from './stack.js';
@@ -105,29 +104,6 @@ export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
 
   static readonly parameterShapes = t5gemmaParameterShapes;
 
-  private attnWeights(prefix: string): AttentionWeights {
-    const qk = this.params.has(`${prefix}q_norm.weight`) ? { qNorm: this.w1(`${prefix}q_norm.weight`), kNorm: this.w1(`${prefix}k_norm.weight`) } : {};
-    return {
-      qProj: this.w2(`${prefix}q_proj.weight`),
-      kProj: this.w2(`${prefix}k_proj.weight`),
-      vProj: this.w2(`${prefix}v_proj.weight`),
-      oProj: this.w2(`${prefix}o_proj.weight`),
-      ...qk,
-    };
-  }
-
-  private mlpWeights(prefix: string): MlpWeights {
-    return { gateProj: this.w2(`${prefix}gate_proj.weight`), upProj: this.w2(`${prefix}up_proj.weight`), downProj: this.w2(`${prefix}down_proj.weight`) };
-  }
-
-  /** Dropout closures for one call: identity unless training with non-zero rates. */
-  private dropouts(o: T5GemmaRunOptions) {
-    const on = o.training ?? false;
-    const rng = new Rng(o.seed ?? this.rng.seed());
-    const make = (rate: number) =>
-      on && rate > 0 ? <T extends tf.Tensor>(x: T): T => tf.dropout(x, rate, undefined, rng.seed()) as T : <T extends tf.Tensor>(x: T): T => x;
-    return { hidden: make(this.config.dropoutRate), attention: make(this.config.attentionDropout), active: on };
-  }
 
   /**
    * inputIds [B, S] (+ attentionMask [B, S], right padding; default: ids != pad_token_id, as HF)
@@ -140,18 +116,18 @@ export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
     const S = (ids[0] as number[]).length;
     // HF default: without a mask, pad-id tokens are the padding.
     const mask = attentionMask === undefined ? defaultMask(ids, this.config.padTokenId) : maskRows(attentionMask, 'attentionMask', B, S);
-    const d = this.dropouts(o);
+    const d = this.dropouts(o, this.config.dropoutRate, this.config.attentionDropout);
     return tf.tidy(() => {
       const forType = selfAttentionTables(c, 'bidirectional_sliding', mask, B, S);
       const spec = attentionSpec(c);
-      const probDropout = d.active && this.config.attentionDropout > 0 ? (p: tf.Tensor4D) => d.attention(p) : undefined;
+      const pd = d.prob ? { probDropout: d.prob } : {};
       let x = tf.mul(tf.gather(this.w2('model.encoder.embed_tokens.weight'), tf.tensor2d(ids, [B, S], 'int32')), Math.sqrt(c.hiddenSize)) as tf.Tensor3D;
       x = d.hidden(x);
       for (let i = 0; i < c.numHiddenLayers; i++) {
         const p = `model.encoder.layers.${i}.`;
         const { mask: rule, rope } = forType(c.layerTypes[i] as LayerType);
         x = this.subBlock(x, `${p}pre_self_attn_layernorm.weight`, `${p}post_self_attn_layernorm.weight`, c.rmsNormEps, d.hidden, (h) =>
-          attention(h, h, this.attnWeights(`${p}self_attn.`), spec, { rope: { q: rope, k: rope }, mask: rule, ...(probDropout ? { probDropout } : {}) }),
+          attention(h, h, this.attnWeights(`${p}self_attn.`), spec, { rope: { q: rope, k: rope }, mask: rule, ...pd }),
         );
         x = this.subBlock(x, `${p}pre_feedforward_layernorm.weight`, `${p}post_feedforward_layernorm.weight`, c.rmsNormEps, d.hidden, (h) =>
           gegluMlp(h, this.mlpWeights(`${p}mlp.`), d.hidden),
@@ -182,13 +158,12 @@ export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
       throw new RangeError(`encoderHiddenStates: shape [${encoderHiddenStates.shape.join(', ')}], expected [${B}, S, ${c.crossAttentionHiddenSize}]`);
     const encMask = attentionMask === undefined ? null : maskRows(attentionMask, 'attentionMask', B, S);
     const decMask = o.decoderAttentionMask === undefined ? null : maskRows(o.decoderAttentionMask, 'decoderAttentionMask', B, T);
-    const d = this.dropouts(o);
+    const d = this.dropouts(o, this.config.dropoutRate, this.config.attentionDropout);
     return tf.tidy(() => {
       const forType = selfAttentionTables(c, 'causal', decMask, B, T);
       const crossMask: MaskRule = { causal: false, window: null, keyMask: encMask };
       const spec = attentionSpec(c);
-      const probDropout = d.active && this.config.attentionDropout > 0 ? (p: tf.Tensor4D) => d.attention(p) : undefined;
-      const pd = probDropout ? { probDropout } : {};
+      const pd = d.prob ? { probDropout: d.prob } : {};
       let x = tf.mul(tf.gather(this.w2('model.decoder.embed_tokens.weight'), tf.tensor2d(ids, [B, T], 'int32')), Math.sqrt(c.hiddenSize)) as tf.Tensor3D;
       x = d.hidden(x);
       for (let i = 0; i < c.numHiddenLayers; i++) {

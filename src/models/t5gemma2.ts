@@ -17,15 +17,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Checkpoint } from '../checkpoint/index.js';
 import type { GemmaStackConfig, LayerType } from '../config/gemma.js';
 import { type T5Gemma2Config, parseT5Gemma2Config, t5gemma2ConfigToJson } from '../config/t5gemma2.js';
-import { type AttentionSpec, type AttentionWeights, mergeHeads, scaledDotProductAttention, softcap } from '../nn/attention.js';
+import { type AttentionSpec, mergeHeads, scaledDotProductAttention, softcap } from '../nn/attention.js';
 import { cachedSelfAttention, type LayerKv, projectKv, projectQ } from '../nn/cached_attention.js';
 import { linear } from '../nn/linear.js';
 import { andMasks, bidirectional, maskBias, padding, slidingWindowBidirectionalT5Gemma2 } from '../nn/masks.js';
-import { gegluMlp, type MlpWeights } from '../nn/mlp.js';
+import { gegluMlp } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
 import { pool as poolStates, type TokenPooling } from '../nn/pooling.js';
 import { ropeTables } from '../nn/rope.js';
-import { Rng } from '../rng/index.js';
 import { type LoadOptions, maskRows, ParamModel, tokenRows, toRows } from './base.js';
 import { DecoderCache, stepTables } from './kvcache.js';
 import { attentionSpec } from './stack.js';
@@ -96,29 +95,6 @@ export class T5Gemma2Model extends ParamModel<T5Gemma2Config> {
 
   static readonly parameterShapes = t5gemma2ParameterShapes;
 
-  private attnWeights(p: string): AttentionWeights {
-    return {
-      qProj: this.w2(`${p}q_proj.weight`),
-      kProj: this.w2(`${p}k_proj.weight`),
-      vProj: this.w2(`${p}v_proj.weight`),
-      oProj: this.w2(`${p}o_proj.weight`),
-      qNorm: this.w1(`${p}q_norm.weight`),
-      kNorm: this.w1(`${p}k_norm.weight`),
-    };
-  }
-
-  private mlpWeights(p: string): MlpWeights {
-    return { gateProj: this.w2(`${p}gate_proj.weight`), upProj: this.w2(`${p}up_proj.weight`), downProj: this.w2(`${p}down_proj.weight`) };
-  }
-
-  private dropouts(o: T5Gemma2RunOptions) {
-    const on = o.training ?? false;
-    const rng = new Rng(o.seed ?? this.rng.seed());
-    const make = (rate: number) =>
-      on && rate > 0 ? <T extends tf.Tensor>(x: T): T => tf.dropout(x, rate, undefined, rng.seed()) as T : <T extends tf.Tensor>(x: T): T => x;
-    const attention = make(this.config.attentionDropout);
-    return { hidden: make(this.config.dropoutRate), prob: on && this.config.attentionDropout > 0 ? (p: tf.Tensor4D) => attention(p) : undefined };
-  }
 
   /** ids [B][L] -> E[ids] * sqrt(D), eoi ids replaced by the eoi embedding: [B, L, D]. */
   private embed(ids: readonly (readonly number[])[], D: number): tf.Tensor3D {
@@ -145,7 +121,7 @@ export class T5Gemma2Model extends ParamModel<T5Gemma2Config> {
     const B = ids.length;
     const S = (ids[0] as number[]).length;
     const mask = attentionMask === undefined ? defaultMask(ids, this.config.padTokenId) : maskRows(attentionMask, 'attentionMask', B, S);
-    const d = this.dropouts(o);
+    const d = this.dropouts(o, this.config.dropoutRate, this.config.attentionDropout);
     const spec = attentionSpec(c);
     const positions = Array.from({ length: S }, (_, t) => t);
     return tf.tidy(() => {
@@ -201,7 +177,7 @@ export class T5Gemma2Model extends ParamModel<T5Gemma2Config> {
     const N = ids.length;
     const n = (ids[0] as number[]).length;
     const t = cache.length;
-    const d = this.dropouts(o);
+    const d = this.dropouts(o, this.config.dropoutRate, this.config.attentionDropout);
     const spec = attentionSpec(c);
     const self: LayerKv[] = [];
     const result = tf.tidy(() => {
