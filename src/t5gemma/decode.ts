@@ -45,9 +45,17 @@ function argmax(x: ArrayLike<number>): number {
   return best;
 }
 
-/** Greedy decoding of `numRows` examples in one batch per step. */
-export async function greedyDecode(step: StepFn, numRows: number, o: DecodeOptions): Promise<Hypothesis[]> {
-  checkOptions(o);
+/**
+ * One token per live row per step until eos or `maxNewTokens`: `pick(row, logp [V])` chooses the
+ * token; `logProb` sums the model's log-probabilities of the chosen tokens.
+ */
+async function rowwiseDecode(
+  step: StepFn,
+  numRows: number,
+  o: DecodeOptions,
+  phase: string,
+  pick: (row: number, lp: ArrayLike<number>) => number,
+): Promise<Hypothesis[]> {
   const out = Array.from({ length: numRows }, () => ({ tokens: [] as number[], logProb: 0, done: false }));
   for (let t = 0; t < o.maxNewTokens; t++) {
     throwIfAborted(o.signal, t);
@@ -60,14 +68,20 @@ export async function greedyDecode(step: StepFn, numRows: number, o: DecodeOptio
     alive.forEach((row, k) => {
       const h = out[row] as { tokens: number[]; logProb: number; done: boolean };
       const lp = logp[k] as ArrayLike<number>;
-      const tok = argmax(lp);
+      const tok = pick(row, lp);
       h.tokens.push(tok);
       h.logProb += lp[tok] as number;
       if (tok === o.eos) h.done = true;
     });
-    o.onProgress?.({ phase: 'decode', done: t + 1, total: o.maxNewTokens });
+    o.onProgress?.({ phase, done: t + 1, total: o.maxNewTokens });
   }
   return out.map((h) => ({ tokens: h.tokens, logProb: h.logProb, score: h.logProb }));
+}
+
+/** Greedy decoding of `numRows` examples in one batch per step. */
+export async function greedyDecode(step: StepFn, numRows: number, o: DecodeOptions): Promise<Hypothesis[]> {
+  checkOptions(o);
+  return rowwiseDecode(step, numRows, o, 'decode', (_row, lp) => argmax(lp));
 }
 
 export interface BeamOptions extends DecodeOptions {
@@ -223,34 +237,17 @@ export async function sampleDecode(step: StepFn, numRows: number, o: SampleOptio
   checkSampling(o);
   const base = new Rng(o.seed);
   const rngs = Array.from({ length: numRows }, (_, r) => base.fork(`row ${r}`));
-  const out = Array.from({ length: numRows }, () => ({ tokens: [] as number[], logProb: 0, done: false }));
-  for (let t = 0; t < o.maxNewTokens; t++) {
-    throwIfAborted(o.signal, t);
-    const alive = out.map((h, i) => (h.done ? -1 : i)).filter((i) => i >= 0);
-    if (alive.length === 0) break;
-    const logp = await step(
-      alive,
-      alive.map((i) => [o.start, ...(out[i] as { tokens: number[] }).tokens]),
-    );
-    alive.forEach((row, k) => {
-      const h = out[row] as { tokens: number[]; logProb: number; done: boolean };
-      const lp = logp[k] as ArrayLike<number>;
-      const dist = samplingDistribution(lp, o);
-      let u = (rngs[row] as Rng).next();
-      let pick = dist.ids.length - 1;
-      for (let j = 0; j < dist.probs.length; j++) {
-        u -= dist.probs[j] as number;
-        if (u < 0) {
-          pick = j;
-          break;
-        }
+  return rowwiseDecode(step, numRows, o, 'sample', (row, lp) => {
+    const dist = samplingDistribution(lp, o);
+    let u = (rngs[row] as Rng).next();
+    let pick = dist.ids.length - 1;
+    for (let j = 0; j < dist.probs.length; j++) {
+      u -= dist.probs[j] as number;
+      if (u < 0) {
+        pick = j;
+        break;
       }
-      const tok = dist.ids[pick] as number;
-      h.tokens.push(tok);
-      h.logProb += lp[tok] as number;
-      if (tok === o.eos) h.done = true;
-    });
-    o.onProgress?.({ phase: 'sample', done: t + 1, total: o.maxNewTokens });
-  }
-  return out.map((h) => ({ tokens: h.tokens, logProb: h.logProb, score: h.logProb }));
+    }
+    return dist.ids[pick] as number;
+  });
 }
