@@ -30,7 +30,7 @@ import type { T5GemmaConfig, T5GemmaModuleConfig } from '../config/t5gemma.js';
 import { ConfigError } from '../errors.js';
 import type { GemmaModel } from '../models/gemma.js';
 import { loadGemmaModel } from '../models/load.js';
-import { variableFrom } from '../models/strict.js';
+import { variableFrom } from '../models/stream-load.js';
 import { randomHostParams } from '../models/init.js';
 import { T5GemmaModel, isCrossAttentionParam, t5gemmaParameterShapes } from '../models/t5gemma.js';
 import type { GemmaStackConfig } from '../config/gemma.js';
@@ -176,33 +176,39 @@ export async function toEncoderDecoder(
     const shapes = t5gemmaParameterShapes(config);
     const fresh = new Map([...shapes].filter(([n]) => init === 'random' && isCrossAttentionParam(n)));
     const random = randomHostParams(fresh, config, o.seed ?? 0);
-    const params = new Map<string, tf.Variable>();
-    try {
-      for (const [name, shape] of shapes) {
-        const from = sourceName(name, init);
-        const side = name.startsWith('model.encoder.') ? enc.model : dec.model;
-        let value: tf.Tensor;
-        if (from === null) {
-          const r = random.get(name) as { data: Float32Array };
-          value = tf.tensor(r.data, shape, 'float32');
-        } else {
-          const v = side.params.get(from);
-          if (!v) throw new ConfigError(`source has no tensor '${from}' for '${name}'`, side.config.sourcePath, from);
-          if (v.shape.join(',') !== shape.join(',')) throw new ConfigError(`'${from}' has shape [${v.shape}], '${name}' needs [${shape}]`, side.config.sourcePath, from);
-          value = v.clone();
-        }
-        params.set(name, variableFrom(value));
-      }
-    } catch (err) {
-      // A source that lacks a tensor must not leave the variables made so far behind.
-      for (const v of params.values()) v.dispose();
-      throw err;
-    }
+    const params = buildVariables(shapes, (name, shape) => {
+      const from = sourceName(name, init);
+      if (from === null) return tf.tensor((random.get(name) as { data: Float32Array }).data, shape, 'float32');
+      return copyParam(name.startsWith('model.encoder.') ? enc.model : dec.model, from, name, shape);
+    });
     return new T5GemmaModel(config, params);
   } finally {
     if (enc.owned) enc.model.dispose();
     if (dec !== enc && dec.owned) dec.model.dispose();
   }
+}
+
+/**
+ * name -> trainable variable of `make(name, shape)` for every target tensor. A source that lacks a
+ * tensor must not leave the variables made so far behind, so they are disposed on any error.
+ */
+function buildVariables(shapes: ReadonlyMap<string, number[]>, make: (name: string, shape: number[]) => tf.Tensor): Map<string, tf.Variable> {
+  const params = new Map<string, tf.Variable>();
+  try {
+    for (const [name, shape] of shapes) params.set(name, variableFrom(make(name, shape)));
+  } catch (err) {
+    for (const v of params.values()) v.dispose();
+    throw err;
+  }
+  return params;
+}
+
+/** A copy of the source model's tensor `from` for the target tensor `name` [shape]; the source must match the shape. */
+function copyParam(side: GemmaModel, from: string, name: string, shape: readonly number[]): tf.Tensor {
+  const v = side.params.get(from);
+  if (!v) throw new ConfigError(`source has no tensor '${from}' for '${name}'`, side.config.sourcePath, from);
+  if (v.shape.join(',') !== shape.join(',')) throw new ConfigError(`'${from}' has shape [${v.shape}], '${name}' needs [${shape}]`, side.config.sourcePath, from);
+  return v.clone();
 }
 
 /** T5Gemma 2 name -> (side, Gemma 3 name) it copies from; null for the eoi embedding. */
@@ -218,28 +224,13 @@ function sourceName2(name: string): { side: 'encoder' | 'decoder'; from: string 
 
 function buildT5Gemma2(enc: GemmaModel, dec: GemmaModel, o: ToEncoderDecoderOptions): T5Gemma2Model {
   const config = t5gemma2ConfigFrom(enc.config, dec.config, o);
-  const params = new Map<string, tf.Variable>();
-  try {
-    for (const [name, shape] of t5gemma2ParameterShapes(config)) {
-      const src = sourceName2(name);
-      let value: tf.Tensor;
-      if (src === null) {
-        const D = config.encoder.hiddenSize;
-        const E = enc.params.get('model.embed_tokens.weight') as tf.Variable;
-        value = config.eoiTokenIndex < config.vocabSize ? tf.tidy(() => tf.mul(tf.reshape(tf.slice(E, [config.eoiTokenIndex, 0], [1, D]), [D]), Math.sqrt(D))) : tf.zeros([D]);
-      } else {
-        const side = src.side === 'encoder' ? enc : dec;
-        const v = side.params.get(src.from);
-        if (!v) throw new ConfigError(`source has no tensor '${src.from}' for '${name}'`, side.config.sourcePath, src.from);
-        if (v.shape.join(',') !== shape.join(',')) throw new ConfigError(`'${src.from}' has shape [${v.shape}], '${name}' needs [${shape}]`, side.config.sourcePath, src.from);
-        value = v.clone();
-      }
-      params.set(name, variableFrom(value));
-    }
-  } catch (err) {
-    for (const v of params.values()) v.dispose();
-    throw err;
-  }
+  const params = buildVariables(t5gemma2ParameterShapes(config), (name, shape) => {
+    const src = sourceName2(name);
+    if (src !== null) return copyParam(src.side === 'encoder' ? enc : dec, src.from, name, shape);
+    const D = config.encoder.hiddenSize;
+    const E = enc.params.get('model.embed_tokens.weight') as tf.Variable;
+    return config.eoiTokenIndex < config.vocabSize ? tf.tidy(() => tf.mul(tf.reshape(tf.slice(E, [config.eoiTokenIndex, 0], [1, D]), [D]), Math.sqrt(D))) : tf.zeros([D]);
+  });
   return new T5Gemma2Model(config, params);
 }
 
