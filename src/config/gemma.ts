@@ -154,8 +154,8 @@ const SPECIAL_CHECKED_KEYS = new Set([
   'sliding_window_size',
 ]);
 
-/** Keys whose values are read into the config (per family). */
-const READ_KEYS_COMMON = [
+/** Keys every Gemma text stack (Gemma 1/2/3 and Gemma 4) reads, whatever its family. */
+export const STACK_READ_KEYS: readonly string[] = [
   'model_type',
   'vocab_size',
   'hidden_size',
@@ -167,8 +167,6 @@ const READ_KEYS_COMMON = [
   'rms_norm_eps',
   'hidden_activation',
   'hidden_act',
-  'rope_theta',
-  'rope_scaling',
   'rope_parameters',
   'attention_bias',
   'attention_dropout',
@@ -182,6 +180,9 @@ const READ_KEYS_COMMON = [
   'torch_dtype',
   'layer_types',
 ];
+
+/** Keys whose values are read into the config (per family); Gemma 1-3 also take the older RoPE keys. */
+const READ_KEYS_COMMON = [...STACK_READ_KEYS, 'rope_theta', 'rope_scaling'];
 export const GEMMA_READ_KEYS: Readonly<Record<GemmaModelType, readonly string[]>> = {
   gemma: READ_KEYS_COMMON,
   gemma2: [

@@ -12,7 +12,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { checkConfigSizes } from './bounds.js';
-import { ConfigReader, LAYER_TYPES, readDtype, type GemmaStackConfig, type LayerType, type ParseOptions, type RopeConfig } from './gemma.js';
+import { ConfigReader, LAYER_TYPES, readDtype, STACK_READ_KEYS, type GemmaStackConfig, type LayerType, type ParseOptions, type RopeConfig } from './gemma.js';
 
 export type Gemma4ModelType = 'gemma4_text' | 'gemma4';
 export const GEMMA4_MODEL_TYPES: readonly Gemma4ModelType[] = ['gemma4_text', 'gemma4'];
@@ -71,28 +71,8 @@ export interface Gemma4Config extends GemmaStackConfig {
 }
 
 const TEXT_READ_KEYS = [
-  'model_type',
-  'vocab_size',
-  'hidden_size',
-  'intermediate_size',
-  'num_hidden_layers',
-  'num_attention_heads',
-  'num_key_value_heads',
-  'head_dim',
-  'hidden_activation',
-  'hidden_act',
-  'max_position_embeddings',
-  'initializer_range',
-  'rms_norm_eps',
-  'pad_token_id',
-  'eos_token_id',
-  'bos_token_id',
-  'tie_word_embeddings',
-  'rope_parameters',
-  'attention_bias',
-  'attention_dropout',
+  ...STACK_READ_KEYS,
   'sliding_window',
-  'layer_types',
   'final_logit_softcapping',
   'use_bidirectional_attention',
   'vocab_size_per_layer_input',
@@ -107,8 +87,6 @@ const TEXT_READ_KEYS = [
   'global_head_dim',
   'num_global_key_value_heads',
   'per_layer_config',
-  'dtype',
-  'torch_dtype',
 ];
 
 /** Keys of the multimodal wrapper: towers skipped unread (they never touch text), token ids recorded. */
