@@ -14,6 +14,7 @@
 import { ConfigError } from '../errors.js';
 import { checkConfigSizes } from './bounds.js';
 import { ConfigReader, GEMMA_READ_KEYS, type GemmaStackConfig, type ParseOptions, parseGemmaStack, readDtype } from './gemma.js';
+import { asObject, moduleStackJson, SEQ2SEQ_TOP_KEYS, sortKeys } from './seq2seq.js';
 
 export interface T5GemmaModuleConfig extends GemmaStackConfig {
   /** Dropout on embeddings, sub-block outputs, MLP hidden and final output (HF `dropout_rate`). */
@@ -46,23 +47,6 @@ export interface T5GemmaConfig {
   readonly sourcePath: string;
 }
 
-const TOP_KEYS = [
-  'model_type',
-  'encoder',
-  'decoder',
-  'vocab_size',
-  'is_encoder_decoder',
-  'dropout_rate',
-  'classifier_dropout_rate',
-  'attention_dropout',
-  'tie_word_embeddings',
-  'pad_token_id',
-  'bos_token_id',
-  'eos_token_id',
-  'initializer_range',
-  'dtype',
-  'torch_dtype',
-];
 
 /** Keys of a t5_gemma_module sub-config that parseGemmaStack reads (a Gemma 2 stack) or this parser checks. */
 const MODULE_KEYS = [
@@ -77,11 +61,6 @@ const MODULE_KEYS = [
   'qk_norm',
   'rope_local_base_freq',
 ];
-
-function asObject(v: unknown, file: string, field: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError('must be a JSON object', file, field);
-  return v as Record<string, unknown>;
-}
 
 function parseModule(
   raw: Record<string, unknown>,
@@ -123,7 +102,7 @@ export function parseT5GemmaConfig(json: unknown, sourcePath: string, opts: Pars
   checkConfigSizes(obj, sourcePath);
   const r = new ConfigReader(obj, sourcePath);
   if (r.str('model_type') !== 't5gemma') r.fail('model_type', `expected 't5gemma', got ${JSON.stringify(obj.model_type)}`);
-  r.rejectUnknown(TOP_KEYS, opts.ignoreKeys);
+  r.rejectUnknown(SEQ2SEQ_TOP_KEYS, opts.ignoreKeys);
   const rate = (key: string): number => r.num(key, 0, (x) => x >= 0 && x < 1, 'in [0, 1)');
   const top = { vocabSize: r.int('vocab_size', 256000), dropoutRate: rate('dropout_rate'), attentionDropout: rate('attention_dropout') };
   if (!r.has('encoder')) r.fail('encoder', 'is required');
@@ -162,41 +141,15 @@ function moduleToJson(m: GemmaStackConfig, c: T5GemmaConfig, isDecoder: boolean)
   // Gemma 2 modules: one RoPE for every layer; Gemma 3 modules (qk_norm): a local base, never scaled.
   const ok = m.qkNorm ? local.linearFactor === 1 : local.theta === rope.theta && local.linearFactor === rope.linearFactor;
   if (!ok) throw new ConfigError('RoPE per layer type is not expressible in a T5Gemma module config', c.sourcePath, isDecoder ? 'decoder.rope' : 'encoder.rope');
-  const json: Record<string, unknown> = {
-    attention_bias: false,
-    attention_dropout: c.attentionDropout,
-    attn_logit_softcapping: m.attnLogitSoftcapping,
-    bos_token_id: m.bosTokenId,
-    dropout_rate: c.dropoutRate,
-    eos_token_id: m.eosTokenId,
-    final_logit_softcapping: m.finalLogitSoftcapping,
-    head_dim: m.headDim,
-    hidden_activation: m.hiddenActivation,
-    hidden_size: m.hiddenSize,
-    initializer_range: m.initializerRange,
-    intermediate_size: m.intermediateSize,
-    is_decoder: isDecoder,
-    layer_types: [...m.layerTypes],
-    max_position_embeddings: m.maxPositionEmbeddings,
-    model_type: 't5_gemma_module',
-    num_attention_heads: m.numAttentionHeads,
-    num_hidden_layers: m.numHiddenLayers,
-    num_key_value_heads: m.numKeyValueHeads,
-    pad_token_id: m.padTokenId,
-    query_pre_attn_scalar: m.queryPreAttnScalar,
-    rms_norm_eps: m.rmsNormEps,
-    rope_theta: rope.theta,
-    sliding_window: m.slidingWindow ?? 4096,
-    use_cache: true,
-    vocab_size: c.vocabSize,
-  };
+  const json: Record<string, unknown> = { ...moduleStackJson(m, c, 't5_gemma_module'), is_decoder: isDecoder, rope_theta: rope.theta };
+
   if (isDecoder) json.cross_attention_hidden_size = c.decoder.crossAttentionHiddenSize;
   if (rope.linearFactor !== 1) json.rope_scaling = { factor: rope.linearFactor, rope_type: 'linear' };
   if (m.qkNorm) {
     json.qk_norm = true;
     json.rope_local_base_freq = m.rope.sliding_attention.theta;
   }
-  return Object.fromEntries(Object.entries(json).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return sortKeys(json);
 }
 
 /** The config as transformers 4.57 writes it; `parseT5GemmaConfig(t5gemmaConfigToJson(c))` gives back `c`. */
@@ -219,5 +172,5 @@ export function t5gemmaConfigToJson(c: T5GemmaConfig, dtype: string | null = c.d
     vocab_size: c.vocabSize,
   };
   if (dtype !== null) json.dtype = dtype;
-  return Object.fromEntries(Object.entries(json).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return sortKeys(json);
 }

@@ -16,6 +16,7 @@
 import { checkConfigSizes } from './bounds.js';
 import { ConfigError } from '../errors.js';
 import { ConfigReader, GEMMA_READ_KEYS, type GemmaStackConfig, type ParseOptions, parseGemmaStack, readDtype } from './gemma.js';
+import { asObject, moduleStackJson, SEQ2SEQ_TOP_KEYS, sortKeys } from './seq2seq.js';
 
 export interface T5Gemma2Config {
   readonly modelType: 't5gemma2';
@@ -41,25 +42,7 @@ export interface T5Gemma2Config {
   readonly sourcePath: string;
 }
 
-const TOP_KEYS = [
-  'model_type',
-  'encoder',
-  'decoder',
-  'vocab_size',
-  'is_encoder_decoder',
-  'dropout_rate',
-  'classifier_dropout_rate',
-  'attention_dropout',
-  'tie_word_embeddings',
-  'pad_token_id',
-  'bos_token_id',
-  'eos_token_id',
-  'initializer_range',
-  'image_token_index',
-  'eoi_token_index',
-  'dtype',
-  'torch_dtype',
-];
+const TOP_KEYS = [...SEQ2SEQ_TOP_KEYS, 'image_token_index', 'eoi_token_index'];
 
 /** Encoder keys about images: they change nothing a text-only forward computes. */
 const ENCODER_VISION_KEYS = ['vision_config', 'mm_tokens_per_image', 'boi_token_index', 'image_token_index'];
@@ -77,11 +60,6 @@ const MODULE_KEYS = [
 
 /** The T5Gemma 2 text-module defaults that differ from what parseGemmaStack assumes. */
 const MODULE_DEFAULTS: Readonly<Record<string, unknown>> = { vocab_size: 262_208, max_position_embeddings: 131_072, query_pre_attn_scalar: 256 };
-
-function asObject(v: unknown, file: string, field: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError('must be a JSON object', file, field);
-  return v as Record<string, unknown>;
-}
 
 function parseModule(raw: Record<string, unknown>, field: string, expectType: string, top: Record<string, unknown>, file: string, opts: ParseOptions): GemmaStackConfig {
   const r = new ConfigReader(raw, file, `${field}.`);
@@ -151,36 +129,14 @@ export function parseT5Gemma2Config(json: unknown, sourcePath: string, opts: Par
 
 function moduleToJson(m: GemmaStackConfig, c: T5Gemma2Config, modelType: string): Record<string, unknown> {
   const json: Record<string, unknown> = {
-    attention_bias: false,
-    attention_dropout: c.attentionDropout,
-    attn_logit_softcapping: m.attnLogitSoftcapping,
-    bos_token_id: m.bosTokenId,
-    dropout_rate: c.dropoutRate,
-    eos_token_id: m.eosTokenId,
-    final_logit_softcapping: m.finalLogitSoftcapping,
-    head_dim: m.headDim,
-    hidden_activation: m.hiddenActivation,
-    hidden_size: m.hiddenSize,
-    initializer_range: m.initializerRange,
-    intermediate_size: m.intermediateSize,
-    layer_types: [...m.layerTypes],
-    max_position_embeddings: m.maxPositionEmbeddings,
-    model_type: modelType,
-    num_attention_heads: m.numAttentionHeads,
-    num_hidden_layers: m.numHiddenLayers,
-    num_key_value_heads: m.numKeyValueHeads,
-    pad_token_id: m.padTokenId,
-    query_pre_attn_scalar: m.queryPreAttnScalar,
-    rms_norm_eps: m.rmsNormEps,
+    ...moduleStackJson(m, c, modelType),
     rope_parameters: {
       full_attention: ropeJson(m, 'full_attention', c),
       sliding_attention: ropeJson(m, 'sliding_attention', c),
     },
-    sliding_window: m.slidingWindow ?? 4096,
     tie_word_embeddings: true,
-    use_cache: true,
-    vocab_size: c.vocabSize,
   };
+
   return sortKeys(json);
 }
 
@@ -189,10 +145,6 @@ function ropeJson(m: GemmaStackConfig, lt: 'full_attention' | 'sliding_attention
   if (r.linearFactor === 1) return { rope_theta: r.theta, rope_type: 'default' };
   if (lt === 'sliding_attention') throw new ConfigError('sliding layers cannot use scaled RoPE', c.sourcePath, 'rope');
   return { factor: r.linearFactor, rope_theta: r.theta, rope_type: 'linear' };
-}
-
-function sortKeys(json: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(json).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 /** The config in transformers' T5Gemma 2 layout; `parseT5Gemma2Config(t5gemma2ConfigToJson(c))` gives back `c`. */
