@@ -5,10 +5,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayerType } from '../config/gemma.js';
-import { type LayerKv, selectRows } from '../nn/cached_attention.js';
+import type { AttentionSpec, AttentionWeights } from '../nn/attention.js';
+import { type LayerKv, projectKv, selectRows } from '../nn/cached_attention.js';
 import { layerMask, maskBias, padding } from '../nn/masks.js';
 import { ropeTables, type RopeTables } from '../nn/rope.js';
 import type { GemmaStackConfig } from '../config/gemma.js';
+import { maskRows, tokenRows } from './base.js';
 
 export class DecoderCache {
   constructor(
@@ -83,6 +85,33 @@ export function stepTables(c: GemmaStackConfig, t: number, n: number, N: number)
     }
     return e;
   };
+}
+
+/**
+ * Encoder states [B, S, width] and their padding mask [B][S] -> an empty cache holding each decoder
+ * layer's encoder-side keys/values [B, G, S, K], projected once with that layer's `layerWeights`.
+ */
+export function encoderKvCache(
+  encoderHiddenStates: tf.Tensor3D,
+  attentionMask: readonly (readonly number[])[],
+  spec: AttentionSpec,
+  width: number,
+  layerWeights: (i: number) => AttentionWeights,
+  numLayers: number,
+): DecoderCache {
+  const [B, S, D] = encoderHiddenStates.shape;
+  if (D !== width) throw new RangeError(`encoderHiddenStates: shape [${encoderHiddenStates.shape.join(', ')}], expected [B, S, ${width}]`);
+  const mask = maskRows(attentionMask, 'attentionMask', B, S);
+  const cross: LayerKv[] = [];
+  for (let i = 0; i < numLayers; i++) cross.push(projectKv(encoderHiddenStates, layerWeights(i), spec, null));
+  return new DecoderCache(0, cross.map(() => null), cross, mask);
+}
+
+/** Checked decoder ids [N][n] for one step on `cache` (one row per cached row), and t, the tokens already cached. */
+export function stepIds(decoderIds: readonly (readonly number[])[], vocabSize: number, cache: DecoderCache): { ids: number[][]; N: number; n: number; t: number } {
+  const ids = tokenRows(decoderIds, 'decoderInputIds', vocabSize);
+  if (ids.length !== cache.rows) throw new RangeError(`decoderInputIds: ${ids.length} rows, the cache holds ${cache.rows}`);
+  return { ids, N: ids.length, n: (ids[0] as number[]).length, t: cache.length };
 }
 
 /** What cached generation needs from an encoder-decoder model. */

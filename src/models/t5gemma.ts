@@ -22,9 +22,9 @@ import { linear } from '../nn/linear.js';
 import type { MaskRule } from '../nn/masks.js';
 import { gegluMlp } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
-import { cachedSelfAttention, crossAttention, type LayerKv, projectKv } from '../nn/cached_attention.js';
+import { cachedSelfAttention, crossAttention, type LayerKv } from '../nn/cached_attention.js';
 import { pool as poolStates, type TokenPooling } from '../nn/pooling.js';
-import { DecoderCache, stepTables } from './kvcache.js';
+import { DecoderCache, encoderKvCache, stepIds, stepTables } from './kvcache.js';
 import { defaultMask } from './seq2seq_inputs.js';
 import type { LoadOptions } from './base.js';
 import { maskRows, ParamModel, tokenRows, toRows } from './base.js';
@@ -207,23 +207,14 @@ export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
   /** Cross-attention keys/values of every decoder layer ([B, G, S, K], computed once): an empty cache. */
   startDecoding(encoderHiddenStates: tf.Tensor3D, attentionMask: readonly (readonly number[])[]): DecoderCache {
     const c = this.config.decoder;
-    const [B, S, D] = encoderHiddenStates.shape;
-    if (D !== c.crossAttentionHiddenSize) throw new RangeError(`encoderHiddenStates: shape [${encoderHiddenStates.shape.join(', ')}], expected [B, S, ${c.crossAttentionHiddenSize}]`);
-    const mask = maskRows(attentionMask, 'attentionMask', B, S);
-    const spec = attentionSpec(c);
-    const cross: LayerKv[] = [];
-    for (let i = 0; i < c.numHiddenLayers; i++) cross.push(projectKv(encoderHiddenStates, this.attnWeights(`model.decoder.layers.${i}.cross_attn.`), spec, null));
-    return new DecoderCache(0, cross.map(() => null), cross, mask);
+    const weights = (i: number) => this.attnWeights(`model.decoder.layers.${i}.cross_attn.`);
+    return encoderKvCache(encoderHiddenStates, attentionMask, attentionSpec(c), c.crossAttentionHiddenSize, weights, c.numHiddenLayers);
   }
 
   /** Appends ids [N][n] at positions t..t+n-1 (CachedSeq2Seq.decodeStep): logits [N, n, V]; `cache` is consumed. */
   decodeStep(cache: DecoderCache, decoderIds: readonly (readonly number[])[]): { logits: tf.Tensor3D; cache: DecoderCache } {
     const c = this.config.decoder;
-    const ids = tokenRows(decoderIds, 'decoderInputIds', this.config.vocabSize);
-    if (ids.length !== cache.rows) throw new RangeError(`decoderInputIds: ${ids.length} rows, the cache holds ${cache.rows}`);
-    const N = ids.length;
-    const n = (ids[0] as number[]).length;
-    const t = cache.length;
+    const { ids, N, n, t } = stepIds(decoderIds, this.config.vocabSize, cache);
     const spec = attentionSpec(c);
     const self: LayerKv[] = [];
     const id = <T extends tf.Tensor>(x: T): T => x;

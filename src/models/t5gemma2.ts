@@ -26,7 +26,7 @@ import { rmsNorm } from '../nn/norm.js';
 import { pool as poolStates, type TokenPooling } from '../nn/pooling.js';
 import { ropeTables } from '../nn/rope.js';
 import { type LoadOptions, maskRows, ParamModel, tokenRows, toRows } from './base.js';
-import { DecoderCache, stepTables } from './kvcache.js';
+import { DecoderCache, encoderKvCache, stepIds, stepTables } from './kvcache.js';
 import { attentionSpec } from './stack.js';
 import { loadStrictParams } from './strict.js';
 import { defaultMask } from './seq2seq_inputs.js';
@@ -153,13 +153,8 @@ export class T5Gemma2Model extends ParamModel<T5Gemma2Config> {
   /** Encoder-side keys/values of every decoder layer ([B, G, S, K]; k_norm, no RoPE): an empty cache. */
   startDecoding(encoderHiddenStates: tf.Tensor3D, attentionMask: readonly (readonly number[])[]): DecoderCache {
     const c = this.config.decoder;
-    const [B, S, D] = encoderHiddenStates.shape;
-    if (D !== c.hiddenSize) throw new RangeError(`encoderHiddenStates: shape [${encoderHiddenStates.shape.join(', ')}], expected [B, S, ${c.hiddenSize}]`);
-    const mask = maskRows(attentionMask, 'attentionMask', B, S);
-    const spec = attentionSpec(c);
-    const cross: LayerKv[] = [];
-    for (let i = 0; i < c.numHiddenLayers; i++) cross.push(projectKv(encoderHiddenStates, this.attnWeights(`model.decoder.layers.${i}.self_attn.`), spec, null));
-    return new DecoderCache(0, cross.map(() => null), cross, mask);
+    const weights = (i: number) => this.attnWeights(`model.decoder.layers.${i}.self_attn.`);
+    return encoderKvCache(encoderHiddenStates, attentionMask, attentionSpec(c), c.hiddenSize, weights, c.numHiddenLayers);
   }
 
   /** Appends ids [N][n] at positions t..t+n-1 (see CachedSeq2Seq.decodeStep); logits [N, n, V]. */
@@ -172,11 +167,7 @@ export class T5Gemma2Model extends ParamModel<T5Gemma2Config> {
   /** decodeStep that also returns the decoder states [N, n, D] after the final norm. */
   decodeStepWithStates(cache: DecoderCache, decoderIds: readonly (readonly number[])[], o: T5Gemma2RunOptions = {}): { logits: tf.Tensor3D; hiddenStates: tf.Tensor3D; cache: DecoderCache } {
     const c = this.config.decoder;
-    const ids = tokenRows(decoderIds, 'decoderInputIds', this.config.vocabSize);
-    if (ids.length !== cache.rows) throw new RangeError(`decoderInputIds: ${ids.length} rows, the cache holds ${cache.rows}`);
-    const N = ids.length;
-    const n = (ids[0] as number[]).length;
-    const t = cache.length;
+    const { ids, N, n, t } = stepIds(decoderIds, this.config.vocabSize, cache);
     const d = this.dropouts(o, this.config.dropoutRate, this.config.attentionDropout);
     const spec = attentionSpec(c);
     const self: LayerKv[] = [];
