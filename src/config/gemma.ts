@@ -392,14 +392,14 @@ export function parseGemmaStack(r: ConfigReader, family: GemmaModelType | 'gemma
   };
 }
 
-/** eos_token_id may be a list in Gemma 3 instruction configs; the first is the primary id. */
-function readEos(r: ConfigReader): number {
+/** eos_token_id may be a list in instruction-tuned configs ([1, 107]); the first is the primary id. */
+export function readEos(r: ConfigReader, dflt = 1): number {
   const v = r.json.eos_token_id;
   if (Array.isArray(v)) {
     if (v.length === 0 || !v.every((x) => Number.isInteger(x) && x >= 0)) r.fail('eos_token_id', 'must be a non-negative integer or a non-empty list of them');
     return v[0] as number;
   }
-  return r.int('eos_token_id', 1, 0);
+  return r.int('eos_token_id', dflt, 0);
 }
 
 /**

@@ -12,7 +12,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { checkConfigSizes } from './bounds.js';
-import { ConfigReader, LAYER_TYPES, readDtype, STACK_READ_KEYS, type GemmaStackConfig, type LayerType, type ParseOptions, type RopeConfig } from './gemma.js';
+import { ConfigReader, LAYER_TYPES, readDtype, readEos, STACK_READ_KEYS, type GemmaStackConfig, type LayerType, type ParseOptions, type RopeConfig } from './gemma.js';
 
 export type Gemma4ModelType = 'gemma4_text' | 'gemma4';
 export const GEMMA4_MODEL_TYPES: readonly Gemma4ModelType[] = ['gemma4_text', 'gemma4'];
@@ -144,15 +144,6 @@ function readActivation(r: ConfigReader): 'gelu_pytorch_tanh' {
 
 function intOrNull(r: ConfigReader, key: string): number | null {
   return r.has(key) ? r.int(key) : null;
-}
-
-function readEos(r: ConfigReader): number {
-  const v = r.json.eos_token_id;
-  if (Array.isArray(v)) {
-    if (v.length === 0 || !v.every((x) => Number.isInteger(x) && x >= 0)) r.fail('eos_token_id', 'must be a non-negative integer or a non-empty list of them');
-    return v[0] as number;
-  }
-  return r.int('eos_token_id', 1, 0);
 }
 
 function parseText(

@@ -13,8 +13,8 @@
  */
 import { ConfigError } from '../errors.js';
 import { checkConfigSizes } from './bounds.js';
-import { ConfigReader, GEMMA_READ_KEYS, type GemmaStackConfig, type ParseOptions, parseGemmaStack, readDtype } from './gemma.js';
-import { asObject, moduleStackJson, SEQ2SEQ_TOP_KEYS, sortKeys } from './seq2seq.js';
+import { ConfigReader, GEMMA_READ_KEYS, type GemmaStackConfig, type ParseOptions, parseGemmaStack, readDtype, readEos } from './gemma.js';
+import { asObject, moduleStackJson, SEQ2SEQ_TOP_KEYS, sortKeys, topJson } from './seq2seq.js';
 
 export interface T5GemmaModuleConfig extends GemmaStackConfig {
   /** Dropout on embeddings, sub-block outputs, MLP hidden and final output (HF `dropout_rate`). */
@@ -86,16 +86,6 @@ function parseModule(
   return parseGemmaStack(merged, r.bool('qk_norm', false) ? 'gemma3_text' : 'gemma2_module');
 }
 
-/** Instruction-tuned configs list several eos ids ([1, 107]); the first is the primary one. */
-function topEos(r: ConfigReader, dflt: number): number {
-  const v = r.json.eos_token_id;
-  if (Array.isArray(v)) {
-    if (v.length === 0 || !v.every((x) => Number.isInteger(x) && x >= 0)) r.fail('eos_token_id', 'must be a non-negative integer or a non-empty list of them');
-    return v[0] as number;
-  }
-  return r.int('eos_token_id', dflt, 0);
-}
-
 /** Validates a T5Gemma config.json (already JSON-parsed). */
 export function parseT5GemmaConfig(json: unknown, sourcePath: string, opts: ParseOptions = {}): T5GemmaConfig {
   const obj = asObject(json, sourcePath, '');
@@ -128,7 +118,7 @@ export function parseT5GemmaConfig(json: unknown, sourcePath: string, opts: Pars
     tieWordEmbeddings: r.bool('tie_word_embeddings', true),
     padTokenId: r.int('pad_token_id', decoder.padTokenId, 0),
     bosTokenId: r.int('bos_token_id', decoder.bosTokenId, 0),
-    eosTokenId: topEos(r, decoder.eosTokenId),
+    eosTokenId: readEos(r, decoder.eosTokenId),
     initializerRange: r.num('initializer_range', decoder.initializerRange),
     dtype: readDtype(r),
     sourcePath,
@@ -155,21 +145,13 @@ function moduleToJson(m: GemmaStackConfig, c: T5GemmaConfig, isDecoder: boolean)
 /** The config as transformers 4.57 writes it; `parseT5GemmaConfig(t5gemmaConfigToJson(c))` gives back `c`. */
 export function t5gemmaConfigToJson(c: T5GemmaConfig, dtype: string | null = c.dtype): Record<string, unknown> {
   const json: Record<string, unknown> = {
+    ...topJson(c),
     architectures: ['T5GemmaForConditionalGeneration'],
-    attention_dropout: c.attentionDropout,
-    bos_token_id: c.bosTokenId,
-    classifier_dropout_rate: c.classifierDropoutRate,
     decoder: moduleToJson(c.decoder, c, true),
-    dropout_rate: c.dropoutRate,
     encoder: moduleToJson(c.encoder, c, false),
-    eos_token_id: c.eosTokenId,
-    initializer_range: c.initializerRange,
     is_encoder_decoder: c.isEncoderDecoder,
     model_type: 't5gemma',
-    pad_token_id: c.padTokenId,
     tie_word_embeddings: c.tieWordEmbeddings,
-    use_cache: true,
-    vocab_size: c.vocabSize,
   };
   if (dtype !== null) json.dtype = dtype;
   return sortKeys(json);
