@@ -68,3 +68,27 @@ export function moduleStackJson(
     vocab_size: top.vocabSize,
   };
 }
+
+/** The top-level config.json keys both families save the same way (unsorted). */
+export function topJson(c: {
+  readonly attentionDropout: number;
+  readonly bosTokenId: number;
+  readonly classifierDropoutRate: number;
+  readonly dropoutRate: number;
+  readonly eosTokenId: number;
+  readonly initializerRange: number;
+  readonly padTokenId: number;
+  readonly vocabSize: number;
+}): Record<string, unknown> {
+  return {
+    attention_dropout: c.attentionDropout,
+    bos_token_id: c.bosTokenId,
+    classifier_dropout_rate: c.classifierDropoutRate,
+    dropout_rate: c.dropoutRate,
+    eos_token_id: c.eosTokenId,
+    initializer_range: c.initializerRange,
+    pad_token_id: c.padTokenId,
+    use_cache: true,
+    vocab_size: c.vocabSize,
+  };
+}

@@ -16,7 +16,7 @@
 import { checkConfigSizes } from './bounds.js';
 import { ConfigError } from '../errors.js';
 import { ConfigReader, GEMMA_READ_KEYS, type GemmaStackConfig, type ParseOptions, parseGemmaStack, readDtype } from './gemma.js';
-import { asObject, moduleStackJson, SEQ2SEQ_TOP_KEYS, sortKeys } from './seq2seq.js';
+import { asObject, moduleStackJson, SEQ2SEQ_TOP_KEYS, sortKeys, topJson } from './seq2seq.js';
 
 export interface T5Gemma2Config {
   readonly modelType: 't5gemma2';
@@ -150,12 +150,9 @@ function ropeJson(m: GemmaStackConfig, lt: 'full_attention' | 'sliding_attention
 /** The config in transformers' T5Gemma 2 layout; `parseT5Gemma2Config(t5gemma2ConfigToJson(c))` gives back `c`. */
 export function t5gemma2ConfigToJson(c: T5Gemma2Config, dtype: string | null = c.dtype): Record<string, unknown> {
   const json: Record<string, unknown> = {
+    ...topJson(c),
     architectures: ['T5Gemma2ForConditionalGeneration'],
-    attention_dropout: c.attentionDropout,
-    bos_token_id: c.bosTokenId,
-    classifier_dropout_rate: c.classifierDropoutRate,
     decoder: moduleToJson(c.decoder, c, 't5gemma2_decoder'),
-    dropout_rate: c.dropoutRate,
     encoder: sortKeys({
       ...c.encoderVision,
       eoi_token_index: c.eoiTokenIndex,
@@ -165,15 +162,10 @@ export function t5gemma2ConfigToJson(c: T5Gemma2Config, dtype: string | null = c
       tie_word_embeddings: true,
     }),
     eoi_token_index: c.eoiTokenIndex,
-    eos_token_id: c.eosTokenId,
     image_token_index: c.imageTokenIndex,
-    initializer_range: c.initializerRange,
     is_encoder_decoder: true,
     model_type: 't5gemma2',
-    pad_token_id: c.padTokenId,
     tie_word_embeddings: true,
-    use_cache: true,
-    vocab_size: c.vocabSize,
   };
   if (dtype !== null) json.dtype = dtype;
   return sortKeys(json);
