@@ -25,7 +25,7 @@ import { rmsNorm } from '../nn/norm.js';
 import { cachedSelfAttention, crossAttention, type LayerKv } from '../nn/cached_attention.js';
 import { pool as poolStates, type TokenPooling } from '../nn/pooling.js';
 import { DecoderCache, encoderKvCache, stepIds, stepTables } from './kvcache.js';
-import { defaultMask } from './seq2seq_inputs.js';
+import { defaultMask, encoderInputs } from './seq2seq_inputs.js';
 import type { LoadOptions } from './base.js';
 import { maskRows, ParamModel, tokenRows, toRows } from './base.js';
 import { attentionSpec, selfAttentionTables } from './stack.js';
@@ -111,11 +111,7 @@ export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
    */
   encode(inputIds: tf.Tensor2D | readonly (readonly number[])[], attentionMask?: tf.Tensor2D | readonly (readonly number[])[], o: T5GemmaRunOptions = {}): tf.Tensor3D {
     const c = this.config.encoder;
-    const ids = tokenRows(inputIds, 'inputIds', this.config.vocabSize);
-    const B = ids.length;
-    const S = (ids[0] as number[]).length;
-    // HF default: without a mask, pad-id tokens are the padding.
-    const mask = attentionMask === undefined ? defaultMask(ids, this.config.padTokenId) : maskRows(attentionMask, 'attentionMask', B, S);
+    const { ids, B, S, mask } = encoderInputs(inputIds, attentionMask, this.config.vocabSize, this.config.padTokenId);
     const d = this.dropouts(o, this.config.dropoutRate, this.config.attentionDropout);
     return tf.tidy(() => {
       const forType = selfAttentionTables(c, 'bidirectional_sliding', mask, B, S);

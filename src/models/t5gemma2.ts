@@ -25,11 +25,11 @@ import { gegluMlp } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
 import { pool as poolStates, type TokenPooling } from '../nn/pooling.js';
 import { ropeTables } from '../nn/rope.js';
-import { type LoadOptions, maskRows, ParamModel, tokenRows, toRows } from './base.js';
+import { type LoadOptions, maskRows, ParamModel, toRows } from './base.js';
 import { DecoderCache, encoderKvCache, stepIds, stepTables } from './kvcache.js';
 import { attentionSpec } from './stack.js';
 import { loadStrictParams } from './strict.js';
-import { defaultMask } from './seq2seq_inputs.js';
+import { defaultMask, encoderInputs } from './seq2seq_inputs.js';
 import { withoutVisionTower } from './vision.js';
 
 /** Tensors HF stores or not at will: each duplicates the one it names (HF `_tied_weights_keys`). */
@@ -117,10 +117,7 @@ export class T5Gemma2Model extends ParamModel<T5Gemma2Config> {
   /** inputIds [B][S] (+ attentionMask, default ids != pad) -> encoder states [B, S, D] after the final norm. */
   encode(inputIds: tf.Tensor2D | readonly (readonly number[])[], attentionMask?: tf.Tensor2D | readonly (readonly number[])[], o: T5Gemma2RunOptions = {}): tf.Tensor3D {
     const c = this.config.encoder;
-    const ids = tokenRows(inputIds, 'inputIds', this.config.vocabSize);
-    const B = ids.length;
-    const S = (ids[0] as number[]).length;
-    const mask = attentionMask === undefined ? defaultMask(ids, this.config.padTokenId) : maskRows(attentionMask, 'attentionMask', B, S);
+    const { ids, B, S, mask } = encoderInputs(inputIds, attentionMask, this.config.vocabSize, this.config.padTokenId);
     const d = this.dropouts(o, this.config.dropoutRate, this.config.attentionDropout);
     const spec = attentionSpec(c);
     const positions = Array.from({ length: S }, (_, t) => t);
