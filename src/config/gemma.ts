@@ -514,6 +514,27 @@ function readRopeV4(r: ConfigReader, family: string): Readonly<Record<LayerType,
   return Object.freeze({ full_attention: full, sliding_attention: full });
 }
 
+/** The config.json keys of a Gemma text stack's sizes, in the order transformers writes them. */
+export function stackShapeJson(c: {
+  readonly vocabSize: number;
+  readonly hiddenSize: number;
+  readonly intermediateSize: number;
+  readonly numHiddenLayers: number;
+  readonly numAttentionHeads: number;
+  readonly numKeyValueHeads: number;
+  readonly headDim: number;
+}): Record<string, number> {
+  return {
+    vocab_size: c.vocabSize,
+    hidden_size: c.hiddenSize,
+    intermediate_size: c.intermediateSize,
+    num_hidden_layers: c.numHiddenLayers,
+    num_attention_heads: c.numAttentionHeads,
+    num_key_value_heads: c.numKeyValueHeads,
+    head_dim: c.headDim,
+  };
+}
+
 /**
  * The config as transformers 4.57 writes it (v4 rope keys, `dtype`), for saving checkpoints HF can load;
  * `parseGemmaConfig(gemmaConfigToJson(c))` gives back `c`.
@@ -524,13 +545,7 @@ export function gemmaConfigToJson(c: GemmaConfig, dtype: string | null = c.dtype
   const json: Record<string, unknown> = {
     architectures: [arch],
     model_type: c.modelType,
-    vocab_size: c.vocabSize,
-    hidden_size: c.hiddenSize,
-    intermediate_size: c.intermediateSize,
-    num_hidden_layers: c.numHiddenLayers,
-    num_attention_heads: c.numAttentionHeads,
-    num_key_value_heads: c.numKeyValueHeads,
-    head_dim: c.headDim,
+    ...stackShapeJson(c),
     rms_norm_eps: c.rmsNormEps,
     attention_bias: false,
     attention_dropout: c.attentionDropout,

@@ -12,7 +12,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { checkConfigSizes } from './bounds.js';
-import { ConfigReader, LAYER_TYPES, readDtype, readEos, STACK_READ_KEYS, type GemmaStackConfig, type LayerType, type ParseOptions, type RopeConfig } from './gemma.js';
+import { ConfigReader, LAYER_TYPES, readDtype, readEos, STACK_READ_KEYS, stackShapeJson, type GemmaStackConfig, type LayerType, type ParseOptions, type RopeConfig } from './gemma.js';
 
 export type Gemma4ModelType = 'gemma4_text' | 'gemma4';
 export const GEMMA4_MODEL_TYPES: readonly Gemma4ModelType[] = ['gemma4_text', 'gemma4'];
@@ -362,13 +362,7 @@ export function gemma4TextConfigJson(c: Gemma4Config, dtype: string | null = c.d
   };
   const json: Record<string, unknown> = {
     model_type: 'gemma4_text',
-    vocab_size: c.vocabSize,
-    hidden_size: c.hiddenSize,
-    intermediate_size: c.intermediateSize,
-    num_hidden_layers: c.numHiddenLayers,
-    num_attention_heads: c.numAttentionHeads,
-    num_key_value_heads: c.numKeyValueHeads,
-    head_dim: c.headDim,
+    ...stackShapeJson(c),
     global_head_dim: c.globalHeadDim,
     num_global_key_value_heads: c.numGlobalKeyValueHeads,
     hidden_activation: c.hiddenActivation,
