@@ -515,15 +515,9 @@ function readRopeV4(r: ConfigReader, family: string): Readonly<Record<LayerType,
 }
 
 /** The config.json keys of a Gemma text stack's sizes, in the order transformers writes them. */
-export function stackShapeJson(c: {
-  readonly vocabSize: number;
-  readonly hiddenSize: number;
-  readonly intermediateSize: number;
-  readonly numHiddenLayers: number;
-  readonly numAttentionHeads: number;
-  readonly numKeyValueHeads: number;
-  readonly headDim: number;
-}): Record<string, number> {
+export function stackShapeJson(
+  c: Pick<GemmaStackConfig, 'vocabSize' | 'hiddenSize' | 'intermediateSize' | 'numHiddenLayers' | 'numAttentionHeads' | 'numKeyValueHeads' | 'headDim'>,
+): Record<string, number> {
   return {
     vocab_size: c.vocabSize,
     hidden_size: c.hiddenSize,

@@ -69,17 +69,10 @@ export function moduleStackJson(
   };
 }
 
+/** The top-level config fields both families save the same way. */
+type TopNumbers = 'attentionDropout' | 'bosTokenId' | 'classifierDropoutRate' | 'dropoutRate' | 'eosTokenId' | 'initializerRange' | 'padTokenId' | 'vocabSize';
 /** The top-level config.json keys both families save the same way (unsorted). */
-export function topJson(c: {
-  readonly attentionDropout: number;
-  readonly bosTokenId: number;
-  readonly classifierDropoutRate: number;
-  readonly dropoutRate: number;
-  readonly eosTokenId: number;
-  readonly initializerRange: number;
-  readonly padTokenId: number;
-  readonly vocabSize: number;
-}): Record<string, unknown> {
+export function topJson(c: Readonly<Record<TopNumbers, number>>): Record<string, unknown> {
   return {
     attention_dropout: c.attentionDropout,
     bos_token_id: c.bosTokenId,
