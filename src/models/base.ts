@@ -10,6 +10,7 @@ import { fromFloat32, saveCheckpoint, type HostTensor } from '../checkpoint/inde
 import type { AttentionWeights } from '../nn/attention.js';
 import type { MlpWeights } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
+import { pool, type TokenPooling } from '../nn/pooling.js';
 import { Rng } from '../rng/index.js';
 import { randomHostParams, type InitConfig } from './init.js';
 import { checkParamShapes, variablesFromFloat32 } from './strict.js';
@@ -185,4 +186,11 @@ export function maskRows(x: tf.Tensor2D | readonly (readonly number[])[], what: 
     }),
   );
   return rows;
+}
+
+/** hiddenStates [B, T, D] pooled over the real tokens of attentionMask [B][T] (checked 0/1) -> [B, D]. */
+export function maskedPool(hiddenStates: tf.Tensor3D, attentionMask: readonly (readonly number[])[], kind: TokenPooling): tf.Tensor2D {
+  const [B, T] = hiddenStates.shape;
+  const rows = maskRows(attentionMask, 'attentionMask', B, T);
+  return tf.tidy(() => pool(hiddenStates, tf.tensor2d(rows, [B, T], 'float32'), kind));
 }

@@ -23,11 +23,11 @@ import type { MaskRule } from '../nn/masks.js';
 import { gegluMlp } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
 import { cachedSelfAttention, crossAttention, type LayerKv } from '../nn/cached_attention.js';
-import { pool as poolStates, type TokenPooling } from '../nn/pooling.js';
+import type { TokenPooling } from '../nn/pooling.js';
 import { DecoderCache, encoderKvCache, stepIds, stepTables } from './kvcache.js';
 import { defaultMask, encoderInputs } from './seq2seq_inputs.js';
 import type { LoadOptions } from './base.js';
-import { maskRows, ParamModel, tokenRows, toRows } from './base.js';
+import { maskedPool, maskRows, ParamModel, tokenRows, toRows } from './base.js';
 import { attentionSpec, selfAttentionTables } from './stack.js';
 import { loadStrictParams } from './strict.js';
 
@@ -242,9 +242,7 @@ export class T5GemmaModel extends ParamModel<T5GemmaConfig> {
 
   /** hiddenStates [B, T, D], attentionMask [B][T] -> [B, D] (mean / first / last_non_pad), as GemmaModel.pool. */
   pool(hiddenStates: tf.Tensor3D, attentionMask: readonly (readonly number[])[], kind: TokenPooling): tf.Tensor2D {
-    const [B, T] = hiddenStates.shape;
-    const rows = maskRows(attentionMask, 'attentionMask', B, T);
-    return tf.tidy(() => poolStates(hiddenStates, tf.tensor2d(rows, [B, T], 'float32'), kind));
+    return maskedPool(hiddenStates, attentionMask, kind);
   }
 
   protected configJson(dtype: string): Record<string, unknown> {

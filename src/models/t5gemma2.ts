@@ -23,9 +23,9 @@ import { linear } from '../nn/linear.js';
 import { andMasks, bidirectional, maskBias, padding, slidingWindowBidirectionalT5Gemma2 } from '../nn/masks.js';
 import { gegluMlp } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
-import { pool as poolStates, type TokenPooling } from '../nn/pooling.js';
+import type { TokenPooling } from '../nn/pooling.js';
 import { ropeTables } from '../nn/rope.js';
-import { type LoadOptions, maskRows, ParamModel, toRows } from './base.js';
+import { type LoadOptions, maskedPool, ParamModel, toRows } from './base.js';
 import { DecoderCache, encoderKvCache, stepIds, stepTables } from './kvcache.js';
 import { attentionSpec } from './stack.js';
 import { loadStrictParams } from './strict.js';
@@ -235,9 +235,7 @@ export class T5Gemma2Model extends ParamModel<T5Gemma2Config> {
 
   /** hiddenStates [B, T, D], attentionMask [B][T] -> [B, D] (mean / first / last_non_pad). */
   pool(hiddenStates: tf.Tensor3D, attentionMask: readonly (readonly number[])[], kind: TokenPooling): tf.Tensor2D {
-    const [B, T] = hiddenStates.shape;
-    const rows = maskRows(attentionMask, 'attentionMask', B, T);
-    return tf.tidy(() => poolStates(hiddenStates, tf.tensor2d(rows, [B, T], 'float32'), kind));
+    return maskedPool(hiddenStates, attentionMask, kind);
   }
 
   protected configJson(dtype: string): Record<string, unknown> {
