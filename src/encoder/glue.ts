@@ -45,7 +45,7 @@ export interface GlueEvalOptions extends RunControl {
   readonly batchSize?: number;
 }
 
-export interface GlueFinetuneOptions extends GlueEvalOptions {
+export interface GlueFinetuneOptions extends GlueEvalOptions, FinetuneRunOptions {
   readonly seed?: number;
   readonly trainBatchSize?: number;
   /** Optimizer steps; default `epochs` passes over the (limited) training set. */
@@ -57,6 +57,11 @@ export interface GlueFinetuneOptions extends GlueEvalOptions {
   readonly optimizer?: AdamWOptions;
   readonly gradAccumSteps?: number;
   readonly clipNorm?: number;
+  readonly onLog?: (rec: StepLog) => void;
+}
+
+/** Selection, subsets, data files and checkpointing: what a GLUE and a SuperGLUE fine-tune share. */
+export interface FinetuneRunOptions {
   /**
    * Validation evaluation every N steps (default: once per epoch) with early-stopping patience (default
    * none); the best-scoring weights are restored. Selection runs on `validation` rows carved from train,
@@ -73,11 +78,10 @@ export interface GlueFinetuneOptions extends GlueEvalOptions {
   /** Train on a seeded random subset of this many examples; evaluate on the first `devLimit` dev rows. */
   readonly trainLimit?: number;
   readonly devLimit?: number;
-  /** Override the data files (default ../shared/data/glue/<task>/{train,dev}.tsv). */
+  /** Override the data files (default ../shared/data/<benchmark>/<task>/{train,dev}). */
   readonly files?: { readonly train?: string; readonly dev?: string };
   readonly checkpoint?: CheckpointOptions;
   readonly resume?: boolean;
-  readonly onLog?: (rec: StepLog) => void;
 }
 
 export interface GlueEvalResult extends TaskResult {
