@@ -168,6 +168,23 @@ export function defaultValidationSize(trainRows: number): number {
   return Math.min(1000, Math.max(1, Math.round(trainRows / 10)));
 }
 
+/**
+ * Rows to carve from `trainRows` for selection: `o.validation`, else the default size when something is
+ * evaluated before the last planned step or there is a patience, else 0. The plan counts the limited rows,
+ * `rowsPerStep` at a time.
+ */
+export function plannedValidationSize(
+  o: FinetuneRunOptions & { readonly maxSteps?: number; readonly epochs?: number },
+  trainRows: number,
+  rowsPerStep: number,
+): number {
+  const planRows = Math.min(o.trainLimit ?? trainRows, trainRows);
+  const perEpoch = Math.ceil(planRows / rowsPerStep);
+  const planSteps = o.maxSteps ?? Math.max(1, Math.round((o.epochs ?? 1) * perEpoch));
+  const selects = o.patience !== undefined || (o.evalEvery ?? perEpoch) < planSteps;
+  return o.validation ?? (selects ? defaultValidationSize(planRows) : 0);
+}
+
 /** The training rows finetuneGlue uses: a seeded random subset of `limit` rows (file order kept), or all. */
 export function trainSubset<E>(examples: readonly E[], limit: number | undefined, seed: number): readonly E[] {
   if (limit === undefined || limit >= examples.length) return examples;
@@ -235,10 +252,7 @@ export async function finetuneGlue(task: GlueTaskId, encoder: GemmaEncoder, o: G
   const accum = o.gradAccumSteps ?? 1;
   // Selection happens when something is evaluated before the last step: then a validation split is
   // carved from train first (the trainLimit subset comes from what is left), so dev never selects.
-  const planRows = Math.min(o.trainLimit ?? trainSplit.examples.length, trainSplit.examples.length);
-  const planSteps = o.maxSteps ?? Math.max(1, Math.round((o.epochs ?? 1) * Math.ceil(planRows / (batchSize * accum))));
-  const selects = o.patience !== undefined || (o.evalEvery ?? Math.ceil(planRows / (batchSize * accum))) < planSteps;
-  const validationSize = o.validation ?? (selects ? defaultValidationSize(planRows) : 0);
+  const validationSize = plannedValidationSize(o, trainSplit.examples.length, batchSize * accum);
   const carved = carveValidation(trainSplit.examples, validationSize, seed, spec.kind === 'regression');
   const trainRows = trainSubset(carved.train, o.trainLimit, seed);
   const devRows = devSplit.examples.slice(0, o.devLimit ?? devSplit.examples.length);

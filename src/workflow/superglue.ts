@@ -7,7 +7,7 @@
  * straddles the split) chooses the checkpoint; val (the dev split) is scored once, at the end.
  */
 import type { GemmaEncoder } from '../encoder/encoder.js';
-import { carveValidation, defaultValidationSize, type FinetuneRunOptions, type Selection } from '../encoder/glue.js';
+import { carveValidation, plannedValidationSize, type FinetuneRunOptions, type Selection } from '../encoder/glue.js';
 import { ConfigError } from '../errors.js';
 import type { TaskResult } from '../eval/glue.js';
 import { recordGold, scoreMultiRC, scoreReCoRD, scoreSuperGlueTask, type SimpleSuperGlueTask } from '../eval/superglue.js';
@@ -94,11 +94,7 @@ export async function finetuneSuperGlue(task: SuperGlueTrainTask, encoder: Gemma
   const all = trainSplit.records as readonly AnyRecord[];
   const batchSize = o.batchSize ?? 16;
   const grouped = task === 'copa' || task === 'multirc' || task === 'record';
-  const planRows = Math.min(o.trainLimit ?? all.length, all.length);
-  const perEpoch = Math.ceil(planRows / batchSize);
-  const planSteps = o.maxSteps ?? Math.max(1, Math.round((o.epochs ?? 1) * perEpoch));
-  const selects = o.patience !== undefined || (o.evalEvery ?? perEpoch) < planSteps;
-  const vSize = o.validation ?? (selects ? defaultValidationSize(planRows) : 0);
+  const vSize = plannedValidationSize(o, all.length, batchSize);
   // Stratify single-label tasks by their label; grouped tasks carve whole records at random.
   const carved = carveValidation(all.map((r) => ({ r, label: grouped ? 0 : recordLabel(r) })), vSize, seed);
   let trainRecords = carved.train.map((x) => x.r);
