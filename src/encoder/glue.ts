@@ -164,7 +164,7 @@ export function carveValidation<E extends { readonly label: number | null }>(
 }
 
 /** Default validation size: 10% of the train rows, at least 1, at most 1000. */
-export function defaultValidationSize(trainRows: number): number {
+function defaultValidationSize(trainRows: number): number {
   return Math.min(1000, Math.max(1, Math.round(trainRows / 10)));
 }
 
