@@ -250,3 +250,16 @@ def f32(x):
     if a.ndim == 0:
         return float(str(a))
     return [f32(r) for r in a]
+
+
+def write_golden(path, obj):
+    """A golden file: compact JSON and a final newline."""
+    with open(path, "w") as f:
+        json.dump(obj, f, separators=(",", ":"))
+        f.write("\n")
+
+
+def golden_head(fixture, model_type):
+    """The leading keys of a decoder golden over F32 weights in one model.safetensors."""
+    return {"fixture": fixture, "model_type": model_type, "weights_dtype": "F32", "weights_files": ["model.safetensors"],
+            "numerics": "float64 forward on the stored weights, each value rounded once to float32"}

@@ -103,9 +103,7 @@ def gemma3_mm():
     write_json(os.path.join(d, "config.json"), cfg)
     g = decoder_golden("gemma3-mm-tiny", full, to_params(weights, "BF16"), padded_cases(1401), ("causal", "bidirectional_sliding_gemma3_hf"), "BF16")
     g["text_config_resolved"] = {k: full[k] for k in ("head_dim", "query_pre_attn_scalar", "rope_theta", "rope_local_base_freq", "max_position_embeddings", "layer_types", "sliding_window")}
-    with open(os.path.join(d, "golden.json"), "w") as f:
-        json.dump(g, f, separators=(",", ":"))
-        f.write("\n")
+    ref.write_golden(os.path.join(d, "golden.json"), g)
     print(f"wrote {d}")
 
 
@@ -177,9 +175,7 @@ def embeddinggemma():
          "pipeline": "Transformer (bidirectional, window |i-j| < 8//2+1) -> Pooling -> Dense(64->128, no bias, Identity) -> Dense(128->64, bias, Identity) -> Normalize",
          "embeddings_by_pooling": "the same pipeline with 1_Pooling set to one mode", "embeddings_tanh": "3_Dense activation Tanh",
          "contract": "max |got - want| <= 1e-4", "generator": "test/reference/make_family_fixtures.py", "cases": cases}
-    with open(os.path.join(d, "golden.json"), "w") as f:
-        json.dump(g, f, separators=(",", ":"))
-        f.write("\n")
+    ref.write_golden(os.path.join(d, "golden.json"), g)
     print(f"wrote {d}")
 
 
@@ -202,9 +198,7 @@ def vaultgemma():
     ref.write_safetensors(os.path.join(d, "model.safetensors"), weights)
     write_json(os.path.join(d, "config.json"), cfg)
     g = decoder_golden("vaultgemma-tiny", full, to_params(weights, "F32"), padded_cases(1601), ("causal", "bidirectional_global"), "F32")
-    with open(os.path.join(d, "golden.json"), "w") as f:
-        json.dump(g, f, separators=(",", ":"))
-        f.write("\n")
+    ref.write_golden(os.path.join(d, "golden.json"), g)
     print(f"wrote {d}")
 
 

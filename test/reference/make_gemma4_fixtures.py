@@ -15,7 +15,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gemma4_reference as ref  # noqa: E402
-from gemma_reference import f32, padded_cases, write_safetensors  # noqa: E402  (writer and fixture helpers; no model math)
+from gemma_reference import f32, golden_head, padded_cases, write_golden, write_safetensors  # noqa: E402  (writer and fixture helpers; no model math)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(ROOT, "test", "fixtures")
@@ -183,11 +183,7 @@ def golden(fixture, cfg, params, cases):
             outputs[mode] = o
         out.append({**c, "outputs": outputs})
     return {
-        "fixture": fixture,
-        "model_type": cfg["model_type"],
-        "weights_dtype": "F32",
-        "weights_files": ["model.safetensors"],
-        "numerics": "float64 forward on the stored weights, each value rounded once to float32",
+        **golden_head(fixture, cfg["model_type"]),
         "positions": "0..L-1 for every row",
         "modes": MODE_DOCS,
         "hidden_states": "output of the final norm, [batch, seq, hidden]",
@@ -226,9 +222,7 @@ def main():
         write_safetensors(os.path.join(d, "model.safetensors"), weights)
         with open(os.path.join(d, "config.json"), "w") as f:
             f.write(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
-        with open(os.path.join(d, "golden.json"), "w") as f:
-            json.dump(golden(name, cfg, params, cases), f, separators=(",", ":"))
-            f.write("\n")
+        write_golden(os.path.join(d, "golden.json"), golden(name, cfg, params, cases))
         print(f"wrote {d}")
 
 

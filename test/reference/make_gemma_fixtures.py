@@ -113,11 +113,7 @@ def golden(fixture, cfg, params, cases, modes):
             outputs[mode] = o
         out.append({**c, "outputs": outputs})
     return {
-        "fixture": fixture,
-        "model_type": cfg["model_type"],
-        "weights_dtype": "F32",
-        "weights_files": ["model.safetensors"],
-        "numerics": "float64 forward on the stored weights, each value rounded once to float32",
+        **ref.golden_head(fixture, cfg["model_type"]),
         "positions": "0..L-1 for every row (right padding leaves real tokens at 0..len-1)",
         "modes": {m: MODE_DOCS[m] for m in modes},
         "hidden_states": "output of the final norm (model.norm), shape [batch, seq, hidden]",
@@ -168,9 +164,7 @@ def main():
             f.write(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
         params = {k: torch.tensor(v.astype(np.float64)) for k, v in weights.items()}
         g = golden(name, cfg, params, ref.padded_cases(seed + 1000), modes)
-        with open(os.path.join(d, "golden.json"), "w") as f:
-            json.dump(g, f, separators=(",", ":"))
-            f.write("\n")
+        ref.write_golden(os.path.join(d, "golden.json"), g)
         print(f"wrote {d} ({len(g['cases'])} cases, modes {', '.join(modes)})")
 
 

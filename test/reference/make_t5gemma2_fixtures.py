@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import t5gemma2_reference as ref  # noqa: E402
-from gemma_reference import random_params, read_safetensors, recipe_std, write_safetensors  # noqa: E402
+from gemma_reference import random_params, read_safetensors, recipe_std, write_golden, write_safetensors  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(ROOT, "test", "fixtures")
@@ -120,9 +120,7 @@ def run(cs, fwd):
 
 def dump(d, obj):
     os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "golden.json"), "w") as f:
-        json.dump(obj, f, separators=(",", ":"))
-        f.write("\n")
+    write_golden(os.path.join(d, "golden.json"), obj)
 
 
 COMMON = {

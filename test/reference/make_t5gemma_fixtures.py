@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import t5gemma_reference as ref  # noqa: E402
-from gemma_reference import f32, random_params, read_safetensors, write_safetensors  # noqa: E402  (shared fixture I/O)
+from gemma_reference import f32, random_params, read_safetensors, write_golden, write_safetensors  # noqa: E402  (shared fixture I/O)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(ROOT, "test", "fixtures")
@@ -158,12 +158,6 @@ def golden(fixture, params, config, cases, extra):
     }
 
 
-def dump(path, obj):
-    with open(path, "w") as f:
-        json.dump(obj, f, separators=(",", ":"))
-        f.write("\n")
-
-
 def main():
     bal = top_config(module_config(64, 128, 4, 2, 32, 5.0, False), module_config(64, 128, 4, 2, 32, 5.0, True, 64))
     unb = top_config(module_config(64, 128, 4, 2, 32, 5.0, False), module_config(32, 64, 2, 1, 24, 30.0, True, 64))
@@ -174,7 +168,7 @@ def main():
         write_safetensors(os.path.join(d, "model.safetensors"), params)
         with open(os.path.join(d, "config.json"), "w") as f:
             f.write(json.dumps(config, indent=2, sort_keys=True) + "\n")
-        dump(os.path.join(d, "golden.json"),
+        write_golden(os.path.join(d, "golden.json"),
              golden(name, params, config, make_cases(seed + 1000), {"weights_dtype": "F32", "weights_files": ["model.safetensors"]}))
 
     # Balanced build from the shared Gemma 2 fixture.
@@ -188,7 +182,7 @@ def main():
     config = {"encoder": dict(m), "decoder": {**m, "cross_attention_hidden_size": m["hidden_size"]}, "vocab_size": m["vocab_size"]}
     d = os.path.join(OUT, "t5gemma-from-gemma2-tiny")
     os.makedirs(d, exist_ok=True)
-    dump(os.path.join(d, "golden.json"),
+    write_golden(os.path.join(d, "golden.json"),
          golden("t5gemma-from-gemma2-tiny", ref.from_gemma2(g), config, make_cases(1301),
                 {"source": "../shared/fixtures/gemma2-tiny (BF16 weights widened exactly)",
                  "build": "encoder and decoder copy the Gemma 2 layers; decoder cross_attn q/k/v/o and pre/post_cross_attn_layernorm copy that layer's self_attn and input/post_attention_layernorm"}))
