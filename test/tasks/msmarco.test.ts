@@ -73,9 +73,7 @@ describe('MS MARCO / TREC DL loaders on the real files (row counts from SOURCES.
 
   it('DL19: 9,260 graded qrels (Q0) over 43 queries, 5,158/1,601/1,804/697; 43 topics; 4,300-line TREC run', async () => {
     const { q, topics } = await loadDl('trec-dl-2019', 'qrels.dl19-passage', 'topics.dl19-passage');
-    assert.equal(judgments(q), 9260);
-    assert.equal(q.size, 43);
-    assert.deepEqual(gradeCounts(q), [5158, 1601, 1804, 697]);
+    assert.deepEqual([judgments(q), q.size, gradeCounts(q)], [9260, 43, [5158, 1601, 1804, 697]], 'judgments, queries, grade counts 0..3');
     assert.equal(topics.size, 43);
     assert.deepEqual([...topics.keys()].sort(), [...q.keys()].sort());
     const run = await loadRun(M('trec-dl-2019', 'trec_results_dl19_top100.txt'));
@@ -86,9 +84,7 @@ describe('MS MARCO / TREC DL loaders on the real files (row counts from SOURCES.
 
   it('DL20: 11,386 qrels (column 2 is 0) over 54 queries, 7,780/1,940/1,020/646; 200 CRLF topics; 5,400-line run', async () => {
     const { q, topics } = await loadDl('trec-dl-2020', 'qrels.dl20-passage', 'topics.dl20');
-    assert.equal(judgments(q), 11386);
-    assert.equal(q.size, 54);
-    assert.deepEqual(gradeCounts(q), [7780, 1940, 1020, 646]);
+    assert.deepEqual([judgments(q), q.size, gradeCounts(q)], [11386, 54, [7780, 1940, 1020, 646]], 'judgments, queries, grade counts 0..3');
     assert.equal(topics.size, 200);
     assert.equal(topics.get('1030303'), 'who is aziz hashim');
     for (const qid of q.keys()) assert.ok(topics.has(qid), qid);
