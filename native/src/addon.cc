@@ -61,6 +61,14 @@ T* typed(napi_env env, napi_value v, napi_typedarray_type want, int64_t* length,
   return static_cast<T*>(data);
 }
 
+// An op code argument: an index into enum E, whose last member is `last`.
+template <typename E>
+E op_code(napi_env env, napi_value v, E last, const char* unknown) {
+  const int64_t op = count(env, v, "op");
+  if (op > static_cast<int64_t>(last)) throw Failure{unknown};
+  return static_cast<E>(op);
+}
+
 template <typename F>
 napi_value guarded(napi_env env, F&& body) {
   try {
@@ -106,13 +114,12 @@ napi_value Sgemm(napi_env env, napi_callback_info info) {
 napi_value UnaryOp(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     auto a = args(env, info, 3);
-    const int64_t op = count(env, a[0], "op");
-    if (op > static_cast<int64_t>(gl::Unary::Log)) throw Failure{"unknown unary op"};
+    const gl::Unary op = op_code(env, a[0], gl::Unary::Log, "unknown unary op");
     int64_t nx, ny;
     const float* x = typed<float>(env, a[1], napi_float32_array, &nx, "x");
     float* y = typed<float>(env, a[2], napi_float32_array, &ny, "y");
     if (nx != ny) throw Failure{"x and y differ in length"};
-    gl::unary(static_cast<gl::Unary>(op), x, y, nx);
+    gl::unary(op, x, y, nx);
     return undefined(env);
   });
 }
@@ -121,14 +128,13 @@ napi_value UnaryOp(napi_env env, napi_callback_info info) {
 napi_value BinaryOp(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     auto a = args(env, info, 4);
-    const int64_t op = count(env, a[0], "op");
-    if (op > static_cast<int64_t>(gl::Binary::Div)) throw Failure{"unknown binary op"};
+    const gl::Binary op = op_code(env, a[0], gl::Binary::Div, "unknown binary op");
     int64_t na, nb, nc;
     const float* x = typed<float>(env, a[1], napi_float32_array, &na, "a");
     const float* y = typed<float>(env, a[2], napi_float32_array, &nb, "b");
     float* z = typed<float>(env, a[3], napi_float32_array, &nc, "c");
     if (na != nb || na != nc) throw Failure{"a, b and c differ in length"};
-    gl::binary(static_cast<gl::Binary>(op), x, y, z, na);
+    gl::binary(op, x, y, z, na);
     return undefined(env);
   });
 }
@@ -137,8 +143,7 @@ napi_value BinaryOp(napi_env env, napi_callback_info info) {
 napi_value BinaryStrided(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     auto a = args(env, info, 10);
-    const int64_t op = count(env, a[0], "op");
-    if (op > static_cast<int64_t>(gl::Binary::Div)) throw Failure{"unknown binary op"};
+    const gl::Binary op = op_code(env, a[0], gl::Binary::Div, "unknown binary op");
     int64_t na, nb, nc;
     const float* x = typed<float>(env, a[1], napi_float32_array, &na, "a");
     const int64_t aRow = count(env, a[2], "aRow"), aCol = count(env, a[3], "aCol");
@@ -151,7 +156,7 @@ napi_value BinaryStrided(napi_env env, napi_callback_info info) {
     if (rows > 0 && inner > 0) {
       if ((rows - 1) * aRow + (inner - 1) * aCol >= na) throw Failure{"a is too small for its strides"};
       if ((rows - 1) * bRow + (inner - 1) * bCol >= nb) throw Failure{"b is too small for its strides"};
-      gl::binary_strided(static_cast<gl::Binary>(op), x, aRow, aCol, y, bRow, bCol, z, rows, inner);
+      gl::binary_strided(op, x, aRow, aCol, y, bRow, bCol, z, rows, inner);
     }
     return undefined(env);
   });
@@ -243,6 +248,8 @@ const float* f32(napi_env env, napi_value v, int64_t want, const char* what) {
   return p;
 }
 
+float* f32w(napi_env env, napi_value v, int64_t want, const char* what) { return const_cast<float*>(f32(env, v, want, what)); }
+
 // keyMask: a Float32Array of B*S 0/1 values, or an empty one for "every key".
 const float* key_mask(napi_env env, napi_value v, const gl::AttnDims& D) {
   int64_t n;
@@ -252,21 +259,32 @@ const float* key_mask(napi_env env, napi_value v, const gl::AttnDims& D) {
   return p;
 }
 
+// The inputs both attention directions share: dims at a[dimsAt]; q, k, v, keyMask at a[0..3].
+struct AttnInputs {
+  AttnSpec sp;
+  int64_t nq, nkv, nlse;  // elements of q (and o, dO, dq), of k (v, dk, dv), of lse
+  const float *q, *k, *v, *km;
+};
+
+AttnInputs attn_inputs(napi_env env, const std::vector<napi_value>& a, size_t dimsAt) {
+  const AttnSpec sp = attn_spec(env, a[dimsAt]);
+  const gl::AttnDims& D = sp.dims;
+  const int64_t nq = D.B * D.H * D.T * D.d, nkv = D.B * D.G * D.S * D.d;
+  const float* q = f32(env, a[0], nq, "q");
+  const float* k = f32(env, a[1], nkv, "k");
+  const float* v = f32(env, a[2], nkv, "v");
+  return {sp, nq, nkv, D.B * D.H * D.T, q, k, v, key_mask(env, a[3], D)};
+}
+
 // attention(q, k, v, keyMask, o, lse, dims, scale, cap)
 napi_value Attention(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     auto a = args(env, info, 9);
-    const AttnSpec sp = attn_spec(env, a[6]);
-    const gl::AttnDims& D = sp.dims;
-    const int64_t nq = D.B * D.H * D.T * D.d, nkv = D.B * D.G * D.S * D.d;
-    const float* q = f32(env, a[0], nq, "q");
-    const float* k = f32(env, a[1], nkv, "k");
-    const float* v = f32(env, a[2], nkv, "v");
-    const float* km = key_mask(env, a[3], D);
-    float* o = const_cast<float*>(f32(env, a[4], nq, "o"));
-    float* lse = const_cast<float*>(f32(env, a[5], D.B * D.H * D.T, "lse"));
-    gl::attention_forward(D, sp.rule, static_cast<float>(number(env, a[7], "scale")), static_cast<float>(number(env, a[8], "cap")),
-                          q, k, v, km, o, lse);
+    const AttnInputs in = attn_inputs(env, a, 6);
+    float* o = f32w(env, a[4], in.nq, "o");
+    float* lse = f32w(env, a[5], in.nlse, "lse");
+    gl::attention_forward(in.sp.dims, in.sp.rule, static_cast<float>(number(env, a[7], "scale")),
+                          static_cast<float>(number(env, a[8], "cap")), in.q, in.k, in.v, in.km, o, lse);
     return undefined(env);
   });
 }
@@ -275,26 +293,18 @@ napi_value Attention(napi_env env, napi_callback_info info) {
 napi_value AttentionBackward(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     auto a = args(env, info, 13);
-    const AttnSpec sp = attn_spec(env, a[10]);
-    const gl::AttnDims& D = sp.dims;
-    const int64_t nq = D.B * D.H * D.T * D.d, nkv = D.B * D.G * D.S * D.d;
-    const float* q = f32(env, a[0], nq, "q");
-    const float* k = f32(env, a[1], nkv, "k");
-    const float* v = f32(env, a[2], nkv, "v");
-    const float* km = key_mask(env, a[3], D);
-    const float* o = f32(env, a[4], nq, "o");
-    const float* lse = f32(env, a[5], D.B * D.H * D.T, "lse");
-    const float* dO = f32(env, a[6], nq, "dO");
-    float* dq = const_cast<float*>(f32(env, a[7], nq, "dq"));
-    float* dk = const_cast<float*>(f32(env, a[8], nkv, "dk"));
-    float* dv = const_cast<float*>(f32(env, a[9], nkv, "dv"));
-    gl::attention_backward(D, sp.rule, static_cast<float>(number(env, a[11], "scale")),
-                           static_cast<float>(number(env, a[12], "cap")), q, k, v, km, o, lse, dO, dq, dk, dv);
+    const AttnInputs in = attn_inputs(env, a, 10);
+    const float* o = f32(env, a[4], in.nq, "o");
+    const float* lse = f32(env, a[5], in.nlse, "lse");
+    const float* dO = f32(env, a[6], in.nq, "dO");
+    float* dq = f32w(env, a[7], in.nq, "dq");
+    float* dk = f32w(env, a[8], in.nkv, "dk");
+    float* dv = f32w(env, a[9], in.nkv, "dv");
+    gl::attention_backward(in.sp.dims, in.sp.rule, static_cast<float>(number(env, a[11], "scale")),
+                           static_cast<float>(number(env, a[12], "cap")), in.q, in.k, in.v, in.km, o, lse, dO, dq, dk, dv);
     return undefined(env);
   });
 }
-
-float* f32w(napi_env env, napi_value v, int64_t want, const char* what) { return const_cast<float*>(f32(env, v, want, what)); }
 
 int64_t f32len(napi_env env, napi_value v, const char* what) {
   int64_t n;
@@ -302,14 +312,18 @@ int64_t f32len(napi_env env, napi_value v, const char* what) {
   return n;
 }
 
+// Rows of length D in n elements (RMSNorm's x is [N, D]).
+int64_t rows_of(int64_t n, int64_t D) {
+  if (D == 0 || n % D != 0) throw Failure{"x length is not a multiple of D"};
+  return n / D;
+}
+
 // rmsNorm(x, w, y, rstd, D, eps)
 napi_value RmsNorm(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     auto a = args(env, info, 6);
     const int64_t D = count(env, a[4], "D");
-    const int64_t n = f32len(env, a[0], "x");
-    if (D == 0 || n % D != 0) throw Failure{"x length is not a multiple of D"};
-    const int64_t N = n / D;
+    const int64_t n = f32len(env, a[0], "x"), N = rows_of(n, D);
     gl::rmsnorm_forward(f32(env, a[0], n, "x"), f32(env, a[1], D, "w"), f32w(env, a[2], n, "y"), f32w(env, a[3], N, "rstd"), N, D,
                         static_cast<float>(number(env, a[5], "eps")));
     return undefined(env);
@@ -321,9 +335,7 @@ napi_value RmsNormBackward(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     auto a = args(env, info, 7);
     const int64_t D = count(env, a[6], "D");
-    const int64_t n = f32len(env, a[0], "x");
-    if (D == 0 || n % D != 0) throw Failure{"x length is not a multiple of D"};
-    const int64_t N = n / D;
+    const int64_t n = f32len(env, a[0], "x"), N = rows_of(n, D);
     gl::rmsnorm_backward(f32(env, a[0], n, "x"), f32(env, a[1], D, "w"), f32(env, a[2], N, "rstd"), f32(env, a[3], n, "dy"),
                          f32w(env, a[4], n, "dx"), f32w(env, a[5], D, "dw"), N, D);
     return undefined(env);

@@ -12,58 +12,39 @@
 namespace gl {
 namespace {
 constexpr int64_t kParallelMin = 1 << 16;  // below this, a single thread is faster
+
+// One same-shape loop per op; f is inlined, so each loop still vectorises (libmvec for expf/tanhf/logf).
+template <typename F>
+void map1(F f, const float* __restrict x, float* __restrict y, int64_t n) {
+#pragma omp parallel for simd if (n >= kParallelMin)
+  for (int64_t i = 0; i < n; i++) y[i] = f(x[i]);
 }
 
+// a, b and c may alias (in-place ops on the heap), so no __restrict here.
+template <typename F>
+void map2(F f, const float* a, const float* b, float* c, int64_t n) {
+#pragma omp parallel for simd if (n >= kParallelMin)
+  for (int64_t i = 0; i < n; i++) c[i] = f(a[i], b[i]);
+}
+}  // namespace
+
 void unary(Unary op, const float* __restrict x, float* __restrict y, int64_t n) {
-  const bool par = n >= kParallelMin;
   switch (op) {
-    case Unary::Exp:
-#pragma omp parallel for simd if (par)
-      for (int64_t i = 0; i < n; i++) y[i] = expf(x[i]);
-      break;
-    case Unary::Tanh:
-#pragma omp parallel for simd if (par)
-      for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
-      break;
-    case Unary::Log:
-#pragma omp parallel for simd if (par)
-      for (int64_t i = 0; i < n; i++) y[i] = logf(x[i]);
-      break;
-    case Unary::Neg:
-#pragma omp parallel for simd if (par)
-      for (int64_t i = 0; i < n; i++) y[i] = -x[i];
-      break;
-    case Unary::Square:
-#pragma omp parallel for simd if (par)
-      for (int64_t i = 0; i < n; i++) y[i] = x[i] * x[i];
-      break;
-    case Unary::Rsqrt:
-#pragma omp parallel for simd if (par)
-      for (int64_t i = 0; i < n; i++) y[i] = 1.f / sqrtf(x[i]);
-      break;
+    case Unary::Exp: return map1([](float v) { return expf(v); }, x, y, n);
+    case Unary::Tanh: return map1([](float v) { return tanhf(v); }, x, y, n);
+    case Unary::Log: return map1([](float v) { return logf(v); }, x, y, n);
+    case Unary::Neg: return map1([](float v) { return -v; }, x, y, n);
+    case Unary::Square: return map1([](float v) { return v * v; }, x, y, n);
+    case Unary::Rsqrt: return map1([](float v) { return 1.f / sqrtf(v); }, x, y, n);
   }
 }
 
 void binary(Binary op, const float* a, const float* b, float* c, int64_t n) {
-  // a, b and c may alias (in-place ops on the heap), so no __restrict here.
-  const bool par = n >= kParallelMin;
   switch (op) {
-    case Binary::Add:
-#pragma omp parallel for simd if (par)
-      for (int64_t i = 0; i < n; i++) c[i] = a[i] + b[i];
-      break;
-    case Binary::Mul:
-#pragma omp parallel for simd if (par)
-      for (int64_t i = 0; i < n; i++) c[i] = a[i] * b[i];
-      break;
-    case Binary::Sub:
-#pragma omp parallel for simd if (par)
-      for (int64_t i = 0; i < n; i++) c[i] = a[i] - b[i];
-      break;
-    case Binary::Div:
-#pragma omp parallel for simd if (par)
-      for (int64_t i = 0; i < n; i++) c[i] = a[i] / b[i];
-      break;
+    case Binary::Add: return map2([](float u, float v) { return u + v; }, a, b, c, n);
+    case Binary::Mul: return map2([](float u, float v) { return u * v; }, a, b, c, n);
+    case Binary::Sub: return map2([](float u, float v) { return u - v; }, a, b, c, n);
+    case Binary::Div: return map2([](float u, float v) { return u / v; }, a, b, c, n);
   }
 }
 

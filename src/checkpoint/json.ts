@@ -96,6 +96,18 @@ export function parseStrictJson(text: string): JsonValue {
 
   const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 
+  /** After a member or element: true past the closing bracket, false past a comma. */
+  const closes = (close: '}' | ']'): boolean => {
+    skipWs();
+    if (text[pos] === ',') {
+      pos++;
+      return false;
+    }
+    if (text[pos] !== close) fail(`expected ',' or '${close}'`);
+    pos++;
+    return true;
+  };
+
   const parseValue = (depth: number): JsonValue => {
     if (depth > MAX_DEPTH) fail('nesting too deep');
     skipWs();
@@ -117,16 +129,7 @@ export function parseStrictJson(text: string): JsonValue {
         skipWs();
         expect(':');
         entries.set(key, parseValue(depth + 1));
-        skipWs();
-        if (text[pos] === ',') {
-          pos++;
-          continue;
-        }
-        if (text[pos] === '}') {
-          pos++;
-          return { kind: 'object', entries };
-        }
-        fail("expected ',' or '}'");
+        if (closes('}')) return { kind: 'object', entries };
       }
     }
     if (c === '[') {
@@ -139,16 +142,7 @@ export function parseStrictJson(text: string): JsonValue {
       }
       for (;;) {
         items.push(parseValue(depth + 1));
-        skipWs();
-        if (text[pos] === ',') {
-          pos++;
-          continue;
-        }
-        if (text[pos] === ']') {
-          pos++;
-          return { kind: 'array', items };
-        }
-        fail("expected ',' or ']'");
+        if (closes(']')) return { kind: 'array', items };
       }
     }
     if (c === '"') return { kind: 'string', value: parseString() };

@@ -467,6 +467,18 @@ export function numElements(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** Dtypes whose values a JS typed array reads as numbers, converted to float32 by value. */
+const NUMBER_VIEWS = {
+  F64: Float64Array,
+  BOOL: Uint8Array,
+  U8: Uint8Array,
+  I8: Int8Array,
+  U16: Uint16Array,
+  I16: Int16Array,
+  U32: Uint32Array,
+  I32: Int32Array,
+} as const;
+
 /**
  * Converts to float32: floats exactly where float32 can (F16, BF16, F8 exactly; F64 rounded), integers by value
  * (64-bit ones rounded to float32). F4/F6 packing and complex C64 have no float32 meaning here and throw.
@@ -495,20 +507,14 @@ export function toFloat32(t: HostTensor, name?: string): Float32Array {
       return new Float32Array(out.buffer);
     }
     case 'F64':
-      return Float32Array.from(new Float64Array(buf));
     case 'BOOL':
     case 'U8':
-      return Float32Array.from(new Uint8Array(buf));
     case 'I8':
-      return Float32Array.from(new Int8Array(buf));
     case 'U16':
-      return Float32Array.from(new Uint16Array(buf));
     case 'I16':
-      return Float32Array.from(new Int16Array(buf));
     case 'U32':
-      return Float32Array.from(new Uint32Array(buf));
     case 'I32':
-      return Float32Array.from(new Int32Array(buf));
+      return Float32Array.from(new NUMBER_VIEWS[t.dtype](buf));
     case 'U64':
       return Float32Array.from(new BigUint64Array(buf), (v) => Number(v));
     case 'I64':

@@ -17,7 +17,7 @@ import type { TrecDlYear } from '../rank/trecdl.js';
 import type { RankScores } from '../workflow/ranking.js';
 import type { Command } from './command.js';
 import { defineCommand, type FlagSpec } from './args.js';
-import { budgetGrid, runSweepCli, variantGrid } from './workflow.js';
+import { budgetGrid, runSweepCli, seedRange, variantGrid } from './workflow.js';
 
 const YEARS: readonly string[] = ['2019', '2020'];
 const year = (v: string | undefined): TrecDlYear => {
@@ -62,8 +62,7 @@ const train = defineCommand(
     const temperature = Number(v.temperature);
     if (!(Number.isInteger(negatives) && negatives >= 1)) throw new ConfigError(`--negatives must be a positive integer, got '${v.negatives}'`, undefined, 'negatives');
     if (!(temperature > 0)) throw new ConfigError(`--temperature must be > 0, got '${v.temperature}'`, undefined, 'temperature');
-    const seeds = Number(v.seeds);
-    if (!(Number.isInteger(seeds) && seeds >= 1)) throw new ConfigError(`--seeds must be a positive integer, got '${v.seeds}'`, undefined, 'seeds');
+    const seeds = seedRange(v.seeds);
     return runSweepCli({
       spec: {
         name: `rank-${objective}`,
@@ -71,7 +70,7 @@ const train = defineCommand(
         ...(v.tokenizer ? { tokenizerDir: v.tokenizer } : {}),
         tasks: [`msmarco:${objective}`],
         variants: variantGrid(v),
-        seeds: Array.from({ length: seeds }, (_, i) => i),
+        seeds,
         budgets: budgetGrid(v, 'gemma-lab rank train'),
         ...(v.train ? { files: { train: v.train } } : {}),
       },

@@ -44,6 +44,13 @@ const cross = <T>(lists: readonly (readonly T[])[]): T[][] => lists.reduce<T[][]
 const split = (v: string | undefined): string[] | undefined => (v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean));
 
 /** Budget flags -> the budget grid (cross product of comma lists), each budget checked. */
+/** `--seeds N`: seeds 0..N-1. */
+export function seedRange(value: string | boolean | undefined): number[] {
+  const n = Number(value);
+  if (!(Number.isInteger(n) && n >= 1)) throw new ConfigError(`--seeds must be a positive integer, got '${String(value)}'`, undefined, 'seeds');
+  return Array.from({ length: n }, (_, i) => i);
+}
+
 export function budgetGrid(values: Readonly<Record<string, string | boolean | undefined>>, where: string): TrainBudget[] {
   const axes = Object.entries(BUDGET_FLAGS)
     .filter(([flag]) => typeof values[flag] === 'string')
@@ -212,8 +219,7 @@ export function benchmarkCommand(benchmark: 'glue' | 'superglue'): Command {
       }
       const tasks = tasksOf(benchmark, v.task as string);
       if ((v.train || v.dev) && tasks.length !== 1) throw new ConfigError('--train/--dev need exactly one --task', undefined, 'task');
-      const seeds = Number(v.seeds);
-      if (!(Number.isInteger(seeds) && seeds >= 1)) throw new ConfigError(`--seeds must be a positive integer, got '${String(v.seeds)}'`, undefined, 'seeds');
+      const seeds = seedRange(v.seeds);
       const every = v['checkpoint-every'] === undefined ? undefined : Number(v['checkpoint-every']);
       return runSweepCli({
         spec: {
@@ -222,7 +228,7 @@ export function benchmarkCommand(benchmark: 'glue' | 'superglue'): Command {
           ...(v.tokenizer ? { tokenizerDir: v.tokenizer as string } : {}),
           tasks,
           variants: variantGrid(v),
-          seeds: Array.from({ length: seeds }, (_, i) => i),
+          seeds,
           budgets: budgetGrid(v, `gemma-lab ${benchmark}`),
           testFiles: testFiles(v['test-file'] as string | undefined, tasks),
           ...(v.train || v.dev ? { files: { ...(v.train ? { train: v.train as string } : {}), ...(v.dev ? { dev: v.dev as string } : {}) } } : {}),

@@ -45,7 +45,7 @@ export interface GlueEvalOptions extends RunControl {
   readonly batchSize?: number;
 }
 
-export interface GlueFinetuneOptions extends GlueEvalOptions {
+export interface GlueFinetuneOptions extends GlueEvalOptions, FinetuneRunOptions {
   readonly seed?: number;
   readonly trainBatchSize?: number;
   /** Optimizer steps; default `epochs` passes over the (limited) training set. */
@@ -57,6 +57,11 @@ export interface GlueFinetuneOptions extends GlueEvalOptions {
   readonly optimizer?: AdamWOptions;
   readonly gradAccumSteps?: number;
   readonly clipNorm?: number;
+  readonly onLog?: (rec: StepLog) => void;
+}
+
+/** Selection, subsets, data files and checkpointing: what a GLUE and a SuperGLUE fine-tune share. */
+export interface FinetuneRunOptions {
   /**
    * Validation evaluation every N steps (default: once per epoch) with early-stopping patience (default
    * none); the best-scoring weights are restored. Selection runs on `validation` rows carved from train,
@@ -73,11 +78,10 @@ export interface GlueFinetuneOptions extends GlueEvalOptions {
   /** Train on a seeded random subset of this many examples; evaluate on the first `devLimit` dev rows. */
   readonly trainLimit?: number;
   readonly devLimit?: number;
-  /** Override the data files (default ../shared/data/glue/<task>/{train,dev}.tsv). */
+  /** Override the data files (default ../shared/data/<benchmark>/<task>/{train,dev}). */
   readonly files?: { readonly train?: string; readonly dev?: string };
   readonly checkpoint?: CheckpointOptions;
   readonly resume?: boolean;
-  readonly onLog?: (rec: StepLog) => void;
 }
 
 export interface GlueEvalResult extends TaskResult {
@@ -160,8 +164,25 @@ export function carveValidation<E extends { readonly label: number | null }>(
 }
 
 /** Default validation size: 10% of the train rows, at least 1, at most 1000. */
-export function defaultValidationSize(trainRows: number): number {
+function defaultValidationSize(trainRows: number): number {
   return Math.min(1000, Math.max(1, Math.round(trainRows / 10)));
+}
+
+/**
+ * Rows to carve from `trainRows` for selection: `o.validation`, else the default size when something is
+ * evaluated before the last planned step or there is a patience, else 0. The plan counts the limited rows,
+ * `rowsPerStep` at a time.
+ */
+export function plannedValidationSize(
+  o: FinetuneRunOptions & { readonly maxSteps?: number; readonly epochs?: number },
+  trainRows: number,
+  rowsPerStep: number,
+): number {
+  const planRows = Math.min(o.trainLimit ?? trainRows, trainRows);
+  const perEpoch = Math.ceil(planRows / rowsPerStep);
+  const planSteps = o.maxSteps ?? Math.max(1, Math.round((o.epochs ?? 1) * perEpoch));
+  const selects = o.patience !== undefined || (o.evalEvery ?? perEpoch) < planSteps;
+  return o.validation ?? (selects ? defaultValidationSize(planRows) : 0);
 }
 
 /** The training rows finetuneGlue uses: a seeded random subset of `limit` rows (file order kept), or all. */
@@ -231,10 +252,7 @@ export async function finetuneGlue(task: GlueTaskId, encoder: GemmaEncoder, o: G
   const accum = o.gradAccumSteps ?? 1;
   // Selection happens when something is evaluated before the last step: then a validation split is
   // carved from train first (the trainLimit subset comes from what is left), so dev never selects.
-  const planRows = Math.min(o.trainLimit ?? trainSplit.examples.length, trainSplit.examples.length);
-  const planSteps = o.maxSteps ?? Math.max(1, Math.round((o.epochs ?? 1) * Math.ceil(planRows / (batchSize * accum))));
-  const selects = o.patience !== undefined || (o.evalEvery ?? Math.ceil(planRows / (batchSize * accum))) < planSteps;
-  const validationSize = o.validation ?? (selects ? defaultValidationSize(planRows) : 0);
+  const validationSize = plannedValidationSize(o, trainSplit.examples.length, batchSize * accum);
   const carved = carveValidation(trainSplit.examples, validationSize, seed, spec.kind === 'regression');
   const trainRows = trainSubset(carved.train, o.trainLimit, seed);
   const devRows = devSplit.examples.slice(0, o.devLimit ?? devSplit.examples.length);

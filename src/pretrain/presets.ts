@@ -6,18 +6,23 @@
 import { parseGemmaConfig, type GemmaConfig } from '../config/gemma.js';
 import { ConfigError } from '../errors.js';
 
+/** The sizes both tiny presets share (they differ in layer pattern, rope and softcaps). */
+const TINY_DIMS = {
+  hidden_size: 128,
+  intermediate_size: 512,
+  num_hidden_layers: 4,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  head_dim: 32,
+  query_pre_attn_scalar: 32,
+  sliding_window: 64,
+} as const;
+
 export const PRESETS = {
   /** Gemma 3: q/k norm, local:global layers 3:1, local rope 1e4 / global 1e6, no softcaps. */
   'gemma3-tiny': {
     model_type: 'gemma3_text',
-    hidden_size: 128,
-    intermediate_size: 512,
-    num_hidden_layers: 4,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    head_dim: 32,
-    query_pre_attn_scalar: 32,
-    sliding_window: 64,
+    ...TINY_DIMS,
     layer_types: ['sliding_attention', 'sliding_attention', 'sliding_attention', 'full_attention'],
     rope_theta: 1_000_000,
     rope_local_base_freq: 10_000,
@@ -27,14 +32,7 @@ export const PRESETS = {
   /** Gemma 2: alternating local/global layers, attention and final logit softcaps. */
   'gemma2-tiny': {
     model_type: 'gemma2',
-    hidden_size: 128,
-    intermediate_size: 512,
-    num_hidden_layers: 4,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    head_dim: 32,
-    query_pre_attn_scalar: 32,
-    sliding_window: 64,
+    ...TINY_DIMS,
     layer_types: ['sliding_attention', 'full_attention', 'sliding_attention', 'full_attention'],
     rope_theta: 10_000,
     attn_logit_softcapping: 50,

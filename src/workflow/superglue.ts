@@ -7,7 +7,7 @@
  * straddles the split) chooses the checkpoint; val (the dev split) is scored once, at the end.
  */
 import type { GemmaEncoder } from '../encoder/encoder.js';
-import { carveValidation, defaultValidationSize, type Selection } from '../encoder/glue.js';
+import { carveValidation, plannedValidationSize, type FinetuneRunOptions, type Selection } from '../encoder/glue.js';
 import { ConfigError } from '../errors.js';
 import type { TaskResult } from '../eval/glue.js';
 import { recordGold, scoreMultiRC, scoreReCoRD, scoreSuperGlueTask, type SimpleSuperGlueTask } from '../eval/superglue.js';
@@ -15,12 +15,13 @@ import type { RunControl } from '../progress/index.js';
 import { classificationData, classifySuperGlue, superglueExamples, type SuperGluePredictions } from '../t5gemma/superglue.js';
 import { loadSuperGlue, superglueSharedFile, SUPERGLUE_TASKS, type SuperGlueRecords, type SuperGlueTaskId } from '../tasks/superglue.js';
 import type { Tokenizer } from '../tokenize/index.js';
-import { train, type CheckpointOptions, type EvalRecord, type StepLog } from '../train/trainer.js';
+import { train, type EvalRecord, type StepLog } from '../train/trainer.js';
 
 /** Tasks an encoder classifier is trained on here (AX-b / AX-g are test-only diagnostics). */
 export type SuperGlueTrainTask = Exclude<SuperGlueTaskId, 'axb' | 'axg'>;
 
-export interface SuperGlueFinetuneOptions extends RunControl {
+/** `validation` counts whole records carved from train (default as GLUE: 10% when there is selection). */
+export interface SuperGlueFinetuneOptions extends RunControl, FinetuneRunOptions {
   readonly tokenizer: Tokenizer;
   readonly maxLength?: number;
   readonly seed?: number;
@@ -30,15 +31,6 @@ export interface SuperGlueFinetuneOptions extends RunControl {
   readonly lr?: number;
   readonly warmupFraction?: number;
   readonly decay?: 'constant' | 'linear' | 'cosine';
-  readonly evalEvery?: number;
-  readonly patience?: number;
-  /** Records carved from train to select on (default as GLUE: 10% when there is selection). */
-  readonly validation?: number;
-  readonly trainLimit?: number;
-  readonly devLimit?: number;
-  readonly files?: { readonly train?: string; readonly dev?: string };
-  readonly checkpoint?: CheckpointOptions;
-  readonly resume?: boolean;
 }
 
 export interface SuperGlueEvalResult extends TaskResult {
@@ -102,11 +94,7 @@ export async function finetuneSuperGlue(task: SuperGlueTrainTask, encoder: Gemma
   const all = trainSplit.records as readonly AnyRecord[];
   const batchSize = o.batchSize ?? 16;
   const grouped = task === 'copa' || task === 'multirc' || task === 'record';
-  const planRows = Math.min(o.trainLimit ?? all.length, all.length);
-  const perEpoch = Math.ceil(planRows / batchSize);
-  const planSteps = o.maxSteps ?? Math.max(1, Math.round((o.epochs ?? 1) * perEpoch));
-  const selects = o.patience !== undefined || (o.evalEvery ?? perEpoch) < planSteps;
-  const vSize = o.validation ?? (selects ? defaultValidationSize(planRows) : 0);
+  const vSize = plannedValidationSize(o, all.length, batchSize);
   // Stratify single-label tasks by their label; grouped tasks carve whole records at random.
   const carved = carveValidation(all.map((r) => ({ r, label: grouped ? 0 : recordLabel(r) })), vSize, seed);
   let trainRecords = carved.train.map((x) => x.r);

@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT, sharedDir } from '../../src/io/paths.js';
 import { Rng } from '../../src/rng/index.js';
@@ -20,6 +19,7 @@ import {
   type HostTensor,
 } from '../../src/checkpoint/safetensors.js';
 import { CheckpointError } from '../../src/errors.js';
+import { withTempDir } from '../helpers/dispose.js';
 
 const FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'checkpoint');
 
@@ -107,9 +107,8 @@ print(json.dumps({'tensors': out, 'metadata': h.get('__metadata__')}))
   return JSON.parse(execFileSync('python3', ['-c', script, file], { encoding: 'utf8' })) as never;
 }
 
-test('round trip for every dtype: identical bytes, header padded to 8, Python reads the same', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'st-'));
-  try {
+test('round trip for every dtype: identical bytes, header padded to 8, Python reads the same', () =>
+  withTempDir('st-', async (dir) => {
     const rng = new Rng(7);
     const tensors = new Map<string, HostTensor>();
     for (const dtype of Object.keys(DTYPE_BITS) as DType[]) {
@@ -134,21 +133,14 @@ test('round trip for every dtype: identical bytes, header padded to 8, Python re
     const py = pythonReadSummary(file) as unknown as { tensors: Record<string, { dtype: string; shape: number[]; hex: string }>; metadata: unknown };
     assert.deepEqual(py.metadata, { format: 'pt', note: 'x' });
     for (const [name, t] of tensors) assert.deepEqual(py.tensors[name], { dtype: t.dtype, shape: t.shape, hex: hex(t.data) }, name);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('writer refuses data whose length does not match shape x dtype, naming the tensor', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'st-'));
-  try {
+test('writer refuses data whose length does not match shape x dtype, naming the tensor', () =>
+  withTempDir('st-', async (dir) => {
     const file = join(dir, 'bad.safetensors');
     const tensors = new Map<string, HostTensor>([['w', { dtype: 'F32', shape: [3], data: new Uint8Array(8) }]]);
     await assert.rejects(writeSafetensors(file, tensors), (e: unknown) => e instanceof CheckpointError && e.tensor === 'w' && e.file === file);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
 const f32Bits = (x: number): number => new Uint32Array(new Float32Array([x]).buffer)[0] as number;
 const bitsF32 = (b: number): number => new Float32Array(new Uint32Array([b]).buffer)[0] as number;
@@ -294,9 +286,8 @@ test('10,000 seeded mutations of a valid file raise only SafetensorsError, never
   assert.ok(kinds.size >= 5, JSON.stringify([...kinds]));
 });
 
-test('a file that shrinks after its header was read is reported, not half-read', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'st-'));
-  try {
+test('a file that shrinks after its header was read is reported, not half-read', () =>
+  withTempDir('st-', async (dir) => {
     const file = join(dir, 'x.safetensors');
     const { readSafetensorsHeader, readTensorFromHeader } = await import('../../src/checkpoint/safetensors.js');
     await writeSafetensors(file, new Map([['w', fromFloat32(new Float32Array([1, 2, 3]), [3], 'F32')]]));
@@ -304,7 +295,4 @@ test('a file that shrinks after its header was read is reported, not half-read',
     const bytes = await readFile(file);
     await writeFile(file, bytes.subarray(0, bytes.length - 2));
     await assert.rejects(readTensorFromHeader(header, 'w'), (e: unknown) => e instanceof SafetensorsError && e.tensor === 'w');
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }));

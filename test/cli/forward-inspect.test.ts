@@ -1,22 +1,18 @@
 /** The `forward` and `inspect` CLIs, spawned as users run them, checked against the goldens. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT, sharedDir } from '../../src/io/paths.js';
 import { assertAllClose, TOL } from '../helpers/close.js';
+import { runCli } from '../helpers/cli.js';
+import { withTempDir } from '../helpers/dispose.js';
 import { fixturePoolingKey, nonPad, readGolden } from '../models/golden.js';
 
-const BIN = join(REPO_ROOT, 'bin', 'gemma-lab.js');
 const G2 = join(sharedDir(), 'fixtures', 'gemma2-tiny');
 const G3 = join(REPO_ROOT, 'test', 'fixtures', 'gemma3-tiny');
 
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (...args: string[]) => runCli(args);
 
 interface ForwardFile {
   attention: string;
@@ -25,9 +21,8 @@ interface ForwardFile {
   pooled: Record<string, number[][]>;
 }
 
-test('forward CLI reproduces the goldens (gemma2-tiny every mode, gemma3-tiny HF bidirectional mode)', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'gemma-cli-'));
-  try {
+test('forward CLI reproduces the goldens (gemma2-tiny every mode, gemma3-tiny HF bidirectional mode)', () =>
+  withTempDir('gemma-cli-', async (dir) => {
     const runs: [string, string, string][] = [
       [G2, 'right_padded', 'causal'],
       [G2, 'short_first_row_padded', 'bidirectional_global'],
@@ -49,14 +44,10 @@ test('forward CLI reproduces the goldens (gemma2-tiny every mode, gemma3-tiny HF
       else assert.equal(got.logits, undefined);
       for (const k of ['mean', 'first', 'last']) assertAllClose(got.pooled[k]!, want.pooled[fixturePoolingKey(k)]!, TOL.parityF32, `${mode} pooled.${k}`);
     }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('forward CLI: bad input names the file; bad mode is a usage error', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'gemma-cli-'));
-  try {
+test('forward CLI: bad input names the file; bad mode is a usage error', () =>
+  withTempDir('gemma-cli-', async (dir) => {
     const input = join(dir, 'bad.json');
     await writeFile(input, JSON.stringify({ input_ids: [[2, 3], [2]] }));
     let r = cli('forward', '--model', G2, '--input', input, '--out', join(dir, 'o.json'));
@@ -69,10 +60,7 @@ test('forward CLI: bad input names the file; bad mode is a usage error', async (
     r = cli('forward', '--model', G2, '--input', input, '--out', join(dir, 'o.json'), '--attention', 'sideways');
     assert.equal(r.code, 2);
     assert.match(r.stderr, /unknown --attention 'sideways'/);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
 test('inspect CLI: family, sizes, dtype and parameter count', () => {
   const r = cli('inspect', G2, '--json');

@@ -1,6 +1,5 @@
 /** `forward` on encoder-decoders and `generate`, spawned as users run them, checked against goldens and the library. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,9 +12,9 @@ import type { T5Gemma2Model } from '../../src/models/t5gemma2.js';
 import { toEncoderDecoder } from '../../src/t5gemma/build.js';
 import { generate } from '../../src/t5gemma/generate.js';
 import { TOL, assertAllClose } from '../helpers/close.js';
+import { runCli } from '../helpers/cli.js';
 import { type Case, fixtureDir, goldenCases, realTokens } from '../t5gemma/golden.js';
 
-const BIN = join(REPO_ROOT, 'bin', 'gemma-lab.js');
 const SHIPPED = join(REPO_ROOT, 'data', 'models', 'tiny-gemma-pretrained');
 let dir = '';
 before(async () => {
@@ -24,10 +23,7 @@ before(async () => {
 });
 after(async () => rm(dir, { recursive: true, force: true }));
 
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (...args: string[]) => runCli(args, 120_000);
 
 interface S2SFile {
   model_type: string;

@@ -24,6 +24,7 @@ import { GemmaModel } from '../../src/models/gemma.js';
 import { exportHf, loadFinetuned } from '../../src/workflow/export.js';
 import { loadGemmaModel } from '../../src/models/load.js';
 import { assertAllClose, TOL } from '../helpers/close.js';
+import { withDisposed } from '../helpers/dispose.js';
 import { nonPad, readGolden } from '../models/golden.js';
 
 const EG = join(REPO_ROOT, 'test', 'fixtures', 'embeddinggemma-tiny');
@@ -155,16 +156,13 @@ test('saving as a sentence-transformers folder reloads bit for bit (F32), keys w
     assert.deepEqual(cfg.architectures, ['Gemma3TextModel']);
     const header = readFileSync(join(dir, 'model.safetensors')).subarray(8, 400).toString('latin1');
     assert.ok(header.includes('"embed_tokens.weight"') && !header.includes('model.embed_tokens'));
-    const back = await loadEmbedder(dir);
-    try {
+    await withDisposed(loadEmbedder(dir), (back) => {
       for (const c of golden.cases) {
         const x = { inputIds: c.input_ids, attentionMask: c.attention_mask };
         assert.deepEqual(back.embed(x), e.embed(x), `${c.name}: bit for bit`);
       }
       assert.deepEqual(back.pipeline.prompts, e.pipeline.prompts);
-    } finally {
-      back.dispose();
-    }
+    });
   } finally {
     e.dispose();
     rmSync(dir, { recursive: true, force: true });
@@ -191,12 +189,7 @@ test('texts and prompts by name: the prompt string is prepended before tokenizin
     assert.equal(vocab.encode('word '.repeat(100), 32).length, 32);
     await saveSentenceTransformer(e, dir);
     assert.ok(existsSync(join(dir, 'tokenizer.json')) && existsSync(join(dir, 'tokenizer_config.json')), 'tokenizer files copied');
-    const back = await loadEmbedder(dir);
-    try {
-      assert.deepEqual(back.embed([text], { promptName: 'query' }), want);
-    } finally {
-      back.dispose();
-    }
+    await withDisposed(loadEmbedder(dir), (back) => assert.deepEqual(back.embed([text], { promptName: 'query' }), want));
   } finally {
     e.dispose();
     rmSync(dir, { recursive: true, force: true });

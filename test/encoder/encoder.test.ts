@@ -15,6 +15,7 @@ import type { Labelled } from '../../src/tokenize/batch.js';
 import { padRight } from '../../src/tokenize/batch.js';
 import { ConfigError } from '../../src/errors.js';
 import { assertAllClose, TOL } from '../helpers/close.js';
+import { withDisposed } from '../helpers/dispose.js';
 
 await initEngine();
 
@@ -90,9 +91,8 @@ test('head losses vs hand-computed values', () => {
   assert.throws(() => headLoss({ kind: 'ranking', loss: 'pairwise' }, tf.tensor2d([[0], [1], [2]]), [1, 0, 1]), ConfigError);
 });
 
-test("attention switch: the encoder's states equal the model's own causal / bidirectional modes, and they differ", () => {
-  const model = GemmaModel.random(CONFIG, 1);
-  try {
+test("attention switch: the encoder's states equal the model's own causal / bidirectional modes, and they differ", () =>
+  withDisposed(GemmaModel.random(CONFIG, 1), (model) => {
     const b = batchOf([0, 1, 0]);
     const mask = tf.tensor2d(b.mask, [b.batch, b.length], 'int32');
     const ids = tf.tensor2d(b.ids, [b.batch, b.length], 'int32');
@@ -109,14 +109,10 @@ test("attention switch: the encoder's states equal the model's own causal / bidi
     const diff = (a: number[][], c: number[][]) => Math.max(...a.flat().map((v, i) => Math.abs(v - (c.flat()[i] as number))));
     assert.ok(diff(means.get('causal')!, means.get('bidirectional_global')!) > 1e-3, 'causal != bidirectional');
     assert.ok(diff(means.get('bidirectional_sliding')!, means.get('bidirectional_global')!) > 1e-3, 'sliding != global (window 3, length 6)');
-  } finally {
-    model.dispose();
-  }
-});
+  }));
 
-test("'last' pooling is the last non-pad token's state; 'first' is position 0", () => {
-  const model = GemmaModel.random(CONFIG, 2);
-  try {
+test("'last' pooling is the last non-pad token's state; 'first' is position 0", () =>
+  withDisposed(GemmaModel.random(CONFIG, 2), (model) => {
     const b = batchOf([0, 1, 0]);
     const h = model.forward(tf.tensor2d(b.ids, [b.batch, b.length], 'int32'), {
       attentionMask: tf.tensor2d(b.mask, [b.batch, b.length], 'int32'),
@@ -128,14 +124,10 @@ test("'last' pooling is the last non-pad token's state; 'first' is position 0", 
     const first = toEncoder(model, { attention: 'bidirectional_global', pooling: 'first', head: { kind: 'regression' } });
     assertAllClose(first.embed(b).arraySync(), SEQS.map((_, i) => h[i]![0]!), 1e-6, 'first');
     first.dispose();
-  } finally {
-    model.dispose();
-  }
-});
+  }));
 
-test('dropout: off in eval (deterministic, equal to rate 0), on in training (seeded, reproducible)', () => {
-  const model = GemmaModel.random(CONFIG, 3);
-  try {
+test('dropout: off in eval (deterministic, equal to rate 0), on in training (seeded, reproducible)', () =>
+  withDisposed(GemmaModel.random(CONFIG, 3), (model) => {
     const b = batchOf([1, 0, 1]);
     const enc = toEncoder(model, {
       attention: 'bidirectional_global',
@@ -159,10 +151,7 @@ test('dropout: off in eval (deterministic, equal to rate 0), on in training (see
     const headOnly = toEncoder(model, { attention: 'bidirectional_global', pooling: 'attention', dropout: { rate: 0.3, placement: { head: true } }, head: { kind: 'classification', numClasses: 2 }, seed: 5 });
     assert.notEqual(headOnly.loss(b, { seed: 7 }).dataSync()[0], headOnly.evalLoss(b));
     for (const e of [enc, plain, none, headOnly]) e.dispose();
-  } finally {
-    model.dispose();
-  }
-});
+  }));
 
 test('params = backbone + pooling + head; saveHead/loadHead round-trips; frozen backbone option', async () => {
   const model = GemmaModel.random(CONFIG, 4);
@@ -214,15 +203,11 @@ test('every head trains end to end through the trainer (attention pooling gets g
   }
 });
 
-test('no tensor leaks: an encoder head (attention pooling + score) holds one tensor per variable and dispose frees them', () => {
-  const model = GemmaModel.random(CONFIG, 1);
-  try {
+test('no tensor leaks: an encoder head (attention pooling + score) holds one tensor per variable and dispose frees them', () =>
+  withDisposed(GemmaModel.random(CONFIG, 1), (model) => {
     const before = tf.memory().numTensors;
     const enc = toEncoder(model, { attention: 'bidirectional_global', pooling: 'attention', attentionPoolingHeads: 2, head: { kind: 'classification', numClasses: 3 } });
     assert.equal(tf.memory().numTensors, before + 5); // pooler.query, pooler.k_proj, pooler.v_proj, score.weight, score.bias
     enc.dispose();
     assert.equal(tf.memory().numTensors, before);
-  } finally {
-    model.dispose();
-  }
-});
+  }));

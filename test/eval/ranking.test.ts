@@ -31,6 +31,10 @@ function scored(pairs: [string, number][]): RunEntry[] {
   return pairs.map(([docid, score]) => ({ docid, score, rank: 999 }));
 }
 
+/** Qrels / Run from qid -> [docid, grade] or [docid, score] pairs (run entries built by `scored`). */
+const qrelsOf = (byQuery: Record<string, [string, number][]>): Qrels => new Map(Object.entries(byQuery).map(([q, d]) => [q, new Map(d)]));
+const runOf = (byQuery: Record<string, [string, number][]>): Run => new Map(Object.entries(byQuery).map(([q, d]) => [q, scored(d)]));
+
 describe('msmarcoMrr (ms_marco_eval.py semantics, benchmarks.md §5 case 14)', () => {
   const qrels = binaryQrels({ 1: ['10'], 2: ['20', '21'], 3: ['30'] });
 
@@ -176,14 +180,8 @@ describe('trecEvalQuery hand-checkable cases', () => {
   });
 
   it('a query whose judgments are all 0 scores 0 everywhere and still counts in the mean', () => {
-    const qrels: Qrels = new Map([
-      ['1', new Map([['a', 1]])],
-      ['2', new Map([['b', 0]])],
-    ]);
-    const run: Run = new Map([
-      ['1', scored([['a', 1]])],
-      ['2', scored([['b', 1]])],
-    ]);
+    const qrels = qrelsOf({ '1': [['a', 1]], '2': [['b', 0]] });
+    const run = runOf({ '1': [['a', 1]], '2': [['b', 1]] });
     const r = trecEval(qrels, run, { cutoffs: [10] });
     const q2 = r.perQuery.get('2');
     assert.deepEqual([q2?.map, q2?.ndcg, q2?.recipRank, q2?.recall.get(10)], [0, 0, 0, 0]);
@@ -192,14 +190,8 @@ describe('trecEvalQuery hand-checkable cases', () => {
   });
 
   it('-c averages over all qrels queries; without it only over queries in the run; run-only queries are ignored', () => {
-    const qrels: Qrels = new Map([
-      ['1', new Map([['a', 1]])],
-      ['2', new Map([['b', 1]])],
-    ]);
-    const run: Run = new Map([
-      ['1', scored([['a', 1]])],
-      ['77', scored([['a', 1]])],
-    ]);
+    const qrels = qrelsOf({ '1': [['a', 1]], '2': [['b', 1]] });
+    const run = runOf({ '1': [['a', 1]], '77': [['a', 1]] });
     assert.equal(trecEval(qrels, run).mean.map, 1);
     assert.equal(trecEval(qrels, run).numQueries, 1);
     assert.equal(trecEval(qrels, run, { complete: true }).mean.map, 0.5);

@@ -3,30 +3,16 @@
  * job (what resume-by-key relies on), and refusing a checkpoint whose weights changed.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
-import { tinyGemma2 } from '../helpers/tiny.js';
-import { initEngine } from '../../src/engine/index.js';
+import { saveTinyCheckpoint } from '../helpers/checkpoint.js';
 import { ConfigError } from '../../src/errors.js';
 import { glueEncoderRun, modelIdentity } from '../../src/experiments/glue.js';
 import { readRecords, runAblation } from '../../src/experiments/index.js';
 import { REPO_ROOT } from '../../src/io/paths.js';
-import { GemmaModel } from '../../src/models/gemma.js';
-import { loadTokenizer } from '../../src/tokenize/index.js';
-
-const TOKENIZER = join(REPO_ROOT, 'data', 'tokenizers', 'gemma3-corpus');
 
 async function tinyCheckpoint(): Promise<{ dir: string; model: string; modelSha: string }> {
-  await initEngine();
-  const tok = loadTokenizer(TOKENIZER);
-  const config = tinyGemma2({ vocab_size: tok.vocabSize, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, head_dim: 8, query_pre_attn_scalar: 8, sliding_window: 16, layer_types: ['full_attention'], pad_token_id: tok.padId, bos_token_id: tok.bosId, eos_token_id: tok.eosId, initializer_range: 0.02, max_position_embeddings: 128 }, 'test');
-  const dir = mkdtempSync(join(tmpdir(), 'glue-run-'));
-  const m = GemmaModel.random(config, 0);
-  await m.save(dir);
-  m.dispose();
-  for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(TOKENIZER, f), join(dir, f));
+  const { dir } = await saveTinyCheckpoint('glue-run-');
   return { dir, ...(await modelIdentity(dir)) };
 }
 

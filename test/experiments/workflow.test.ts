@@ -5,21 +5,18 @@
  * HF export reloading bit for bit, seed statistics.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { assertAllClose, TOL } from '../helpers/close.js';
-import { tinyGemma2 } from '../helpers/tiny.js';
-import { initEngine } from '../../src/engine/index.js';
+import { CORPUS_TOKENIZER as TOKENIZER, saveTinyCheckpoint } from '../helpers/checkpoint.js';
 import { AbortedError, ConfigError, DataFileError } from '../../src/errors.js';
 import { mergeRecords, readRecords } from '../../src/experiments/store.js';
 import { parseShard } from '../../src/experiments/runner.js';
-import { REPO_ROOT } from '../../src/io/paths.js';
-import { GemmaModel } from '../../src/models/gemma.js';
 import { loadGemmaModel } from '../../src/models/load.js';
-import { loadTokenizer, encodeBatch } from '../../src/tokenize/index.js';
+import { encodeBatch } from '../../src/tokenize/index.js';
 import { loadEmbedder } from '../../src/embed/embed.js';
 import { readStPipeline } from '../../src/embed/st.js';
 import { exportHf, loadFinetuned, saveSentenceTransformerLayout } from '../../src/workflow/export.js';
@@ -27,17 +24,7 @@ import { evaluate, finetune, parseTask, predictTest, taskEncoder } from '../../s
 import { seedStats, t975 } from '../../src/workflow/stats.js';
 import { runWorkflowSweep, type WorkflowSweepSpec } from '../../src/workflow/sweep.js';
 
-const TOKENIZER = join(REPO_ROOT, 'data', 'tokenizers', 'gemma3-corpus');
-await initEngine();
-const tok = loadTokenizer(TOKENIZER);
-const config = tinyGemma2({ vocab_size: tok.vocabSize, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, head_dim: 8, query_pre_attn_scalar: 8, sliding_window: 16, layer_types: ['full_attention'], pad_token_id: tok.padId, bos_token_id: tok.bosId, eos_token_id: tok.eosId, initializer_range: 0.02, max_position_embeddings: 128 }, 'test');
-const dir = mkdtempSync(join(tmpdir(), 'workflow-'));
-{
-  const m = GemmaModel.random(config, 0);
-  await m.save(dir);
-  m.dispose();
-  for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(TOKENIZER, f), join(dir, f));
-}
+const { dir, tok } = await saveTinyCheckpoint('workflow-');
 const budget = { steps: 4, batch: 4, lr: 1e-3, trainLimit: 32, devLimit: 16, maxLength: 24, evalEvery: 2 };
 const spec = (seeds: number[]): WorkflowSweepSpec => ({ name: 't', model: dir, tasks: ['rte'], seeds, budgets: [budget] });
 

@@ -151,6 +151,19 @@ async function fixtureFiles(): Promise<RepoFile[]> {
   ];
 }
 
+/** A fake hub serving the tiny fixture as org/tiny at COMMIT_A (main) and an empty cache; both torn down after `use`. */
+async function withTinyHub(use: (h: { cache: string; base: RepoFile[]; hub: Awaited<ReturnType<typeof fakeHub>>; opts: { cacheDir: string; endpoint: string; offline: false } }) => Promise<void>): Promise<void> {
+  const cache = await mkdtemp(join(tmpdir(), 'hub-'));
+  const base = await fixtureFiles();
+  const hub = await fakeHub({ [COMMIT_A]: base }, { main: COMMIT_A });
+  try {
+    await use({ cache, base, hub, opts: { cacheDir: cache, endpoint: hub.endpoint, offline: false } });
+  } finally {
+    await hub.close();
+    await rm(cache, { recursive: true, force: true });
+  }
+}
+
 async function listTree(dir: string): Promise<string[]> {
   return (await readdir(dir, { recursive: true })).map(String).sort();
 }
@@ -253,13 +266,9 @@ test('unsafe names in a listing are rejected before anything is written', async 
   }
 });
 
-test('interrupted or corrupt download leaves no partial blob, no ref; a retry succeeds', async () => {
-  const cache = await mkdtemp(join(tmpdir(), 'hub-'));
-  const base = await fixtureFiles();
-  const hub = await fakeHub({ [COMMIT_A]: base }, { main: COMMIT_A });
-  const opts = { cacheDir: cache, endpoint: hub.endpoint, offline: false };
-  const repoDir = join(cache, 'models--org--tiny');
-  try {
+test('interrupted or corrupt download leaves no partial blob, no ref; a retry succeeds', () =>
+  withTinyHub(async ({ cache, base, hub, opts }) => {
+    const repoDir = join(cache, 'models--org--tiny');
     // Cut off on every attempt (Range ignored, so a resume is cut off again): a typed error after the retries.
     hub.faults.truncate.add('model.safetensors');
     hub.faults.ignoreRange = true;
@@ -286,36 +295,21 @@ test('interrupted or corrupt download leaves no partial blob, no ref; a retry su
     const snap = await resolveModelSource('hf://org/tiny', opts);
     assert.equal((await openCheckpoint(snap)).tensorNames.length, 24);
     assert.equal(sha256(await readFile(join(snap, 'model.safetensors'))), sha256(base[1]!.content));
-  } finally {
-    await hub.close();
-    await rm(cache, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('two concurrent downloads of one repo end with one valid blob per file', async () => {
-  const cache = await mkdtemp(join(tmpdir(), 'hub-'));
-  const base = await fixtureFiles();
-  const hub = await fakeHub({ [COMMIT_A]: base }, { main: COMMIT_A });
-  const opts = { cacheDir: cache, endpoint: hub.endpoint, offline: false };
-  try {
+test('two concurrent downloads of one repo end with one valid blob per file', () =>
+  withTinyHub(async ({ cache, base, opts }) => {
     const [a, b] = await Promise.all([resolveModelSource('hf://org/tiny', opts), resolveModelSource('hf://org/tiny', opts)]);
     assert.equal(a, b);
     const blobs = await readdir(join(cache, 'models--org--tiny', 'blobs'));
     assert.equal(blobs.length, 3, blobs.join(' '));
     assert.equal(sha256(await readFile(join(a, 'model.safetensors'))), sha256(base[1]!.content));
-  } finally {
-    await hub.close();
-    await rm(cache, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('kill -9 mid-download (x3): no blob, link or ref to a partial file; a rerun completes', async () => {
-  const cache = await mkdtemp(join(tmpdir(), 'hub-'));
-  const base = await fixtureFiles();
-  const hub = await fakeHub({ [COMMIT_A]: base }, { main: COMMIT_A });
-  const repoDir = join(cache, 'models--org--tiny');
-  const modelBlob = `blobs/${sha256(base[1]!.content)}`;
-  try {
+test('kill -9 mid-download (x3): no blob, link or ref to a partial file; a rerun completes', () =>
+  withTinyHub(async ({ cache, base, hub }) => {
+    const repoDir = join(cache, 'models--org--tiny');
+    const modelBlob = `blobs/${sha256(base[1]!.content)}`;
     hub.faults.stall.add('model.safetensors');
     for (let i = 0; i < 3; i++) {
       const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test', 'hub', 'child-download.ts'), hub.endpoint, cache], { stdio: 'ignore' });
@@ -330,11 +324,7 @@ test('kill -9 mid-download (x3): no blob, link or ref to a partial file; a rerun
     const snap = await resolveModelSource('hf://org/tiny', { cacheDir: cache, endpoint: hub.endpoint, offline: false });
     assert.equal(sha256(await readFile(join(snap, 'model.safetensors'))), sha256(base[1]!.content));
     assert.equal((await openCheckpoint(snap)).tensorNames.length, 24);
-  } finally {
-    await hub.close();
-    await rm(cache, { recursive: true, force: true });
-  }
-});
+  }));
 
 // ---- Network faults (issue 14 cases 3-4): timeouts, retries with backoff, resume, long revisions. ----
 

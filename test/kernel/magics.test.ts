@@ -4,6 +4,11 @@ import { blankMagics, defaultMagics, MagicUsageError, parseCell, rewriteLineMagi
 
 const reg = defaultMagics();
 
+/** Each [cell source, expected rewrite] pair, under the default magics. */
+function expectRewrites(pairs: [string, string][]): void {
+  for (const [src, want] of pairs) assert.equal(rewriteLineMagics(src, reg), want);
+}
+
 test('line magics become one line of typed $nb calls; line numbers are kept', () => {
   const src = 'const a = 1;\n%seed 42\n%backend wasm\n%load_model m ./ckpt/tiny\n%time const b = f(a);\na + b';
   const out = rewriteLineMagics(src, reg);
@@ -17,10 +22,12 @@ test('line magics become one line of typed $nb calls; line numbers are kept', ()
 });
 
 test('only registered names at column 0 are magics: modulo continuations and unknown names stay TypeScript', () => {
-  assert.equal(rewriteLineMagics('const r = 10\n% 3', reg), 'const r = 10\n% 3');
-  assert.equal(rewriteLineMagics('const r = x\n%m', reg), 'const r = x\n%m');
-  assert.equal(rewriteLineMagics('  %seed 1', reg), '  %seed 1');
-  assert.equal(rewriteLineMagics('%nosuch 1', reg), '%nosuch 1');
+  expectRewrites([
+    ['const r = 10\n% 3', 'const r = 10\n% 3'],
+    ['const r = x\n%m', 'const r = x\n%m'],
+    ['  %seed 1', '  %seed 1'],
+    ['%nosuch 1', '%nosuch 1'],
+  ]);
 });
 
 test('arguments are quoted safely into the generated code', () => {
@@ -83,17 +90,21 @@ test('%%glue/%%ablate become one typed $nb call around the body, budget validate
 });
 
 test('%time shows an expression\'s value as Out, a statement none', () => {
-  assert.equal(rewriteLineMagics('%time 1 + 1', reg), '$nb.timer.start(); $nb.timer.stop(1 + 1);');
-  assert.equal(rewriteLineMagics('%time await f(x);', reg), '$nb.timer.start(); $nb.timer.stop(await f(x));');
-  assert.equal(rewriteLineMagics('%time const x = 5', reg), '$nb.timer.start(); const x = 5; void $nb.timer.stop();');
-  assert.equal(rewriteLineMagics('%time f(); g()', reg), '$nb.timer.start(); f(); g(); void $nb.timer.stop();');
+  expectRewrites([
+    ['%time 1 + 1', '$nb.timer.start(); $nb.timer.stop(1 + 1);'],
+    ['%time await f(x);', '$nb.timer.start(); $nb.timer.stop(await f(x));'],
+    ['%time const x = 5', '$nb.timer.start(); const x = 5; void $nb.timer.stop();'],
+    ['%time f(); g()', '$nb.timer.start(); f(); g(); void $nb.timer.stop();'],
+  ]);
 });
 
 test('magics take notebook values: $name, {expression}, and a bare name for %seed', () => {
-  assert.equal(rewriteLineMagics('%seed $seed', reg), '$nb.seed((seed));');
-  assert.equal(rewriteLineMagics('%seed seed', reg), '$nb.seed(seed);');
-  assert.equal(rewriteLineMagics('%seed {seed + 1}', reg), '$nb.seed((seed + 1));');
-  assert.equal(rewriteLineMagics('%backend $engine', reg), 'await $nb.backend((engine));');
-  assert.equal(rewriteLineMagics('%load_model m $dir', reg), 'const m = await $nb.loadModel((dir), "gemma");');
-  assert.equal(rewriteLineMagics('%load_model m {`${root}/ckpt`} --kind t5gemma', reg), 'const m = await $nb.loadModel((`${root}/ckpt`), "t5gemma");');
+  expectRewrites([
+    ['%seed $seed', '$nb.seed((seed));'],
+    ['%seed seed', '$nb.seed(seed);'],
+    ['%seed {seed + 1}', '$nb.seed((seed + 1));'],
+    ['%backend $engine', 'await $nb.backend((engine));'],
+    ['%load_model m $dir', 'const m = await $nb.loadModel((dir), "gemma");'],
+    ['%load_model m {`${root}/ckpt`} --kind t5gemma', 'const m = await $nb.loadModel((`${root}/ckpt`), "t5gemma");'],
+  ]);
 });

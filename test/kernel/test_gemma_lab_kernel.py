@@ -94,15 +94,25 @@ def of_type(msgs, t):
     return [m for m in msgs if m["msg_type"] == t]
 
 
-class GemmaLabProtocol(unittest.TestCase):
+def result_of(msgs):
+    return of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"]
+
+
+class KernelCase(unittest.TestCase):
+    """One gemma-lab kernel (self.c) per test class, started in `cwd`, shut down after the class."""
+
+    cwd = None
+
     @classmethod
     def setUpClass(cls):
-        cls.c = Client()
+        cls.c = Client() if cls.cwd is None else Client(cwd=cls.cwd)
 
     @classmethod
     def tearDownClass(cls):
         cls.c.close()
 
+
+class GemmaLabProtocol(KernelCase):
     def test_kernel_info_reply(self):
         self.c.kc.kernel_info()
         r = self.c.kc.get_shell_msg(timeout=TIMEOUT)
@@ -134,7 +144,7 @@ class GemmaLabProtocol(unittest.TestCase):
         reply, _ = self.c.run('await Promise.reject(new TypeError("async bad"))')
         self.assertEqual((reply["ename"], reply["evalue"]), ("TypeError", "async bad"))
         reply, msgs = self.c.run("1 + 1")
-        self.assertEqual(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"], "2")
+        self.assertEqual(result_of(msgs), "2")
 
     def test_stop_on_error(self):
         kc = self.c.kc
@@ -159,20 +169,20 @@ class GemmaLabProtocol(unittest.TestCase):
         self.assertEqual(reply["status"], "ok")
         self.assertRegex(stdout_of(msgs), r"Wall time: [\d.]+ (ms|s)")
         reply, msgs = self.c.run("timed")  # declarations inside %%time persist
-        self.assertEqual(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"], "42")
+        self.assertEqual(result_of(msgs), "42")
         reply, msgs = self.c.run("%time const t2 = timed + 1\nt2")
         self.assertRegex(stdout_of(msgs), r"Wall time")
-        self.assertEqual(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"], "43")
+        self.assertEqual(result_of(msgs), "43")
         draws = []
         for _ in range(2):
             _, msgs = self.c.run("%seed 7\n[$nb.rng.next(), Math.random()]")
-            draws.append(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"])
+            draws.append(result_of(msgs))
         self.assertEqual(draws[0], draws[1])
         _, msgs = self.c.run("%seed 8\n[$nb.rng.next(), Math.random()]")
-        self.assertNotEqual(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"], draws[0])
+        self.assertNotEqual(result_of(msgs), draws[0])
         reply, msgs = self.c.run("%backend cpu\ntf.getBackend()")
         self.assertIn("backend: cpu", stdout_of(msgs))
-        self.assertEqual(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"], "'cpu'")
+        self.assertEqual(result_of(msgs), "'cpu'")
         reply, _ = self.c.run("%%nosuch\n1")
         self.assertEqual((reply["ename"], reply["evalue"]), ("UsageError", "Cell magic %%nosuch not found (%lsmagic lists them)"))
         reply, _ = self.c.run("%seed 1.5")
@@ -182,7 +192,7 @@ class GemmaLabProtocol(unittest.TestCase):
         reply, _ = self.c.run("%nosuch")  # not a registered magic: stays TypeScript (a syntax error)
         self.assertEqual(reply["ename"], "TSError")
         reply, msgs = self.c.run("const m3 = 7;\nconst r3 = 10\n% m3\nr3")  # '%' continuing a line is modulo
-        self.assertEqual(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"], "3")
+        self.assertEqual(result_of(msgs), "3")
 
     def test_load_model_magic(self):
         fixture = os.path.join(os.environ["GEMMA_LAB_SHARED_DIR"], "fixtures", "gemma2-tiny")
@@ -191,7 +201,7 @@ class GemmaLabProtocol(unittest.TestCase):
         reply, msgs = self.c.run(f"%load_model tiny {fixture}\ntiny.config.modelType")
         self.assertEqual(reply["status"], "ok", reply)
         self.assertIn("loaded gemma2", stdout_of(msgs))
-        self.assertEqual(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"], "'gemma2'")
+        self.assertEqual(result_of(msgs), "'gemma2'")
         reply, _ = self.c.run("%load_model bad /nonexistent/checkpoint")
         self.assertEqual(reply["ename"], "CheckpointError")
         self.assertIn("/nonexistent/checkpoint", reply["evalue"])
@@ -203,21 +213,13 @@ class GemmaLabProtocol(unittest.TestCase):
         self.assertEqual(r["msg_type"], "comm_info_reply")
 
 
-def result_of(msgs):
-    return of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"]
-
-
-class GemmaLabPolish(unittest.TestCase):
+class GemmaLabPolish(KernelCase):
     """What analysts hit in the first hour, on a kernel whose notebook folder is outside the checkout."""
 
     @classmethod
     def setUpClass(cls):
         cls.cwd = tempfile.mkdtemp(prefix="gemma-lab-elsewhere-")
-        cls.c = Client(cwd=cls.cwd)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.c.close()
+        super().setUpClass()
 
     def test_tables_type_check_outside_the_checkout(self):
         reply, msgs = self.c.run("const rows = [{ a: 1 }, { a: 2 }];\nconst t = aq.from(rows);\nt.numRows()")
@@ -348,29 +350,25 @@ class GemmaLabPolish(unittest.TestCase):
         self.assertEqual(result_of(msgs), "[ 'the news', true, [ 2, 3 ] ]")
 
 
-class GemmaLabInterrupts(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.c = Client()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.c.close()
-
-    def test_interrupt_sync_loop(self):
-        self.c.run("const before = 1;")
-        msg_id = self.c.kc.execute('console.log("spinning");\nwhile (true) {}')
+class GemmaLabInterrupts(KernelCase):
+    def interrupt_after(self, msg_id, printed):
+        """Interrupts the running cell once it has printed `printed`; the cell must end in an error (returned)."""
         # Interrupt the loop, not the cell's compile (seconds on a loaded machine; a SIGINT then is
         # lost: tslab's breakOnSigint run drops a pending signal). ZMQ's thread sends the line meanwhile.
-        self.c.wait_for(msg_id, lambda m: m["msg_type"] == "stream" and "spinning" in m["content"]["text"])
+        self.c.wait_for(msg_id, lambda m: m["msg_type"] == "stream" and printed in m["content"]["text"])
         time.sleep(1.5)
         self.c.km.interrupt_kernel()
         reply = self.c.reply(msg_id)["content"]
         self.c.collect(msg_id)
         self.assertEqual(reply["status"], "error")
-        self.assertIn("interrupted", reply["evalue"].lower())
+        return reply
+
+    def test_interrupt_sync_loop(self):
+        self.c.run("const before = 1;")
+        msg_id = self.c.kc.execute('console.log("spinning");\nwhile (true) {}')
+        self.assertIn("interrupted", self.interrupt_after(msg_id, "spinning")["evalue"].lower())
         reply, msgs = self.c.run("before + 1")
-        self.assertEqual(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"], "2")
+        self.assertEqual(result_of(msgs), "2")
 
     def test_interrupt_stops_async_training_loop(self):
         # A loop in the style of our trainers: one step per tick, checks $nb.signal between steps.
@@ -384,34 +382,20 @@ class GemmaLabInterrupts(unittest.TestCase):
             "})();\n"
             "await loop;"
         )
-        # Interrupt the loop while it runs, not the cell's compile (see test_interrupt_sync_loop).
-        self.c.wait_for(msg_id, lambda m: m["msg_type"] == "stream" and "looping" in m["content"]["text"])
-        time.sleep(1.5)
-        self.c.km.interrupt_kernel()
-        reply = self.c.reply(msg_id)["content"]
-        self.c.collect(msg_id)
-        self.assertEqual(reply["status"], "error")
+        self.interrupt_after(msg_id, "looping")
         _, msgs = self.c.run("await new Promise((r) => setTimeout(r, 100)); [state.steps, state.stopped]")
-        first = of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"]
+        first = result_of(msgs)
         _, msgs = self.c.run("await new Promise((r) => setTimeout(r, 300)); [state.steps, state.stopped]")
-        second = of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"]
+        second = result_of(msgs)
         self.assertEqual(first, second, "the loop kept stepping after the interrupt")
         self.assertIn("'AbortedError'", first)
         # A fresh signal for later cells: new work is not born aborted.
         _, msgs = self.c.run("$nb.signal.aborted")
-        self.assertEqual(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"], "false")
+        self.assertEqual(result_of(msgs), "false")
 
 
-class GemmaLabSecurity(unittest.TestCase):
+class GemmaLabSecurity(KernelCase):
     """Unsigned, wrongly signed, replayed and malformed frames are dropped; valid traffic still works."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.c = Client()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.c.close()
 
     def assert_no_reply(self, msg_id):
         deadline = time.time() + 1.5
@@ -445,7 +429,7 @@ class GemmaLabSecurity(unittest.TestCase):
         sock.send_multipart(to_send)
         self.assert_no_reply(msg["header"]["msg_id"])
         _, msgs = self.c.run("counter.n")
-        self.assertEqual(of_type(msgs, "execute_result")[0]["content"]["data"]["text/plain"], "1")
+        self.assertEqual(result_of(msgs), "1")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import { REPO_ROOT } from '../../src/io/paths.js';
 import { GemmaModel } from '../../src/models/gemma.js';
 import { loadModel, loadGemmaModel } from '../../src/models/load.js';
 import { MODEL_REGISTRY } from '../../src/models/registry.js';
+import { assertNoTensorLeaks } from '../helpers/leaks.js';
 
 const G1 = join(REPO_ROOT, 'test', 'fixtures', 'gemma1-tiny');
 
@@ -154,16 +155,5 @@ test('a sharded save (model.safetensors.index.json) loads to the same model', as
 
 test('no tensor leaks: loadModel, fromFloat32, random and a rejected parameter map return to the baseline', async () => {
   await initEngine();
-  const before = tf.memory().numTensors;
-  const loaded = await loadGemmaModel(G1);
-  assert.equal(tf.memory().numTensors, before + loaded.params.size); // exactly one tensor per variable
-  const { tensors } = await fixtureTensors();
-  const host = new Map([...tensors].map(([n, t]) => [n, { shape: t.shape, data: loaded.params.get(n)!.dataSync() as Float32Array }]));
-  const copy = GemmaModel.fromFloat32(loaded.config, host);
-  const random = GemmaModel.random(loaded.config, 1);
-  assert.equal(tf.memory().numTensors, before + 3 * loaded.params.size);
-  host.delete('model.norm.weight');
-  assert.throws(() => GemmaModel.fromFloat32(loaded.config, host), (e: unknown) => e instanceof CheckpointError && e.tensor === 'model.norm.weight');
-  for (const m of [loaded, copy, random]) m.dispose();
-  assert.equal(tf.memory().numTensors, before);
+  await assertNoTensorLeaks(() => loadGemmaModel(G1), (m, host) => GemmaModel.fromFloat32(m.config, host), (m) => GemmaModel.random(m.config, 1), 'model.norm.weight');
 });

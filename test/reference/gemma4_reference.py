@@ -14,6 +14,8 @@ import math
 
 import torch
 
+from gemma_reference import pool  # noqa: F401  (masked mean / first / last pooling: the same for every family)
+
 F64 = torch.float64
 MODES = ("causal", "bidirectional_global", "bidirectional_sliding", "bidirectional_sliding_gemma4_hf")
 
@@ -202,13 +204,3 @@ def forward(p, cfg, input_ids, attention_mask, mode, stages=None):
     if c is not None:
         logits = c * torch.tanh(logits / c)
     return h, logits
-
-
-def pool(h, attention_mask):
-    m = attention_mask.to(F64)
-    lengths = attention_mask.sum(1)
-    return {
-        "mean": (h * m[..., None]).sum(1) / m.sum(1, keepdim=True),
-        "first": h[:, 0],
-        "last_non_pad": h[torch.arange(h.shape[0]), lengths - 1],
-    }

@@ -212,3 +212,54 @@ def write_safetensors(path, tensors, dtype="F32"):
     h += b" " * (-len(h) % 8)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+# --------------------------------------------------------------------------------------------- fixtures
+# Shared by the make_*_fixtures.py scripts (every family): weight draws, input batches, golden rounding.
+
+def recipe_std(name):
+    """docs/conventions.md recipe: std 0.05, q_proj/k_proj/gate_proj 0.15, norm weights 0.1."""
+    return 0.1 if name.endswith("norm.weight") else 0.15 if any(k in name for k in ("q_proj", "k_proj", "gate_proj")) else 0.05
+
+
+def random_params(shapes, seed, std=recipe_std):
+    """float32 normal draws times std(name), drawn in name order from one seeded generator."""
+    rng = np.random.default_rng(seed)
+    return {name: (rng.standard_normal(shape) * std(name)).astype(np.float32) for name, shape in sorted(shapes.items())}
+
+
+def padded_cases(seed, id_end=256):
+    """Three batches as the shared fixtures: no padding, right padding, a short padded first row.
+    Rows start with BOS (2), then ids in [3, id_end); pad is 0."""
+    rng = np.random.default_rng(seed)
+
+    def row(length, total):
+        ids = [2] + [int(t) for t in rng.integers(3, id_end, length - 1)]
+        return ids + [0] * (total - length), [1] * length + [0] * (total - length)
+
+    cases = []
+    for name, lengths, total in (("nopad", [16, 16], 16), ("right_padded", [16, 11], 16), ("short_first_row_padded", [5, 8], 8)):
+        rows = [row(n, total) for n in lengths]
+        cases.append({"name": name, "input_ids": [r[0] for r in rows], "attention_mask": [r[1] for r in rows], "lengths": lengths})
+    return cases
+
+
+def f32(x):
+    """Nested lists of the shortest decimals of the float32 rounding (numpy prints float32 that way)."""
+    a = np.asarray(x.detach().numpy() if torch.is_tensor(x) else x, dtype=np.float64).astype(np.float32)
+    if a.ndim == 0:
+        return float(str(a))
+    return [f32(r) for r in a]
+
+
+def write_golden(path, obj):
+    """A golden file: compact JSON and a final newline."""
+    with open(path, "w") as f:
+        json.dump(obj, f, separators=(",", ":"))
+        f.write("\n")
+
+
+def golden_head(fixture, model_type):
+    """The leading keys of a decoder golden over F32 weights in one model.safetensors."""
+    return {"fixture": fixture, "model_type": model_type, "weights_dtype": "F32", "weights_files": ["model.safetensors"],
+            "numerics": "float64 forward on the stored weights, each value rounded once to float32"}

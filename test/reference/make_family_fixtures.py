@@ -26,19 +26,11 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import embedding_reference as emb  # noqa: E402
 import gemma_reference as ref  # noqa: E402
-from make_gemma_fixtures import f32, make_cases, param_shapes  # noqa: E402
+from gemma_reference import f32, padded_cases, random_params  # noqa: E402
+from make_gemma_fixtures import param_shapes  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(ROOT, "test", "fixtures")
-
-
-def weights_for(cfg, seed):
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name, shape in sorted(param_shapes(cfg).items()):
-        std = 0.1 if name.endswith("norm.weight") else 0.15 if any(k in name for k in ("q_proj", "k_proj", "gate_proj")) else 0.05
-        out[name] = (rng.standard_normal(shape) * std).astype(np.float32)
-    return out
 
 
 def vault_shapes(cfg):
@@ -94,7 +86,7 @@ def gemma3_mm():
     }
     full = emb.gemma3_text_config(text_config)
     assert full["head_dim"] == 256 and full["layer_types"] == ["sliding_attention", "sliding_attention", "full_attention"]
-    weights = weights_for(full, 401)
+    weights = random_params(param_shapes(full), 401)
     rng = np.random.default_rng(402)
     vision = {
         "vision_tower.vision_model.embeddings.patch_embedding.weight": [8, 3, 2, 2],
@@ -109,11 +101,9 @@ def gemma3_mm():
     os.makedirs(d, exist_ok=True)
     ref.write_safetensors(os.path.join(d, "model.safetensors"), stored, "BF16")
     write_json(os.path.join(d, "config.json"), cfg)
-    g = decoder_golden("gemma3-mm-tiny", full, to_params(weights, "BF16"), make_cases(1401), ("causal", "bidirectional_sliding_gemma3_hf"), "BF16")
+    g = decoder_golden("gemma3-mm-tiny", full, to_params(weights, "BF16"), padded_cases(1401), ("causal", "bidirectional_sliding_gemma3_hf"), "BF16")
     g["text_config_resolved"] = {k: full[k] for k in ("head_dim", "query_pre_attn_scalar", "rope_theta", "rope_local_base_freq", "max_position_embeddings", "layer_types", "sliding_window")}
-    with open(os.path.join(d, "golden.json"), "w") as f:
-        json.dump(g, f, separators=(",", ":"))
-        f.write("\n")
+    ref.write_golden(os.path.join(d, "golden.json"), g)
     print(f"wrote {d}")
 
 
@@ -132,7 +122,7 @@ def embeddinggemma():
         "rope_local_base_freq": 10000.0, "rope_scaling": None, "rope_theta": 1000000.0, "sliding_window": 8,
         "transformers_version": "4.57.0.dev0", "use_bidirectional_attention": True, "use_cache": True, "vocab_size": 256,
     }
-    weights = weights_for(cfg, 501)
+    weights = random_params(param_shapes(cfg), 501)
     d = os.path.join(OUT, "embeddinggemma-tiny")
     for sub in ("", "1_Pooling", "2_Dense", "3_Dense", "4_Normalize"):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
@@ -169,7 +159,7 @@ def embeddinggemma():
     params = to_params(weights, "F32")
     W2, W3, B3 = (torch.tensor(a.astype(np.float64)) for a in (w2, w3, b3))
     cases = []
-    for c in make_cases(1501):
+    for c in padded_cases(1501):
         ids, mask = torch.tensor(c["input_ids"]), torch.tensor(c["attention_mask"])
         h, _ = ref.forward(params, cfg, ids, mask, "bidirectional_sliding_gemma3_hf")
 
@@ -185,9 +175,7 @@ def embeddinggemma():
          "pipeline": "Transformer (bidirectional, window |i-j| < 8//2+1) -> Pooling -> Dense(64->128, no bias, Identity) -> Dense(128->64, bias, Identity) -> Normalize",
          "embeddings_by_pooling": "the same pipeline with 1_Pooling set to one mode", "embeddings_tanh": "3_Dense activation Tanh",
          "contract": "max |got - want| <= 1e-4", "generator": "test/reference/make_family_fixtures.py", "cases": cases}
-    with open(os.path.join(d, "golden.json"), "w") as f:
-        json.dump(g, f, separators=(",", ":"))
-        f.write("\n")
+    ref.write_golden(os.path.join(d, "golden.json"), g)
     print(f"wrote {d}")
 
 
@@ -204,19 +192,13 @@ def vaultgemma():
     }
     # Left out on purpose (VaultGemmaConfig defaults): attn_logit_softcapping 50.0, layer_types alternating from sliding.
     full = dict(cfg, attn_logit_softcapping=50.0)
-    rng = np.random.default_rng(601)
-    weights = {}
-    for name, shape in sorted(vault_shapes(cfg).items()):
-        std = 0.1 if name.endswith("norm.weight") else 0.15 if any(k in name for k in ("q_proj", "k_proj", "gate_proj")) else 0.05
-        weights[name] = (rng.standard_normal(shape) * std).astype(np.float32)
+    weights = random_params(vault_shapes(cfg), 601)
     d = os.path.join(OUT, "vaultgemma-tiny")
     os.makedirs(d, exist_ok=True)
     ref.write_safetensors(os.path.join(d, "model.safetensors"), weights)
     write_json(os.path.join(d, "config.json"), cfg)
-    g = decoder_golden("vaultgemma-tiny", full, to_params(weights, "F32"), make_cases(1601), ("causal", "bidirectional_global"), "F32")
-    with open(os.path.join(d, "golden.json"), "w") as f:
-        json.dump(g, f, separators=(",", ":"))
-        f.write("\n")
+    g = decoder_golden("vaultgemma-tiny", full, to_params(weights, "F32"), padded_cases(1601), ("causal", "bidirectional_global"), "F32")
+    ref.write_golden(os.path.join(d, "golden.json"), g)
     print(f"wrote {d}")
 
 

@@ -15,7 +15,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gemma4_reference as ref  # noqa: E402
-from gemma_reference import write_safetensors  # noqa: E402  (the F32 safetensors writer only)
+from gemma_reference import f32, golden_head, padded_cases, write_golden, write_safetensors  # noqa: E402  (writer and fixture helpers; no model math)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(ROOT, "test", "fixtures")
@@ -132,27 +132,6 @@ def random_weights(cfg, seed):
     return out
 
 
-def make_cases(seed):
-    rng = np.random.default_rng(seed)
-
-    def row(length, total):
-        ids = [2] + [int(t) for t in rng.integers(3, 250, length - 1)]
-        return ids + [0] * (total - length), [1] * length + [0] * (total - length)
-
-    cases = []
-    for name, lengths, total in (("nopad", [16, 16], 16), ("right_padded", [16, 11], 16), ("short_first_row_padded", [5, 8], 8)):
-        rows = [row(n, total) for n in lengths]
-        cases.append({"name": name, "input_ids": [r[0] for r in rows], "attention_mask": [r[1] for r in rows], "lengths": lengths})
-    return cases
-
-
-def f32(x):
-    a = np.asarray(x.numpy() if torch.is_tensor(x) else x, dtype=np.float64).astype(np.float32)
-    if a.ndim == 0:
-        return float(str(a))
-    return [f32(r) for r in a]
-
-
 MODE_DOCS = {
     "causal": "decoder as trained: causal; sliding_attention layers also need key > query - sliding_window",
     "bidirectional_global": "every layer attends to every non-pad key (sliding window ignored)",
@@ -204,11 +183,7 @@ def golden(fixture, cfg, params, cases):
             outputs[mode] = o
         out.append({**c, "outputs": outputs})
     return {
-        "fixture": fixture,
-        "model_type": cfg["model_type"],
-        "weights_dtype": "F32",
-        "weights_files": ["model.safetensors"],
-        "numerics": "float64 forward on the stored weights, each value rounded once to float32",
+        **golden_head(fixture, cfg["model_type"]),
         "positions": "0..L-1 for every row",
         "modes": MODE_DOCS,
         "hidden_states": "output of the final norm, [batch, seq, hidden]",
@@ -232,7 +207,7 @@ def main():
         for seed in range(seed, seed + 200, 2):
             weights = random_weights(cfg, seed)
             params = {k: torch.tensor(v.astype(np.float64)) for k, v in weights.items()}
-            cases = make_cases(seed + 1000)
+            cases = padded_cases(seed + 1000, id_end=250)
             gap = min_router_gap(params, cfg, cases)
             if gap >= 1e-4:
                 break
@@ -247,9 +222,7 @@ def main():
         write_safetensors(os.path.join(d, "model.safetensors"), weights)
         with open(os.path.join(d, "config.json"), "w") as f:
             f.write(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
-        with open(os.path.join(d, "golden.json"), "w") as f:
-            json.dump(golden(name, cfg, params, cases), f, separators=(",", ":"))
-            f.write("\n")
+        write_golden(os.path.join(d, "golden.json"), golden(name, cfg, params, cases))
         print(f"wrote {d}")
 
 

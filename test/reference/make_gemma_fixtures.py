@@ -79,39 +79,10 @@ def param_shapes(cfg):
 
 
 def random_weights(cfg, seed):
-    """docs/conventions.md recipe: std 0.05, q_proj/k_proj/gate_proj 0.15, norm weights 0.1; name order."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name, shape in sorted(param_shapes(cfg).items()):
-        std = 0.1 if name.endswith("norm.weight") else 0.15 if any(k in name for k in ("q_proj", "k_proj", "gate_proj")) else 0.05
-        out[name] = (rng.standard_normal(shape) * std).astype(np.float32)
-    return out
-
-
-def make_cases(seed):
-    """Same three shapes as the shared fixture: no padding, right padding, a short padded first row."""
-    rng = np.random.default_rng(seed)
-
-    def row(length, total):
-        ids = [2] + [int(t) for t in rng.integers(3, 256, length - 1)]
-        return ids + [0] * (total - length), [1] * length + [0] * (total - length)
-
-    cases = []
-    for name, lengths, total in (("nopad", [16, 16], 16), ("right_padded", [16, 11], 16), ("short_first_row_padded", [5, 8], 8)):
-        rows = [row(n, total) for n in lengths]
-        cases.append({"name": name, "input_ids": [r[0] for r in rows], "attention_mask": [r[1] for r in rows], "lengths": lengths})
-    return cases
+    return ref.random_params(param_shapes(cfg), seed)
 
 
 # ------------------------------------------------------------------------------------------------ golden
-
-def f32(x):
-    """Nested lists of the shortest decimals of the float32 rounding (numpy prints float32 that way)."""
-    a = np.asarray(x.numpy() if torch.is_tensor(x) else x, dtype=np.float64).astype(np.float32)
-    if a.ndim == 0:
-        return float(str(a))
-    return [f32(r) for r in a]
-
 
 MODE_DOCS = {
     "causal": "decoder as trained: causal; sliding_attention layers also need key > query - sliding_window",
@@ -133,20 +104,16 @@ def golden(fixture, cfg, params, cases, modes):
         for mode in modes:
             stages = [] if c["name"] == STAGES_CASE else None
             h, logits = ref.forward(params, cfg, ids, mask, mode, stages)
-            o = {"hidden_states": f32(h)}
+            o = {"hidden_states": ref.f32(h)}
             if stages is not None:
-                o["layer_states"] = [f32(x) for x in stages]
+                o["layer_states"] = [ref.f32(x) for x in stages]
             if mode == "causal":
-                o["logits"] = f32(logits)
-            o["pooled"] = {k: f32(v) for k, v in ref.pool(h, mask).items()}
+                o["logits"] = ref.f32(logits)
+            o["pooled"] = {k: ref.f32(v) for k, v in ref.pool(h, mask).items()}
             outputs[mode] = o
         out.append({**c, "outputs": outputs})
     return {
-        "fixture": fixture,
-        "model_type": cfg["model_type"],
-        "weights_dtype": "F32",
-        "weights_files": ["model.safetensors"],
-        "numerics": "float64 forward on the stored weights, each value rounded once to float32",
+        **ref.golden_head(fixture, cfg["model_type"]),
         "positions": "0..L-1 for every row (right padding leaves real tokens at 0..len-1)",
         "modes": {m: MODE_DOCS[m] for m in modes},
         "hidden_states": "output of the final norm (model.norm), shape [batch, seq, hidden]",
@@ -196,10 +163,8 @@ def main():
         with open(os.path.join(d, "config.json"), "w") as f:
             f.write(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
         params = {k: torch.tensor(v.astype(np.float64)) for k, v in weights.items()}
-        g = golden(name, cfg, params, make_cases(seed + 1000), modes)
-        with open(os.path.join(d, "golden.json"), "w") as f:
-            json.dump(g, f, separators=(",", ":"))
-            f.write("\n")
+        g = golden(name, cfg, params, ref.padded_cases(seed + 1000), modes)
+        ref.write_golden(os.path.join(d, "golden.json"), g)
         print(f"wrote {d} ({len(g['cases'])} cases, modes {', '.join(modes)})")
 
 

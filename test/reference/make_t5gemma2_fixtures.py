@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import t5gemma2_reference as ref  # noqa: E402
-from gemma_reference import read_safetensors, write_safetensors  # noqa: E402
+from gemma_reference import random_params, read_safetensors, recipe_std, write_golden, write_safetensors  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(ROOT, "test", "fixtures")
@@ -85,13 +85,7 @@ def shapes(c):
 
 
 def random_weights(c, seed):
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name, shape in sorted(shapes(c).items()):
-        std = 0.1 if "norm" in name else 0.15 if any(k in name for k in ("q_proj", "k_proj", "gate_proj")) else 0.05
-        std = 0.5 if name.endswith("eoi_embedding") else std
-        out[name] = (rng.standard_normal(shape) * std).astype(np.float32)
-    return out
+    return random_params(shapes(c), seed, lambda name: 0.5 if name.endswith("eoi_embedding") else recipe_std(name))
 
 
 def f32(x):
@@ -126,9 +120,7 @@ def run(cs, fwd):
 
 def dump(d, obj):
     os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "golden.json"), "w") as f:
-        json.dump(obj, f, separators=(",", ":"))
-        f.write("\n")
+    write_golden(os.path.join(d, "golden.json"), obj)
 
 
 COMMON = {

@@ -13,9 +13,7 @@ Fixtures:
                            (cross-attention copied from self-attention), to check toEncoderDecoder numerically.
 """
 import json
-import math
 import os
-import struct
 import sys
 
 import numpy as np
@@ -23,7 +21,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import t5gemma_reference as ref  # noqa: E402
-from gemma_reference import write_safetensors  # noqa: E402  (one F32 writer for every fixture)
+from gemma_reference import f32, random_params, read_safetensors, write_golden, write_safetensors  # noqa: E402  (shared fixture I/O)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(ROOT, "test", "fixtures")
@@ -114,43 +112,7 @@ def shapes(config):
 
 
 def random_weights(config, seed):
-    """Same recipe as the shared fixtures: std 0.05; q/k/gate 0.15; norms 0.1; drawn in name order."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name, shape in sorted(shapes(config).items()):
-        std = 0.1 if "norm" in name else 0.15 if any(k in name for k in ("q_proj", "k_proj", "gate_proj")) else 0.05
-        out[name] = (rng.standard_normal(shape) * std).astype(np.float32)
-    return out
-
-
-def read_safetensors(path):
-    """F32 / BF16 reader (BF16 widened exactly: the 16 bits become the high half of a float32)."""
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, meta in header.items():
-        if name == "__metadata__":
-            continue
-        b, e = meta["data_offsets"]
-        raw = data[b:e]
-        if meta["dtype"] == "F32":
-            a = np.frombuffer(raw, dtype="<f4")
-        elif meta["dtype"] == "BF16":
-            a = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
-        else:
-            raise ValueError(f"{path}: {name}: dtype {meta['dtype']}")
-        out[name] = a.reshape(meta["shape"])
-    return out
-
-
-def f32(x):
-    """Nested lists of Python floats that are the shortest decimals of the float32 rounding."""
-    a = np.asarray(x.detach().numpy() if torch.is_tensor(x) else x, dtype=np.float64).astype(np.float32)
-    if a.ndim == 0:
-        return float(str(a))  # numpy prints the shortest float32 round-trip decimal
-    return [f32(r) for r in a]
+    return random_params(shapes(config), seed)
 
 
 def make_cases(seed, L=16, Ld=7):
@@ -196,12 +158,6 @@ def golden(fixture, params, config, cases, extra):
     }
 
 
-def dump(path, obj):
-    with open(path, "w") as f:
-        json.dump(obj, f, separators=(",", ":"))
-        f.write("\n")
-
-
 def main():
     bal = top_config(module_config(64, 128, 4, 2, 32, 5.0, False), module_config(64, 128, 4, 2, 32, 5.0, True, 64))
     unb = top_config(module_config(64, 128, 4, 2, 32, 5.0, False), module_config(32, 64, 2, 1, 24, 30.0, True, 64))
@@ -212,7 +168,7 @@ def main():
         write_safetensors(os.path.join(d, "model.safetensors"), params)
         with open(os.path.join(d, "config.json"), "w") as f:
             f.write(json.dumps(config, indent=2, sort_keys=True) + "\n")
-        dump(os.path.join(d, "golden.json"),
+        write_golden(os.path.join(d, "golden.json"),
              golden(name, params, config, make_cases(seed + 1000), {"weights_dtype": "F32", "weights_files": ["model.safetensors"]}))
 
     # Balanced build from the shared Gemma 2 fixture.
@@ -226,7 +182,7 @@ def main():
     config = {"encoder": dict(m), "decoder": {**m, "cross_attention_hidden_size": m["hidden_size"]}, "vocab_size": m["vocab_size"]}
     d = os.path.join(OUT, "t5gemma-from-gemma2-tiny")
     os.makedirs(d, exist_ok=True)
-    dump(os.path.join(d, "golden.json"),
+    write_golden(os.path.join(d, "golden.json"),
          golden("t5gemma-from-gemma2-tiny", ref.from_gemma2(g), config, make_cases(1301),
                 {"source": "../shared/fixtures/gemma2-tiny (BF16 weights widened exactly)",
                  "build": "encoder and decoder copy the Gemma 2 layers; decoder cross_attn q/k/v/o and pre/post_cross_attn_layernorm copy that layer's self_attn and input/post_attention_layernorm"}))
@@ -238,8 +194,7 @@ def check_reference_against_shared_goldens():
     decoder is Gemma 2 in causal mode."""
     src = os.path.join(SHARED, "fixtures", "gemma2-tiny")
     gc = json.load(open(os.path.join(src, "config.json")))
-    p = {k: torch.tensor(v.astype(np.float64)) for k, v in
-         ref.from_gemma2(read_safetensors(os.path.join(src, "model.safetensors"))).items()}
+    p = ref.from_gemma2(read_safetensors(os.path.join(src, "model.safetensors")))  # float64 tensors
     no_cross = {k: v * 0 if "cross_attn.o_proj" in k else v for k, v in p.items()}
     for c in json.load(open(os.path.join(src, "golden.json")))["cases"]:
         ids, mask = torch.tensor(c["input_ids"]), torch.tensor(c["attention_mask"])

@@ -1,4 +1,5 @@
 /** Shared helpers for the T5Gemma golden fixtures (test/reference/make_t5gemma_fixtures.py). */
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -45,3 +46,10 @@ export function checkGolden(model: Seq2SeqForward, fixture: string, goldenName =
   return err;
 }
 
+/** checkGolden that also asserts no tensor is left behind, and logs the max errors under `label`. */
+export function checkGoldenNoLeaks(model: Seq2SeqForward, fixture: string, label = fixture): void {
+  const before = tf.memory().numTensors;
+  const err = checkGolden(model, fixture);
+  assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
+  console.log(`${label}: max |err| encoder ${err.enc.toExponential(2)}, decoder ${err.dec.toExponential(2)}, logits ${err.logits.toExponential(2)}`);
+}

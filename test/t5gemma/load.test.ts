@@ -3,7 +3,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import * as tf from '@tensorflow/tfjs-core';
 
 import { openCheckpoint, saveCheckpoint, type HostTensor } from '../../src/checkpoint/index.js';
 import { initEngine } from '../../src/engine/index.js';
@@ -12,6 +11,7 @@ import { loadModel } from '../../src/models/load.js';
 import { T5GemmaModel } from '../../src/models/t5gemma.js';
 import { checkGolden, fixtureDir } from './golden.js';
 
+import { assertNoTensorLeaks } from '../helpers/leaks.js';
 const tmp = mkdtempSync(join(tmpdir(), 't5gemma-load-'));
 before(async () => {
   await initEngine();
@@ -99,15 +99,10 @@ test('dropout: active only in training, seeded; bad inputs are RangeErrors', asy
 });
 
 test('no tensor leaks: loadModel, fromFloat32, random and a rejected parameter map return to the baseline', async () => {
-  const before = tf.memory().numTensors;
-  const loaded = (await loadModel(fixtureDir('t5gemma-tiny-unbalanced'))) as T5GemmaModel;
-  assert.equal(tf.memory().numTensors, before + loaded.params.size); // exactly one tensor per variable
-  const host = new Map([...loaded.params].map(([n, v]) => [n, { shape: v.shape, data: v.dataSync() as Float32Array }]));
-  const copy = T5GemmaModel.fromFloat32(loaded.config, host);
-  const random = T5GemmaModel.random(loaded.config, 1);
-  assert.equal(tf.memory().numTensors, before + 3 * loaded.params.size);
-  host.delete('model.encoder.norm.weight');
-  assert.throws(() => T5GemmaModel.fromFloat32(loaded.config, host), (e: unknown) => e instanceof CheckpointError && e.tensor === 'model.encoder.norm.weight');
-  for (const m of [loaded, copy, random]) m.dispose();
-  assert.equal(tf.memory().numTensors, before);
+  await assertNoTensorLeaks(
+    async () => (await loadModel(fixtureDir('t5gemma-tiny-unbalanced'))) as T5GemmaModel,
+    (m, host) => T5GemmaModel.fromFloat32(m.config, host),
+    (m) => T5GemmaModel.random(m.config, 1),
+    'model.encoder.norm.weight',
+  );
 });

@@ -7,7 +7,7 @@ import { initEngine } from '../../src/engine/index.js';
 import { loadModel } from '../../src/models/load.js';
 import { T5GemmaModel } from '../../src/models/t5gemma.js';
 import { TOL, assertAllClose } from '../helpers/close.js';
-import { type Case, checkGolden, fixtureDir, goldenCases } from './golden.js';
+import { type Case, checkGoldenNoLeaks, fixtureDir, goldenCases } from './golden.js';
 
 before(async () => {
   await initEngine();
@@ -17,10 +17,7 @@ for (const fixture of ['t5gemma-tiny', 't5gemma-tiny-unbalanced']) {
   test(`${fixture}: loadModel + forward match the float64 goldens to ${TOL.parityF32}`, async () => {
     const model = await loadModel(fixtureDir(fixture));
     assert.ok(model instanceof T5GemmaModel);
-    const before = tf.memory().numTensors;
-    const err = checkGolden(model, fixture);
-    assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
-    console.log(`${fixture}: max |err| encoder ${err.enc.toExponential(2)}, decoder ${err.dec.toExponential(2)}, logits ${err.logits.toExponential(2)}`);
+    checkGoldenNoLeaks(model, fixture);
     model.dispose();
   });
 }

@@ -13,7 +13,7 @@ import { ConfigError, InputError } from '../../src/errors.js';
 import { loadModel } from '../../src/models/load.js';
 import { T5Gemma2Model, t5gemma2ParameterShapes } from '../../src/models/t5gemma2.js';
 import { TOL, assertAllClose } from '../helpers/close.js';
-import { type Case, checkGolden, fixtureDir, goldenCases } from '../t5gemma/golden.js';
+import { type Case, checkGoldenNoLeaks, fixtureDir, goldenCases } from '../t5gemma/golden.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 't5gemma2-load-'));
 before(async () => {
@@ -31,10 +31,7 @@ test('t5gemma2-tiny: loadModel (vision tensors skipped unread) + forward match t
   assert.ok(ckpt.tensorNames.some((n) => n.includes('vision_tower')), 'the fixture stores vision tensors');
   assert.ok(![...model.params.keys()].some((n) => n.includes('vision') || n.includes('multi_modal')));
   assert.ok(!model.params.has('model.decoder.embed_tokens.weight') && !model.params.has('lm_head.out_proj.weight'), 'one tied table');
-  const before = tf.memory().numTensors;
-  const err = checkGolden(model, FIX);
-  assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
-  console.log(`${FIX}: max |err| encoder ${err.enc.toExponential(2)}, decoder ${err.dec.toExponential(2)}, logits ${err.logits.toExponential(2)}`);
+  checkGoldenNoLeaks(model, FIX);
   model.dispose();
 });
 

@@ -18,16 +18,15 @@ function write(name: string, content: string | Uint8Array): string {
   return p;
 }
 const rows = (...lines: string[][]) => lines.map((l) => l.join('\t')).join('\n') + '\n';
+const QQP_HEADER = ['id', 'qid1', 'qid2', 'question1', 'question2', 'is_duplicate'];
+const qqpFile = (name: string, ...lines: string[][]) => write(name, rows(QQP_HEADER, ...lines));
 
 test('QQP train: columns by header, 0/1 labels, idx = row number; quotes are plain characters', async () => {
-  const f = write(
+  const f = qqpFile(
     'qqp-train.tsv',
-    rows(
-      ['id', 'qid1', 'qid2', 'question1', 'question2', 'is_duplicate'],
-      ['133273', '213221', '213222', 'How is the life of a math student? Could you describe your own experiences?', 'Which level of prepration is enough for the exam jlpt5?', '0'],
-      ['402555', '536040', '536041', 'How do I control my horny emotions?', '"How do you control your horniness?', '1'],
-      ['360472', '364011', '490273', 'What causes stool color to change to yellow?', 'What can cause stool to come out as little balls?', '0'],
-    ),
+    ['133273', '213221', '213222', 'How is the life of a math student? Could you describe your own experiences?', 'Which level of prepration is enough for the exam jlpt5?', '0'],
+    ['402555', '536040', '536041', 'How do I control my horny emotions?', '"How do you control your horniness?', '1'],
+    ['360472', '364011', '490273', 'What causes stool color to change to yellow?', 'What can cause stool to come out as little balls?', '0'],
   );
   const s = await loadGlueTsv('qqp', f);
   assert.equal(s.task.name, 'QQP');
@@ -40,17 +39,14 @@ test('QQP train: columns by header, 0/1 labels, idx = row number; quotes are pla
 });
 
 test('QQP broken lines: strict mode names file:line; skip mode counts exactly the short/long rows', async () => {
-  const f = write(
+  const f = qqpFile(
     'qqp-broken.tsv',
-    rows(
-      ['id', 'qid1', 'qid2', 'question1', 'question2', 'is_duplicate'],
-      ['1', '1', '2', 'a?', 'b?', '0'],
-      ['2', '3', '4', 'How do I'], // a question with an embedded newline: 3 fields here ...
-      ['make tea?', 'c?', '1'], // ... and 3 on the next line
-      ['3', '5', '6', 'd?', 'e?', '1', 'extra'],
-      ['4', '7', '8', 'f?', 'g?', ''],
-      ['5', '9', '10', 'h?', 'i?', '1'],
-    ),
+    ['1', '1', '2', 'a?', 'b?', '0'],
+    ['2', '3', '4', 'How do I'], // a question with an embedded newline: 3 fields here ...
+    ['make tea?', 'c?', '1'], // ... and 3 on the next line
+    ['3', '5', '6', 'd?', 'e?', '1', 'extra'],
+    ['4', '7', '8', 'f?', 'g?', ''],
+    ['5', '9', '10', 'h?', 'i?', '1'],
   );
   await assert.rejects(loadGlueTsv('qqp', f), (e: unknown) => e instanceof DataFileError && e.line === 3 && e.message.includes(`${f}:3:`) && /6 tab-separated fields, got 4/.test(e.message));
   const s = await loadGlueTsv('qqp', f, { onBadRow: 'skip' });

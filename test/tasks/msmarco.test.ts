@@ -31,6 +31,14 @@ function gradeCounts(qrels: Map<string, Map<string, number>>): number[] {
 const judgments = (q: Map<string, Map<string, number>>): number => [...q.values()].reduce((s, j) => s + j.size, 0);
 const entries = (r: Map<string, unknown[]>): number => [...r.values()].reduce((s, l) => s + l.length, 0);
 
+/** A TREC DL year's qrels and topics (`NAME.txt` in `dir`), each row count checked against MSMARCO_SIZES[NAME]. */
+async function loadDl(dir: string, qrels: keyof typeof MSMARCO_SIZES, topics: keyof typeof MSMARCO_SIZES) {
+  return {
+    q: await loadQrels(M(dir, `${qrels}.txt`), { expectedRows: MSMARCO_SIZES[qrels] }),
+    topics: await loadQueries(M(dir, `${topics}.txt`), { expectedRows: MSMARCO_SIZES[topics] }),
+  };
+}
+
 describe('MS MARCO / TREC DL loaders on the real files (row counts from SOURCES.md)', () => {
   it('dev-small qrels (Anserini, space-separated): 7,437 lines, 6,980 queries, 6,590/331/51/8 with 1/2/3/4 relevant', async () => {
     const q = await loadQrels(M('dev-small', 'qrels.msmarco-passage.dev-subset.txt'), { expectedRows: MSMARCO_SIZES['qrels.dev.small'] });
@@ -64,11 +72,8 @@ describe('MS MARCO / TREC DL loaders on the real files (row counts from SOURCES.
   });
 
   it('DL19: 9,260 graded qrels (Q0) over 43 queries, 5,158/1,601/1,804/697; 43 topics; 4,300-line TREC run', async () => {
-    const q = await loadQrels(M('trec-dl-2019', 'qrels.dl19-passage.txt'), { expectedRows: MSMARCO_SIZES['qrels.dl19-passage'] });
-    assert.equal(judgments(q), 9260);
-    assert.equal(q.size, 43);
-    assert.deepEqual(gradeCounts(q), [5158, 1601, 1804, 697]);
-    const topics = await loadQueries(M('trec-dl-2019', 'topics.dl19-passage.txt'), { expectedRows: MSMARCO_SIZES['topics.dl19-passage'] });
+    const { q, topics } = await loadDl('trec-dl-2019', 'qrels.dl19-passage', 'topics.dl19-passage');
+    assert.deepEqual([judgments(q), q.size, gradeCounts(q)], [9260, 43, [5158, 1601, 1804, 697]], 'judgments, queries, grade counts 0..3');
     assert.equal(topics.size, 43);
     assert.deepEqual([...topics.keys()].sort(), [...q.keys()].sort());
     const run = await loadRun(M('trec-dl-2019', 'trec_results_dl19_top100.txt'));
@@ -78,11 +83,8 @@ describe('MS MARCO / TREC DL loaders on the real files (row counts from SOURCES.
   });
 
   it('DL20: 11,386 qrels (column 2 is 0) over 54 queries, 7,780/1,940/1,020/646; 200 CRLF topics; 5,400-line run', async () => {
-    const q = await loadQrels(M('trec-dl-2020', 'qrels.dl20-passage.txt'), { expectedRows: MSMARCO_SIZES['qrels.dl20-passage'] });
-    assert.equal(judgments(q), 11386);
-    assert.equal(q.size, 54);
-    assert.deepEqual(gradeCounts(q), [7780, 1940, 1020, 646]);
-    const topics = await loadQueries(M('trec-dl-2020', 'topics.dl20.txt'), { expectedRows: MSMARCO_SIZES['topics.dl20'] });
+    const { q, topics } = await loadDl('trec-dl-2020', 'qrels.dl20-passage', 'topics.dl20');
+    assert.deepEqual([judgments(q), q.size, gradeCounts(q)], [11386, 54, [7780, 1940, 1020, 646]], 'judgments, queries, grade counts 0..3');
     assert.equal(topics.size, 200);
     assert.equal(topics.get('1030303'), 'who is aziz hashim');
     for (const qid of q.keys()) assert.ok(topics.has(qid), qid);
