@@ -12,11 +12,12 @@
  *   npm run pretrain -- --config gemma2-tiny --out .cache/experiments/gemma2-tiny --steps 300 --warmup 30
  * (add --tokenizer DIR to reuse a trimmed tokenizer; copying an earlier run's tokens/ skips re-tokenizing).
  */
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initEngine, terminalProgress } from 'gemma-lab';
-import { FINDINGS, findingSpec, glueEncoderRun, modelIdentity, recordedRuns, runAblation, superglueSeq2SeqRun } from 'gemma-lab/experiments';
+import { FINDINGS, FINDINGS_V2, findingSpecs, glueEncoderRun, modelIdentity, readRecords, recordedRuns, runAblation, superglueSeq2SeqRun } from 'gemma-lab/experiments';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -31,14 +32,15 @@ const { values: a } = parseArgs({
   strict: true,
 });
 
+const ALL = { ...FINDINGS, ...FINDINGS_V2 };
 const ids = a.findings.split(',').filter(Boolean);
 for (const id of ids) {
-  if (!FINDINGS[id]) {
-    console.error(`--findings: unknown finding '${id}' (known: ${Object.keys(FINDINGS).join(', ')})`);
+  if (!ALL[id]) {
+    console.error(`--findings: unknown finding '${id}' (known: ${Object.keys(ALL).join(', ')})`);
     process.exit(2);
   }
 }
-const findings = ids.map((id) => FINDINGS[id]!);
+const findings = ids.map((id) => ALL[id]!);
 const seeds = a.seeds ? a.seeds.split(',').map(Number) : [...new Set(findings.flatMap((f) => f.seeds))];
 const RUNS = { 'glue-encoder': glueEncoderRun, 'superglue-seq2seq': superglueSeq2SeqRun } as const;
 const models = new Map<string, { model: string; modelSha: string }>();
@@ -50,9 +52,12 @@ for (const kind of new Set(findings.map((f) => f.kind))) {
 
 if (a['dry-run']) {
   for (const f of findings) {
-    const spec = findingSpec(f, models.get(f.kind)!);
-    const { records, missing } = recordedRuns(spec, join(REPO_ROOT, f.file));
-    console.log(`${f.id}: ${records.length} recorded, ${missing.length} to run`);
+    const file = join(REPO_ROOT, f.file);
+    const specs = findingSpecs(f, models.get(f.kind)!, existsSync(file) ? readRecords(file) : []);
+    const runs = specs.map((spec) => recordedRuns(spec, file));
+    const recorded = runs.reduce((n, r) => n + r.records.length, 0);
+    const missing = runs.reduce((n, r) => n + r.missing.length, 0);
+    console.log(`${f.id}: ${recorded} recorded, ${missing} to run${f.protocol ? ` (${specs.length - 1} of ${f.variants.length * f.tasks.length} learning rates chosen so far)` : ''}`);
   }
   process.exit(0);
 }
@@ -71,14 +76,18 @@ let ran = 0;
 for (const seed of seeds) {
   for (const f of findings) {
     if (!f.seeds.includes(seed) && !a.seeds) continue;
-    const spec = { ...findingSpec(f, models.get(f.kind)!), seeds: [seed] };
-    const r = await runAblation(spec, RUNS[f.kind], {
-      file: join(REPO_ROOT, f.file),
-      signal: ac.signal,
-      onProgress: (e) => e.phase.includes('train') && bar(e),
-      log: (line) => console.error(line),
-    });
-    ran += r.ran;
+    const file = join(REPO_ROOT, f.file);
+    // v2 findings: the learning-rate search first; a (variant, task) gets its other seeds once its search is complete.
+    for (const spec of findingSpecs(f, models.get(f.kind)!, existsSync(file) ? readRecords(file) : [])) {
+      if (!spec.seeds.includes(seed)) continue;
+      const r = await runAblation({ ...spec, seeds: [seed] }, RUNS[f.kind], {
+        file,
+        signal: ac.signal,
+        onProgress: (e) => e.phase.includes('train') && bar(e),
+        log: (line) => console.error(line),
+      });
+      ran += r.ran;
+    }
   }
 }
 console.log(`ran ${ran} new runs in ${((performance.now() - t0) / 1000).toFixed(0)} s; results in ${[...new Set(findings.map((f) => f.file))].join(', ')}`);

@@ -6,6 +6,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { oneAtATime, variantKey, type Budget, type Variant } from './grid.js';
+import { lrProtocolSpecs, type LrProtocol } from './lr_search.js';
 import type { AblationSpec } from './runner.js';
 import { readRecords, type RunRecord } from './store.js';
 
@@ -30,6 +31,8 @@ export interface Finding {
   readonly file: string;
   /** Which run function trains it: GLUE encoder fine-tuning, or SuperGLUE after seq2seq/causal adaptation. */
   readonly kind: 'glue-encoder' | 'superglue-seq2seq';
+  /** v2 protocol: a learning-rate search per variant on validation rows (the budget's `lr` is then unused). */
+  readonly protocol?: LrProtocol;
 }
 
 /** Gemma Encoder baseline: bidirectional attention, mean pooling, dropout 0.1, adapted from the pretrained decoder. */
@@ -66,6 +69,20 @@ const INIT: Finding = {
   file: GLUE_RESULTS,
   kind: 'glue-encoder',
 };
+
+/**
+ * Findings v2 (issue 16): the stronger pretrained Gemma 3 (data/models/small-gemma-pretrained), 500 rows
+ * carved from train choose the checkpoint (evaluated every 50 steps) and the learning rate; dev is scored
+ * once per run and chooses nothing.
+ */
+export const GLUE_BUDGET_V2: Budget = { steps: 300, batch: 16, lr: 1e-3, trainLimit: 4000, devLimit: 0, maxLength: 64, validation: 500, evalEvery: 50 };
+export const LR_PROTOCOL_V2: LrProtocol = { lrs: [3e-4, 1e-3, 3e-3], searchSeeds: [0, 1] };
+const GLUE_RESULTS_V2 = 'data/results/v2/glue-encoder.jsonl';
+
+/** A v1 GLUE finding under the v2 protocol (same variants and tasks; five seeds). */
+function v2(f: Finding): Finding {
+  return { ...f, id: `${f.id}_v2`, seeds: SEEDS, budget: GLUE_BUDGET_V2, file: GLUE_RESULTS_V2, protocol: LR_PROTOCOL_V2 };
+}
 
 export const FINDINGS: Readonly<Record<string, Finding>> = {
   attention: {
@@ -140,6 +157,10 @@ export const FINDINGS: Readonly<Record<string, Finding>> = {
   },
 };
 
+const V1_GLUE = ['attention', 'pooling', 'dropout', 'init'] as const;
+/** The GLUE findings (a)-(d) under the v2 protocol: ids `attention_v2`, `pooling_v2`, `dropout_v2`, `init_v2`. */
+export const FINDINGS_V2: Readonly<Record<string, Finding>> = Object.fromEntries(V1_GLUE.map((id) => [`${id}_v2`, v2(FINDINGS[id]!)]));
+
 /** Row label of a variant in a finding: the varied factor's value, plus any other factor that differs. */
 export function findingLabel(f: Finding): (v: Variant) => string {
   return (v) => {
@@ -162,12 +183,23 @@ export function findingSpec(f: Finding, model: { readonly model: string; readonl
 }
 
 /**
+ * The specs to run for a finding, given what is recorded: its one spec, or under the v2 protocol the
+ * learning-rate search and then the remaining seeds at each chosen rate (call again after the search).
+ */
+export function findingSpecs(f: Finding, model: { readonly model: string; readonly modelSha: string }, recorded: readonly RunRecord[]): AblationSpec[] {
+  const spec = findingSpec(f, model);
+  return f.protocol ? lrProtocolSpecs(spec, f.protocol, findingRecords(f, recorded)) : [spec];
+}
+
+/**
  * The recorded runs of a finding: its variants, tasks and seeds under its budget (any checkpoint, but
  * only one: runs against two different checkpoints are an error naming both).
  */
 export function findingRecords(f: Finding, records: readonly RunRecord[]): RunRecord[] {
   const variants = new Set(f.variants.map(variantKey));
-  const budgetMatches = (b: Budget) => Object.entries(f.budget).every(([k, v]) => b[k] === v);
+  // Under the v2 protocol the learning rate is searched: any rate of its grid belongs to the finding.
+  const budgetMatches = (b: Budget) =>
+    Object.entries(f.budget).every(([k, v]) => (f.protocol && k === 'lr' ? f.protocol.lrs.includes(b[k] as number) : b[k] === v));
   const out = records.filter((r) => variants.has(variantKey(r.variant)) && f.tasks.includes(r.task) && f.seeds.includes(r.seed) && budgetMatches(r.budget));
   const shas = [...new Set(out.map((r) => String(r.budget.modelSha)))];
   if (shas.length > 1) throw new ConfigError(`'${f.id}' has runs against several checkpoints (${shas.join(', ')}); keep one`, f.file, 'modelSha');

@@ -85,8 +85,10 @@ export const glueEncoderRun: RunFn = async (job, ctl) => {
     seed: job.seed,
   });
   try {
-    // One dev evaluation, at the end; the job's seed drives init, subset and batches.
-    const r = await finetuneGlue(task, encoder, glueFinetuneOptions({ ...b, seed: job.seed, evalEvery: b.steps }, exampleTokenizer(tokenizer, b.maxLength), ctl));
+    // One dev evaluation, at the end; the job's seed drives init, subset and batches. Without a budget
+    // `validation` nothing is evaluated before the end, so the final weights are scored (v1 findings).
+    const r = await finetuneGlue(task, encoder, glueFinetuneOptions({ ...b, seed: job.seed, evalEvery: b.evalEvery ?? b.steps }, exampleTokenizer(tokenizer, b.maxLength), ctl));
+    const best = r.selection.best;
     const metrics = Object.fromEntries(Object.entries(r.dev.metrics).filter((e): e is [string, number] => typeof e[1] === 'number'));
     const last = r.logs.slice(-10);
     return {
@@ -99,6 +101,8 @@ export const glueEncoderRun: RunFn = async (job, ctl) => {
         trainExamples: r.trainExamples,
         devExamples: r.dev.examples,
         trainSeconds: r.trainSeconds,
+        // What chose the kept weights (and, in the v2 protocol, the learning rate): never dev.
+        ...(best ? { validationScore: best.metric, selectedStep: best.step, validationExamples: r.selection.validationExamples } : {}),
       },
     };
   } finally {

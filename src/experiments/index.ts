@@ -5,6 +5,7 @@ export * from './store.js';
 export * from './runner.js';
 export * from './summary.js';
 export * from './findings.js';
+export * from './lr_search.js';
 export { glueEncoderRun, modelIdentity } from './glue.js';
 export { superglueSeq2SeqRun } from './superglue.js';
 export * from './sweep.js';

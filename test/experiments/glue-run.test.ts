@@ -40,3 +40,20 @@ test('glueEncoderRun: same job, same result; a changed checkpoint is refused', a
   assert.equal(readRecords(file).length, 1);
   await assert.rejects(glueEncoderRun({ ...job, budget: { ...job.budget, modelSha: '000000000000' } }, {}), (e: unknown) => e instanceof ConfigError && /weights hash/.test(e.message));
 });
+
+test('glueEncoderRun with a validation budget: rows carved from train choose the kept step, recorded for the lr search', async () => {
+  const ck = await tinyCheckpoint();
+  const job = {
+    variant: { attention: 'bidirectional_global', pooling: 'mean', dropout: 0, init: 'random' },
+    seed: 1,
+    task: 'rte',
+    budget: { steps: 4, batch: 4, lr: 1e-3, trainLimit: 8, devLimit: 8, maxLength: 32, validation: 6, evalEvery: 2, model: ck.model, modelSha: ck.modelSha },
+  };
+  const r = await glueEncoderRun(job, {});
+  assert.equal(r.extra?.validationExamples, 6);
+  assert.ok([2, 4].includes(r.extra?.selectedStep as number), `selected step ${String(r.extra?.selectedStep)}`);
+  // accuracy on 6 validation rows is a multiple of 1/6
+  const v = r.extra?.validationScore as number;
+  assert.ok(Math.abs(v * 6 - Math.round(v * 6)) < 1e-9, `validation score ${v}`);
+  assert.equal(r.extra?.devExamples, 8, 'dev stays the dev subset');
+});
