@@ -7,6 +7,10 @@
  *   node --import tsx scripts/run-ablations.ts [--findings attention,pooling,dropout,init,seq2seq]
  *        [--model DIR] [--seq2seq-model DIR] [--seeds 0,1,2] [--dry-run]
  *
+ * Findings v2 (`attention_v2,pooling_v2,dropout_v2,init_v2,seq2seq_v2`) search a learning rate per variant on
+ * validation rows first, then run the other seeds at the chosen rate; --model defaults to
+ * data/models/small-gemma-pretrained for them.
+ *
  * --model: the pretrained tiny Gemma of the GLUE encoder findings; --seq2seq-model: a pretrained tiny
  * *Gemma 2* (T5Gemma blocks are Gemma 2 blocks) with its tokens/train.bin beside it. Both default to
  *   npm run pretrain -- --config gemma2-tiny --out .cache/experiments/gemma2-tiny --steps 300 --warmup 30
@@ -17,14 +21,14 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initEngine, terminalProgress } from 'gemma-lab';
-import { FINDINGS, FINDINGS_V2, findingSpecs, glueEncoderRun, modelIdentity, readRecords, recordedRuns, runAblation, superglueSeq2SeqRun } from 'gemma-lab/experiments';
+import { FINDINGS, FINDINGS_V2, findingSpecs, glueEncoderRun, modelIdentity, readRecords, recordedRuns, runAblation, superglueArmRun, superglueSeq2SeqRun } from 'gemma-lab/experiments';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 const { values: a } = parseArgs({
   options: {
     findings: { type: 'string', default: 'attention,pooling,dropout,init' },
-    model: { type: 'string', default: join(REPO_ROOT, '.cache', 'experiments', 'gemma2-tiny', 'model') },
+    model: { type: 'string' },
     'seq2seq-model': { type: 'string', default: join(REPO_ROOT, '.cache', 'experiments', 'gemma2-tiny', 'model') },
     seeds: { type: 'string' },
     'dry-run': { type: 'boolean', default: false },
@@ -42,18 +46,23 @@ for (const id of ids) {
 }
 const findings = ids.map((id) => ALL[id]!);
 const seeds = a.seeds ? a.seeds.split(',').map(Number) : [...new Set(findings.flatMap((f) => f.seeds))];
-const RUNS = { 'glue-encoder': glueEncoderRun, 'superglue-seq2seq': superglueSeq2SeqRun } as const;
+const RUNS = { 'glue-encoder': glueEncoderRun, 'superglue-seq2seq': superglueSeq2SeqRun, 'superglue-arms': superglueArmRun } as const;
+// v1 findings default to the tiny Gemma 2 of `npm run pretrain` (README above); v2 findings to the committed
+// stronger Gemma 3, which every arm of (e) v2 adapts too.
+const V1_MODEL = join(REPO_ROOT, '.cache', 'experiments', 'gemma2-tiny', 'model');
+const V2_MODEL = join(REPO_ROOT, 'data', 'models', 'small-gemma-pretrained');
+const modelDir = (f: (typeof findings)[number]) => (f.kind === 'superglue-seq2seq' ? a['seq2seq-model'] : (a.model ?? (f.protocol ? V2_MODEL : V1_MODEL)));
 const models = new Map<string, { model: string; modelSha: string }>();
-for (const kind of new Set(findings.map((f) => f.kind))) {
-  const id = await modelIdentity(resolve(kind === 'glue-encoder' ? a.model : a['seq2seq-model']));
-  models.set(kind, id);
-  console.error(`${kind}: checkpoint ${id.model} (weights sha256 ${id.modelSha}…)`);
+for (const dir of new Set(findings.map(modelDir))) {
+  const id = await modelIdentity(resolve(dir));
+  models.set(dir, id);
+  console.error(`checkpoint ${id.model} (weights sha256 ${id.modelSha}…) for ${findings.filter((f) => modelDir(f) === dir).map((f) => f.id).join(', ')}`);
 }
 
 if (a['dry-run']) {
   for (const f of findings) {
     const file = join(REPO_ROOT, f.file);
-    const specs = findingSpecs(f, models.get(f.kind)!, existsSync(file) ? readRecords(file) : []);
+    const specs = findingSpecs(f, models.get(modelDir(f))!, existsSync(file) ? readRecords(file) : []);
     const runs = specs.map((spec) => recordedRuns(spec, file));
     const recorded = runs.reduce((n, r) => n + r.records.length, 0);
     const missing = runs.reduce((n, r) => n + r.missing.length, 0);
@@ -78,7 +87,7 @@ for (const seed of seeds) {
     if (!f.seeds.includes(seed) && !a.seeds) continue;
     const file = join(REPO_ROOT, f.file);
     // v2 findings: the learning-rate search first; a (variant, task) gets its other seeds once its search is complete.
-    for (const spec of findingSpecs(f, models.get(f.kind)!, existsSync(file) ? readRecords(file) : [])) {
+    for (const spec of findingSpecs(f, models.get(modelDir(f))!, existsSync(file) ? readRecords(file) : [])) {
       if (!spec.seeds.includes(seed)) continue;
       const r = await runAblation({ ...spec, seeds: [seed] }, RUNS[f.kind], {
         file,

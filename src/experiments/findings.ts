@@ -30,7 +30,7 @@ export interface Finding {
   /** Results file, relative to the repo. */
   readonly file: string;
   /** Which run function trains it: GLUE encoder fine-tuning, or SuperGLUE after seq2seq/causal adaptation. */
-  readonly kind: 'glue-encoder' | 'superglue-seq2seq';
+  readonly kind: 'glue-encoder' | 'superglue-seq2seq' | 'superglue-arms';
   /** v2 protocol: a learning-rate search per variant on validation rows (the budget's `lr` is then unused). */
   readonly protocol?: LrProtocol;
 }
@@ -157,9 +157,30 @@ export const FINDINGS: Readonly<Record<string, Finding>> = {
   },
 };
 
+/**
+ * Finding (e) v2: both arms adapted from the stronger Gemma 3 (encoder-decoder by the T5Gemma 2 recipe) with
+ * the same tokens, then every SuperGLUE task with data here, each under the v2 protocol.
+ */
+export const SEQ2SEQ_BUDGET_V2: Budget = {
+  adaptSteps: 200, adaptBatch: 16, adaptSeqLen: 256, adaptLr: 5e-4,
+  steps: 150, batch: 16, lr: 3e-4, trainLimit: 2000, devLimit: 0, maxLength: 128, validation: 200, evalEvery: 50,
+};
+
 const V1_GLUE = ['attention', 'pooling', 'dropout', 'init'] as const;
-/** The GLUE findings (a)-(d) under the v2 protocol: ids `attention_v2`, `pooling_v2`, `dropout_v2`, `init_v2`. */
-export const FINDINGS_V2: Readonly<Record<string, Finding>> = Object.fromEntries(V1_GLUE.map((id) => [`${id}_v2`, v2(FINDINGS[id]!)]));
+/** Findings (a)-(e) under the v2 protocol: ids `attention_v2`, `pooling_v2`, `dropout_v2`, `init_v2`, `seq2seq_v2`. */
+export const FINDINGS_V2: Readonly<Record<string, Finding>> = {
+  ...Object.fromEntries(V1_GLUE.map((id) => [`${id}_v2`, v2(FINDINGS[id]!)])),
+  seq2seq_v2: {
+    ...FINDINGS.seq2seq!,
+    id: 'seq2seq_v2',
+    tasks: ['boolq', 'cb', 'copa', 'multirc', 'rte', 'wic', 'wsc'],
+    seeds: SEEDS,
+    budget: SEQ2SEQ_BUDGET_V2,
+    file: 'data/results/v2/superglue-arms.jsonl',
+    kind: 'superglue-arms',
+    protocol: { lrs: [1e-4, 3e-4, 1e-3], searchSeeds: [0, 1] },
+  },
+};
 
 /** Row label of a variant in a finding: the varied factor's value, plus any other factor that differs. */
 export function findingLabel(f: Finding): (v: Variant) => string {

@@ -7,5 +7,5 @@ export * from './summary.js';
 export * from './findings.js';
 export * from './lr_search.js';
 export { glueEncoderRun, modelIdentity } from './glue.js';
-export { superglueSeq2SeqRun } from './superglue.js';
+export { ARM_TASKS, superglueArmRun, superglueSeq2SeqRun } from './superglue.js';
 export * from './sweep.js';

@@ -22,14 +22,14 @@ import { scoreSuperGlueTask } from '../eval/superglue.js';
 import { REPO_ROOT } from '../io/paths.js';
 import { loadDecoderModel, type DecoderModel } from '../models/load.js';
 import { GemmaModel } from '../models/gemma.js';
-import type { T5GemmaModel } from '../models/t5gemma.js';
 import { batchRows, modelLoss } from '../pretrain/loss.js';
 import { PackedSequences } from '../pretrain/pack.js';
 import type { RunControl } from '../progress/index.js';
 import { Rng } from '../rng/index.js';
 import { toEncoderDecoder } from '../t5gemma/build.js';
+import type { EncoderDecoderModel } from '../t5gemma/generate.js';
 import { pretrain as pretrainSeq2Seq } from '../t5gemma/pretrain.js';
-import { classProbabilities, encodeExamples, superglueClassifier } from '../t5gemma/superglue.js';
+import { classificationData, classifySuperGlue, classProbabilities, encodeExamples, superglueClassifier, superglueExamples } from '../t5gemma/superglue.js';
 import { loadSuperGlue, pairExamples, superglueSharedFile } from '../tasks/superglue.js';
 import type { Example } from '../tasks/types.js';
 import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
@@ -40,6 +40,7 @@ import { readBudget, readBudgetNumber, readModelIdentity, type ModelIdentity, ty
 import { runKey, type Budget, type Variant } from './grid.js';
 import { modelIdentity } from './glue.js';
 import type { RunFn } from './runner.js';
+import { corpusSequences, score as scoreE2E, splits, type E2ETask } from './superglue_e2e.js';
 
 export type Arm = 'encoder_decoder' | 'decoder_only';
 export type PairTask = 'rte' | 'cb' | 'wic' | 'boolq';
@@ -70,28 +71,40 @@ function arm(v: Variant): { arm: Arm; objective: 'prefixlm' | 'ul2' | 'causal_lm
   throw new ConfigError(`unsupported arch/objective ${JSON.stringify(v)} (encoder_decoder + prefixlm|ul2, or decoder_only + causal_lm)`, undefined, 'variant');
 }
 
-/** The adaptation sequences: the last adaptSteps*adaptBatch full sequences of the pretraining token stream. */
-async function adaptationSequences(modelDir: string, b: Seq2SeqBudget, padId: number): Promise<PackedSequences> {
+/**
+ * The adaptation sequences: the last adaptSteps*adaptBatch full sequences of the pretraining token stream
+ * when the checkpoint sits in an `npm run pretrain` folder (<out>/tokens/train.bin beside it); for a
+ * checkpoint without one (e.g. committed under data/models/) the first ones of the corpus's train split.
+ */
+async function adaptationSequences(modelDir: string, b: Seq2SeqBudget, tok: Tokenizer, ctl: RunControl): Promise<PackedSequences> {
   const file = join(modelDir, '..', 'tokens', 'train.bin');
-  if (!existsSync(file)) throw new ConfigError('no pretraining token stream next to the checkpoint (expected <out>/tokens/train.bin from npm run pretrain)', file);
+  if (!existsSync(file)) {
+    const seqs = await corpusSequences(tok, b.adaptSteps * b.adaptBatch, b.adaptSeqLen, ctl);
+    return new PackedSequences(Int32Array.from(seqs.flat()), b.adaptSeqLen, 'drop', tok.padId);
+  }
   const bytes = await readFile(file);
   const all = new Int32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   const n = b.adaptSteps * b.adaptBatch * b.adaptSeqLen;
   if (all.length < n) throw new ConfigError(`needs ${n} tokens, the stream has ${all.length}`, file, 'adaptSteps');
-  return new PackedSequences(all.subarray(all.length - n), b.adaptSeqLen, 'drop', padId);
+  return new PackedSequences(all.subarray(all.length - n), b.adaptSeqLen, 'drop', tok.padId);
 }
 
-type Adapted = { kind: 'encoder_decoder'; model: T5GemmaModel } | { kind: 'decoder_only'; model: DecoderModel };
+type Adapted = { kind: 'encoder_decoder'; model: EncoderDecoderModel } | { kind: 'decoder_only'; model: DecoderModel };
 
-/** Builds the arm's architecture from the checkpoint (its weights are replaced by the cache when present). */
+/**
+ * Builds the arm's architecture from the checkpoint (its weights are replaced by the cache when present):
+ * Gemma 2 -> T5Gemma (cross-attention copied from self-attention), Gemma 3 -> T5Gemma 2 (tied table,
+ * merged self/cross attention), each the recipe its paper adapts that generation with.
+ */
 async function buildArm(dir: string, a: Arm): Promise<Adapted> {
   const base = await loadDecoderModel(dir);
   if (a === 'decoder_only') return { kind: a, model: base };
-  if (!(base instanceof GemmaModel)) {
+  const type = base.config.modelType;
+  if (!(base instanceof GemmaModel) || (type !== 'gemma2' && type !== 'gemma3_text')) {
     base.dispose();
-    throw new ConfigError(`the encoder_decoder arm maps Gemma 2 blocks onto T5Gemma; '${base.config.modelType}' has no T5Gemma counterpart`, dir, 'model_type');
+    throw new ConfigError(`the encoder_decoder arm adapts Gemma 2 (T5Gemma) or Gemma 3 (T5Gemma 2) checkpoints; '${type}' has neither`, dir, 'model_type');
   }
-  const model = await toEncoderDecoder(base, undefined, { crossAttentionInit: 'copy' });
+  const model = type === 'gemma2' ? await toEncoderDecoder(base, undefined, { crossAttentionInit: 'copy' }) : await toEncoderDecoder(base, undefined, { recipe: 't5gemma2' });
   base.dispose();
   return { kind: a, model };
 }
@@ -113,7 +126,7 @@ async function adaptedArm(v: Variant, b: Seq2SeqBudget, tok: Tokenizer, ctl: Run
     }
     return built;
   }
-  const packed = await adaptationSequences(dir, b, tok.padId);
+  const packed = await adaptationSequences(dir, b, tok, ctl);
   const schedule = { lr: b.adaptLr, warmupSteps: Math.round(0.1 * b.adaptSteps), decay: 'linear' as const };
   const common = { seed: 0, maxSteps: b.adaptSteps, schedule, ...(ctl.signal ? { signal: ctl.signal } : {}), ...(ctl.onProgress ? { onProgress: ctl.onProgress } : {}) };
   if (built.kind === 'encoder_decoder') {
@@ -202,4 +215,84 @@ export const superglueSeq2SeqRun: RunFn = async (job, ctl) => {
     steps: b.steps,
     extra: { lastTrainLoss: lastLoss, trainExamples: trainEx.length, devExamples: dev.length },
   };
+};
+
+/** The SuperGLUE tasks with training data here (ReCoRD has none; AX-b / AX-g have no training split). */
+export const ARM_TASKS = ['boolq', 'cb', 'copa', 'multirc', 'rte', 'wic', 'wsc'] as const satisfies readonly E2ETask[];
+type ArmTask = (typeof ARM_TASKS)[number];
+
+/** Scored examples of a record (MultiRC: every answer option of every question of the paragraph). */
+function scoredSize(task: ArmTask, r: unknown): number {
+  return task === 'multirc' ? (r as { questions: { answers: unknown[] }[] }).questions.reduce((n, q) => n + q.answers.length, 0) : 1;
+}
+
+/** Whole records from the front of `rows` until they hold `n` scored examples (all when n <= 0). */
+function takeScored<R>(task: ArmTask, rows: readonly R[], n: number): { taken: R[]; rest: R[] } {
+  if (n <= 0) return { taken: [...rows], rest: [] };
+  let k = 0;
+  for (let count = 0; k < rows.length && count < n; k++) count += scoredSize(task, rows[k]);
+  return { taken: rows.slice(0, k), rest: rows.slice(k) };
+}
+
+/**
+ * Finding (e) under the v2 protocol: one arm (as `superglueSeq2SeqRun`) on any SuperGLUE task with data,
+ * scored with the task's official metric (MultiRC F1a/EM mean, CB accuracy/F1 mean, else accuracy);
+ * COPA and MultiRC as binary heads over their options, as `superglueEndToEnd` does. `validation` scored
+ * examples carved from train (seeded; whole MultiRC paragraphs) choose the kept step, evaluated every
+ * `evalEvery` steps; then `trainLimit` of the rest train; dev is scored once, at the end.
+ */
+export const superglueArmRun: RunFn = async (job, ctl) => {
+  const b = seq2seqBudget(job.budget);
+  const task = job.task as ArmTask;
+  if (!(ARM_TASKS as readonly string[]).includes(task)) throw new ConfigError(`'${job.task}' is not one of ${ARM_TASKS.join(', ')}`, undefined, 'task');
+  const dir = join(REPO_ROOT, b.model);
+  const got = (await modelIdentity(dir)).modelSha;
+  if (got !== b.modelSha) throw new ConfigError(`weights hash ${got} differs from the budget's ${b.modelSha}`, join(dir, 'model.safetensors'), 'modelSha');
+  const tok = loadTokenizer(dir);
+  // Splits before the (cached) adaptation, so a bad budget fails before any training.
+  const { train: trainAll, dev } = await splits(task, { trainLimit: 0, devLimit: b.devLimit }, job.seed);
+  const shuffled = new Rng(`${job.seed}/${task}/validation`).shuffle([...trainAll]);
+  const carved = takeScored(task, shuffled, b.validation ?? 0);
+  const validation = (b.validation ?? 0) > 0 ? carved.taken : [];
+  const trainRec = takeScored(task, (b.validation ?? 0) > 0 ? carved.rest : shuffled, b.trainLimit).taken;
+  if (trainRec.length === 0) throw new ConfigError(`validation of ${b.validation} leaves no training rows (${trainAll.length} in train)`, undefined, 'validation');
+
+  const adapted = await adaptedArm(job.variant, b, tok, ctl);
+  const numLabels = task === 'cb' ? 3 : 2;
+  const input = { tokenizer: tok, maxLength: b.maxLength };
+  // Both arms: the one encoder + head module; encoder_decoder reads its encoder, decoder_only the causal decoder's last token.
+  const encoder =
+    adapted.kind === 'encoder_decoder'
+      ? superglueClassifier(adapted.model, numLabels, job.seed)
+      : toEncoder(adapted.model, { attention: 'causal', pooling: 'last', dropout: { rate: 0 }, head: { kind: 'classification', numClasses: numLabels }, seed: job.seed });
+  const scoreOn = async (rows: readonly unknown[]) => scoreE2E(task, await classifySuperGlue(encoder, task, rows as never, { ...input, batchSize: 32 }), rows);
+  try {
+    const schedule = { lr: b.lr, warmupSteps: Math.round((b.warmup ?? 0.06) * b.steps), decay: b.schedule ?? 'linear' };
+    const r = await train(encoder, classificationData(superglueExamples(task, trainRec as never), b.batch, input), {
+      seed: job.seed,
+      maxSteps: b.steps,
+      schedule,
+      ...(validation.length > 0 ? { evaluate: { every: b.evalEvery ?? b.steps, name: `${task} validation`, mode: 'max' as const, run: async () => (await scoreOn(validation)).score } } : {}),
+      ...(ctl.signal ? { signal: ctl.signal } : {}),
+      ...(ctl.onProgress ? { onProgress: ctl.onProgress } : {}),
+    });
+    const sc = await scoreOn(dev);
+    return {
+      metric: 'score',
+      value: sc.score,
+      metrics: { ...sc.metrics, score: sc.score },
+      steps: r.steps,
+      extra: {
+        lastTrainLoss: r.logs.at(-1)?.loss ?? NaN,
+        trainExamples: trainRec.reduce((n, x) => n + scoredSize(task, x), 0),
+        devExamples: dev.reduce((n, x) => n + scoredSize(task, x), 0),
+        ...(r.best && validation.length > 0
+          ? { validationScore: r.best.metric, selectedStep: r.best.step, validationExamples: validation.reduce((n, x) => n + scoredSize(task, x), 0) }
+          : {}),
+      },
+    };
+  } finally {
+    encoder.dispose();
+    adapted.model.dispose();
+  }
 };

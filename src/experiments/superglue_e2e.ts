@@ -137,7 +137,8 @@ export interface E2EReport {
 }
 
 /** Token sequences of `len` from the corpus train split (bos + document + eos, concatenated, cut). */
-async function corpusSequences(tok: Tokenizer, count: number, len: number, ctl: RunControl): Promise<number[][]> {
+/** The first `count` sequences of `len` tokens of the corpus's train split (`bos doc eos` packed). */
+export async function corpusSequences(tok: Tokenizer, count: number, len: number, ctl: RunControl): Promise<number[][]> {
   const out: number[][] = [];
   let stream: number[] = [];
   for await (const doc of corpusDocuments(sharedDataPath('corpus'), 'train', ctl.signal ? { signal: ctl.signal } : {})) {
@@ -154,7 +155,7 @@ async function corpusSequences(tok: Tokenizer, count: number, len: number, ctl: 
 type Records<T extends SuperGlueTaskId> = readonly SuperGlueRecords[T][];
 
 /** train / dev records of a task (BoolQ: disjoint parts of its validation split). */
-async function splits<T extends E2ETask>(task: T, b: SuperGlueE2EBudget, seed: number): Promise<{ train: Records<T>; dev: Records<T> }> {
+export async function splits<T extends E2ETask>(task: T, b: Pick<SuperGlueE2EBudget, 'trainLimit' | 'devLimit'>, seed: number): Promise<{ train: Records<T>; dev: Records<T> }> {
   // Limits count scored examples: MultiRC's rows are paragraphs of many answer options, so whole
   // paragraphs are taken until their answers reach the limit.
   const size = (r: unknown): number => (task === 'multirc' ? (r as SuperGlueRecords['multirc']).questions.reduce((n, q) => n + q.answers.length, 0) : 1);
@@ -186,7 +187,7 @@ function goldLabels(dev: readonly { readonly idx: number; readonly label: number
 }
 
 /** Scores predictions in the shapes classifySuperGlue / generateSuperGlue return. */
-function score(task: E2ETask, p: SuperGluePredictions, dev: readonly unknown[]): { score: number; metrics: Record<string, number> } {
+export function score(task: E2ETask, p: SuperGluePredictions, dev: readonly unknown[]): { score: number; metrics: Record<string, number> } {
   const numeric = (m: Partial<Record<string, number>>) => Object.fromEntries(Object.entries(m).filter((e): e is [string, number] => typeof e[1] === 'number'));
   if (p.task === 'multirc') {
     const r = scoreMultiRC(p.predictions.map((x) => ({ ...x, label: x.label as number })) as MultiRCPrediction[]);
