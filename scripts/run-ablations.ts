@@ -20,7 +20,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { initEngine, terminalProgress } from 'gemma-lab';
+import { initEngine, rankFindingRun, terminalProgress } from 'gemma-lab';
 import { FINDINGS, FINDINGS_V2, findingSpecs, glueEncoderRun, modelIdentity, readRecords, recordedRuns, runAblation, superglueArmRun, superglueSeq2SeqRun } from 'gemma-lab/experiments';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -46,7 +46,7 @@ for (const id of ids) {
 }
 const findings = ids.map((id) => ALL[id]!);
 const seeds = a.seeds ? a.seeds.split(',').map(Number) : [...new Set(findings.flatMap((f) => f.seeds))];
-const RUNS = { 'glue-encoder': glueEncoderRun, 'superglue-seq2seq': superglueSeq2SeqRun, 'superglue-arms': superglueArmRun } as const;
+const RUNS = { 'glue-encoder': glueEncoderRun, 'superglue-seq2seq': superglueSeq2SeqRun, 'superglue-arms': superglueArmRun, rank: rankFindingRun } as const;
 // v1 findings default to the tiny Gemma 2 of `npm run pretrain` (README above); v2 findings to the committed
 // stronger Gemma 3, which every arm of (e) v2 adapts too.
 const V1_MODEL = join(REPO_ROOT, '.cache', 'experiments', 'gemma2-tiny', 'model');

@@ -162,6 +162,7 @@ export {
   loadFinetuned,
   saveSentenceTransformerLayout,
   seedTable,
+  rankFindingRun,
   type FinetuneResult,
   type WorkflowReport,
   type WorkflowSetup,

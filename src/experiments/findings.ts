@@ -30,7 +30,7 @@ export interface Finding {
   /** Results file, relative to the repo. */
   readonly file: string;
   /** Which run function trains it: GLUE encoder fine-tuning, or SuperGLUE after seq2seq/causal adaptation. */
-  readonly kind: 'glue-encoder' | 'superglue-seq2seq' | 'superglue-arms';
+  readonly kind: 'glue-encoder' | 'superglue-seq2seq' | 'superglue-arms' | 'rank';
   /** v2 protocol: a learning-rate search per variant on validation rows (the budget's `lr` is then unused). */
   readonly protocol?: LrProtocol;
 }
@@ -166,8 +166,62 @@ export const SEQ2SEQ_BUDGET_V2: Budget = {
   steps: 150, batch: 16, lr: 3e-4, trainLimit: 2000, devLimit: 0, maxLength: 128, validation: 200, evalEvery: 50,
 };
 
+/**
+ * Findings (f)-(h) v2: embedding models and rerankers trained on the MS MARCO triples (workflow's
+ * `rankFindingRun`); the adaptation matches seq2seq_v2's, so the adapted arms are trained once for both.
+ * 20 of the 100 triples are held out to choose the step and the learning rate.
+ */
+export const RANK_BUDGET_V2: Budget = {
+  adaptSteps: 200, adaptBatch: 16, adaptSeqLen: 256, adaptLr: 5e-4,
+  steps: 60, batch: 8, lr: 3e-4, maxLength: 128, validation: 20, evalEvery: 20, temperature: 0.05, queries: 0, stsLimit: 0,
+};
+const RANK_PROTOCOL: LrProtocol = { lrs: [1e-4, 3e-4, 1e-3], searchSeeds: [0, 1] };
+const EMBED_BASE: Variant = { model: 'bi', init: 'decoder', pooling: 'mean', attention: 'bidirectional_global' };
+const EMBED_ED: Variant = { ...EMBED_BASE, init: 'encoder_decoder' };
+const RERANK_BASE: Variant = { model: 'cross', init: 'decoder', pooling: 'mean', attention: 'bidirectional_global' };
+const RANK_COMMON = { seeds: SEEDS, budget: RANK_BUDGET_V2, file: 'data/results/v2/ranking.jsonl', kind: 'rank', protocol: RANK_PROTOCOL } as const;
+
+const RANK_FINDINGS: Readonly<Record<string, Finding>> = {
+  embed_init_v2: {
+    ...RANK_COMMON,
+    id: 'embed_init_v2',
+    title: 'Embedding model init: encoder of the encoder-decoder vs decoder vs random',
+    paper: 'EmbeddingGemma (arXiv 2509.20354) ablation: initialising from the T5Gemma encoder beats the decoder-only Gemma 3 and random init (MTEB mean 60.4 / 59.7 / 45.2).',
+    factor: 'init',
+    expected: { encoder_decoder: 1, random: -1 },
+    baseline: EMBED_BASE,
+    variants: oneAtATime(EMBED_BASE, { init: ['encoder_decoder', 'random'] }),
+    tasks: ['embed'],
+  },
+  embed_pooling_v2: {
+    ...RANK_COMMON,
+    id: 'embed_pooling_v2',
+    title: 'Embedding model pooling: mean vs attention vs first vs last',
+    paper: 'EmbeddingGemma ablation (encoder-decoder init): mean pooling is best, then attention, first and last token (MTEB mean 60.4 / 60.2 / 59.9 / 59.7).',
+    factor: 'pooling',
+    expected: { attention: -1, first: -1, last: -1 },
+    baseline: EMBED_ED,
+    variants: oneAtATime(EMBED_ED, { pooling: ['attention', 'first', 'last'] }),
+    tasks: ['embed'],
+  },
+  rerank_attention_v2: {
+    ...RANK_COMMON,
+    id: 'rerank_attention_v2',
+    title: 'Cross-encoder reranker: bidirectional vs causal attention',
+    paper: 'Gemma Encoder: a bidirectional encoder adapted from Gemma reranks MS MARCO better than the causal decoder does.',
+    factor: 'attention',
+    expected: { causal: -1 },
+    baseline: RERANK_BASE,
+    variants: [...oneAtATime(RERANK_BASE, { attention: ['causal'] }), { ...RERANK_BASE, attention: 'causal', pooling: 'last' }],
+    tasks: ['rerank'],
+  },
+};
+
 const V1_GLUE = ['attention', 'pooling', 'dropout', 'init'] as const;
-/** Findings (a)-(e) under the v2 protocol: ids `attention_v2`, `pooling_v2`, `dropout_v2`, `init_v2`, `seq2seq_v2`. */
+/**
+ * Findings (a)-(h) under the v2 protocol: `attention_v2`, `pooling_v2`, `dropout_v2`, `init_v2`, `seq2seq_v2`,
+ * `embed_init_v2`, `embed_pooling_v2`, `rerank_attention_v2`.
+ */
 export const FINDINGS_V2: Readonly<Record<string, Finding>> = {
   ...Object.fromEntries(V1_GLUE.map((id) => [`${id}_v2`, v2(FINDINGS[id]!)])),
   seq2seq_v2: {
@@ -180,6 +234,7 @@ export const FINDINGS_V2: Readonly<Record<string, Finding>> = {
     kind: 'superglue-arms',
     protocol: { lrs: [1e-4, 3e-4, 1e-3], searchSeeds: [0, 1] },
   },
+  ...RANK_FINDINGS,
 };
 
 /** Row label of a variant in a finding: the varied factor's value, plus any other factor that differs. */

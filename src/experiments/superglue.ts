@@ -76,7 +76,7 @@ function arm(v: Variant): { arm: Arm; objective: 'prefixlm' | 'ul2' | 'causal_lm
  * when the checkpoint sits in an `npm run pretrain` folder (<out>/tokens/train.bin beside it); for a
  * checkpoint without one (e.g. committed under data/models/) the first ones of the corpus's train split.
  */
-async function adaptationSequences(modelDir: string, b: Seq2SeqBudget, tok: Tokenizer, ctl: RunControl): Promise<PackedSequences> {
+async function adaptationSequences(modelDir: string, b: AdaptationBudget, tok: Tokenizer, ctl: RunControl): Promise<PackedSequences> {
   const file = join(modelDir, '..', 'tokens', 'train.bin');
   if (!existsSync(file)) {
     const seqs = await corpusSequences(tok, b.adaptSteps * b.adaptBatch, b.adaptSeqLen, ctl);
@@ -89,7 +89,7 @@ async function adaptationSequences(modelDir: string, b: Seq2SeqBudget, tok: Toke
   return new PackedSequences(all.subarray(all.length - n), b.adaptSeqLen, 'drop', tok.padId);
 }
 
-type Adapted = { kind: 'encoder_decoder'; model: EncoderDecoderModel } | { kind: 'decoder_only'; model: DecoderModel };
+export type Adapted = { kind: 'encoder_decoder'; model: EncoderDecoderModel } | { kind: 'decoder_only'; model: DecoderModel };
 
 /**
  * Builds the arm's architecture from the checkpoint (its weights are replaced by the cache when present):
@@ -110,7 +110,7 @@ async function buildArm(dir: string, a: Arm): Promise<Adapted> {
 }
 
 /** The adapted weights of an arm: trained once, cached under .cache/experiments/adapted/. */
-async function adaptedArm(v: Variant, b: Seq2SeqBudget, tok: Tokenizer, ctl: RunControl): Promise<Adapted> {
+export async function adaptedArm(v: Variant, b: AdaptationBudget & ModelIdentity, tok: Tokenizer, ctl: RunControl): Promise<Adapted> {
   const { arm: a, objective } = arm(v);
   const dir = join(REPO_ROOT, b.model);
   const adaptBudget = { adaptSteps: b.adaptSteps, adaptBatch: b.adaptBatch, adaptSeqLen: b.adaptSeqLen, adaptLr: b.adaptLr, model: b.model, modelSha: b.modelSha };

@@ -43,7 +43,23 @@ export function trecDlScores(qrels: Qrels, run: Run): TrecDlScores {
   };
 }
 
+/**
+ * A year's BM25 top-100 records (with text) and judgments; `queries` keeps the first that many records and
+ * their judgments only (quick runs; scores then average over those queries).
+ */
+export async function trecDlSet(year: TrecDlYear, queries?: number): Promise<{ records: Awaited<ReturnType<typeof loadTrecDlJsonl>>; qrels: Qrels }> {
+  const f = FILES[year];
+  const all = await loadTrecDlJsonl(sharedDataPath('msmarco', f.dir, f.jsonl));
+  const qrels = await loadQrels(sharedDataPath('msmarco', f.dir, f.qrels));
+  if (queries === undefined) return { records: all, qrels };
+  const records = all.slice(0, queries);
+  const kept = new Set(records.map((r) => r.qid));
+  return { records, qrels: new Map([...qrels].filter(([qid]) => kept.has(qid))) };
+}
+
 export interface TrecDlRerankOptions extends RerankOptions {
+  /** Only the first N queries (see trecDlSet). */
+  readonly queries?: number;
   /** Write the reranked run here (TREC format, atomically). */
   readonly runPath?: string;
   /** Run tag in the file (default "gemma-lab"). */
@@ -58,9 +74,7 @@ export interface TrecDlRerankResult {
 }
 
 export async function rerankTrecDl(year: TrecDlYear, scorer: PairScorer, opts: TrecDlRerankOptions = {}): Promise<TrecDlRerankResult> {
-  const f = FILES[year];
-  const records = await loadTrecDlJsonl(sharedDataPath('msmarco', f.dir, f.jsonl));
-  const qrels = await loadQrels(sharedDataPath('msmarco', f.dir, f.qrels));
+  const { records, qrels } = await trecDlSet(year, opts.queries);
   const run = await rerank(rerankQueriesFromTrecDl(records), scorer, opts);
   if (opts.runPath) await writeTrecRun(opts.runPath, run, opts.tag ?? 'gemma-lab');
   return { run, scores: trecDlScores(qrels, run), bm25: trecDlScores(qrels, runFromTrecDl(records)) };

@@ -5,3 +5,4 @@ export { exportHf, loadFinetuned, saveSentenceTransformerLayout, type ExportMeta
 export { seedStats, seedTable, t975 } from './stats.js';
 export { loadRankingGroups, rerankScores, retrieveScores } from './ranking.js';
 export { finetuneSuperGlue, evaluateSuperGlueRecords, type SuperGlueTrainTask } from './superglue.js';
+export { rankFindingRun, rankBudget, rankVariant, stsbSpearman, type RankBudget, type RankVariant } from './rank_findings.js';

@@ -16,14 +16,9 @@ import type { RunControl } from '../progress/index.js';
 import { denseRetrieve, type DensePassage } from '../rank/dense.js';
 import { EncoderEmbedder, EncoderPairScorer, groupsFromTriples, type RankingGroup } from '../rank/encoder.js';
 import type { TextEmbedder } from '../rank/scorer.js';
-import { rerankTrecDl, trecDlScores, type TrecDlScores, type TrecDlYear } from '../rank/trecdl.js';
-import { loadQrels, loadTrecDlJsonl, runFromTrecDl, streamTriples } from '../tasks/msmarco.js';
+import { rerankTrecDl, trecDlScores, trecDlSet, type TrecDlScores, type TrecDlYear } from '../rank/trecdl.js';
+import { runFromTrecDl, streamTriples } from '../tasks/msmarco.js';
 import type { Tokenizer } from '../tokenize/index.js';
-
-export const TREC_DL_FILES: Readonly<Record<TrecDlYear, { readonly jsonl: string; readonly qrels: string }>> = {
-  2019: { jsonl: sharedDataPath('msmarco', 'trec-dl-2019', 'bm25_dl19_top100.jsonl'), qrels: sharedDataPath('msmarco', 'trec-dl-2019', 'qrels.dl19-passage.txt') },
-  2020: { jsonl: sharedDataPath('msmarco', 'trec-dl-2020', 'bm25_dl20_top100.jsonl'), qrels: sharedDataPath('msmarco', 'trec-dl-2020', 'qrels.dl20-passage.txt') },
-};
 
 /** The default training file (MS MARCO's first 100 train triples). */
 export const DEFAULT_TRIPLES = sharedDataPath('msmarco', 'train', 'triples.train.small.head100.tsv');
@@ -78,12 +73,14 @@ export interface RankEvalOptions extends RunControl {
   readonly batchSize?: number;
   /** Write the run (TREC format) here. */
   readonly runPath?: string;
+  /** Only the first N TREC DL queries (quick runs; BM25 is scored on the same ones). */
+  readonly queries?: number;
 }
 
 /** Cross-encoder reranking of TREC DL's BM25 top-100, nDCG@10 etc. beside BM25's. */
 export async function rerankScores(encoder: GemmaEncoder, year: TrecDlYear, o: RankEvalOptions): Promise<RankScores> {
   const scorer = new EncoderPairScorer(encoder, o.tokenizer, { maxLength: o.maxLength });
-  const r = await rerankTrecDl(year, scorer, { batchSize: o.batchSize ?? 32, ...(o.runPath ? { runPath: o.runPath } : {}), ...(o.signal ? { signal: o.signal } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+  const r = await rerankTrecDl(year, scorer, { batchSize: o.batchSize ?? 32, ...(o.queries !== undefined ? { queries: o.queries } : {}), ...(o.runPath ? { runPath: o.runPath } : {}), ...(o.signal ? { signal: o.signal } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
   let pairs = 0;
   for (const v of r.run.values()) pairs += v.length;
   return { year, model: r.scores, bm25: r.bm25, candidates: pairs };
@@ -96,8 +93,7 @@ export async function retrieveScores(encoder: GemmaEncoder, year: TrecDlYear, o:
 
 /** `retrieveScores` with any text embedder (an exported bi-encoder loaded by `loadEmbedder`: `stTextEmbedder`). */
 export async function retrieveWith(embedder: TextEmbedder, year: TrecDlYear, o: Omit<RankEvalOptions, 'tokenizer' | 'maxLength'>): Promise<RankScores> {
-  const records = await loadTrecDlJsonl(TREC_DL_FILES[year].jsonl);
-  const qrels = await loadQrels(TREC_DL_FILES[year].qrels);
+  const { records, qrels } = await trecDlSet(year, o.queries);
   const pool = new Map<string, DensePassage>();
   for (const r of records) for (const h of r.hits) if (!pool.has(h.docid)) pool.set(h.docid, { pid: h.docid, text: h.content });
   const run = await denseRetrieve(
