@@ -6,7 +6,7 @@
  * Phases:
  *   fb270m     270m-shape encoder, B8 T1024: one forward (hidden states), then forward + backward
  *              (mean pooling, 2-class head, cross entropy, gradients of every parameter)
- *   ft1b       1b-shape encoder fine-tune, embeddings frozen, B2 T256: 3 AdamW steps; then RSS after
+ *   ft1b       1b-shape encoder fine-tune, embeddings frozen, B2 T256: 2 AdamW steps (GEMMA_LAB_BIGMEM_1B_B/_T/_STEPS); then RSS after
  *              the run (grads disposed, GC) against the model + optimizer-state bytes
  *   tinyfwd    tiny Gemma forward with logits + logsumexp at B16 T1024 (the torch bench's RSS case)
  * BACKEND: an engine choice (default auto).
@@ -83,6 +83,7 @@ async function ft1b(): Promise<void> {
   const model = await realModel('gemma-3-1b', true);
   const B = Number(process.env.GEMMA_LAB_BIGMEM_1B_B ?? 2);
   const T = Number(process.env.GEMMA_LAB_BIGMEM_1B_T ?? 256);
+  const STEPS = Number(process.env.GEMMA_LAB_BIGMEM_1B_STEPS ?? 2);
   const b = batch(B, T, model.config.vocabSize);
   const enc = toEncoder(model, { attention: 'bidirectional_sliding', pooling: 'mean', head: { kind: 'classification', numClasses: 2 }, seed: 1 });
   const trainable = new Map([...enc.params].filter(([n]) => n !== 'model.embed_tokens.weight'));
@@ -92,7 +93,7 @@ async function ft1b(): Promise<void> {
   const stateBytes = allBytes + 2 * trainBytes; // weights + AdamW m and v
   const times: number[] = [];
   const losses: number[] = [];
-  for (let step = 0; step < 3; step++) {
+  for (let step = 0; step < STEPS; step++) {
     const s = performance.now();
     const { value, grads } = tf.variableGrads(() => enc.loss(b, { seed: step }), [...trainable.values()]);
     opt.apply(new Map([...trainable].map(([n, v]) => [n, grads[v.name] as tf.Tensor])), 1e-5);

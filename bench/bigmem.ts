@@ -4,7 +4,7 @@
  * is that phase's own:
  *   - gemma-3-270m-shape encoder, B8 T1024 forward, then forward + backward (all parameters)
  *   - gemma-3-1b-shape encoder fine-tune (embeddings frozen; B2 T256 unless GEMMA_LAB_BIGMEM_1B_B/_T),
- *     3 AdamW steps, then RSS after the run against the weights + AdamW moments
+ *     2 AdamW steps, then RSS after the run against the weights + AdamW moments
  *   - peak RSS of a tiny-Gemma forward at B16 T1024 on wasm + native and on cpu + native
  * and, in this process, the tiny-Gemma speed of cpu + native against wasm + native (interleaved, best
  * of N), the cost of taking the big-tensor path. Not part of `npm run bench` without a name (minutes, GBs).
