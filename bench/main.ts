@@ -13,6 +13,7 @@ const SECTIONS: Record<string, () => Promise<{ default: BenchSection }>> = {
   real: () => import('./real.js'),
   'real-gemma4': () => import('./real-gemma4.js'),
   torch: () => import('./torch.js'),
+  bigmem: () => import('./bigmem.js'),
   kernel: () => import('./kernel.js'),
 };
 
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   // real-size sections build multi-GB models and run for many minutes: only when asked for by name.
-  const names = wanted.length > 0 ? wanted : Object.keys(SECTIONS).filter((n) => !n.startsWith('real'));
+  const names = wanted.length > 0 ? wanted : Object.keys(SECTIONS).filter((n) => !n.startsWith('real') && n !== 'bigmem');
   console.log(`# gemma-lab bench (${new Date().toISOString()})\n\nstart: ${machineLine()}\n`);
   const log = (line: string) => console.error(`[bench] ${line}`);
   for (const name of names) {

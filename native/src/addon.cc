@@ -5,6 +5,9 @@
 #include <node_api.h>
 
 #include <cmath>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <string>
 #include <vector>
 
@@ -421,6 +424,20 @@ napi_value Threads(napi_env env, napi_callback_info) {
   return v;
 }
 
+// trim(): hands free heap memory back to the OS (glibc malloc_trim). The cpu backend's tensors are
+// ArrayBuffers from malloc; big ones are mmapped and unmapped on free, but buffers under the
+// mmap threshold (which glibc raises up to 32 MiB as big blocks are freed) stay in the arena.
+napi_value Trim(napi_env env, napi_callback_info) {
+#if defined(__GLIBC__)
+  const bool released = malloc_trim(0) != 0;
+#else
+  const bool released = false;
+#endif
+  napi_value v;
+  napi_get_boolean(env, released, &v);
+  return v;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
@@ -440,6 +457,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"trim", nullptr, Trim, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -4,6 +4,13 @@
  * (tfjs-ops.js, bundled at build time). Default: tfjs' wasm backend with the project's native kernels
  * (packed SGEMM for BatchMatMul/_FusedMatMul, same-shape elementwise ops) and a JS UnsortedSegmentSum;
  * tfjs-node(-gpu) when installed. `GEMMA_LAB_BACKEND` = auto | native | wasm | cpu | tensorflow picks one explicitly.
+ *
+ * Big models: wasm keeps every tensor in one wasm32 linear memory (4 GiB at most, never returned to
+ * the OS). 'auto' given `expectedBytes` above WASM_BUDGET_BYTES (loadModel passes the checkpoint's
+ * training footprint) takes tfjs' cpu backend with the same native kernels instead: its tensors are
+ * separate ArrayBuffers outside the V8 heap, so weights, activations, gradients and optimizer state
+ * are bounded by RAM, and a disposed tensor's memory goes back to the OS once V8 collects the
+ * buffer (large ones are mmapped by malloc). `fitEngineTo(bytes)` re-plans an 'auto' engine.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -13,10 +20,10 @@ import { registerAttentionGradient } from './attention.js';
 import { registerFusedGradients } from './fused.js';
 import { registerBroadcastMatMulGradient } from './gradients.js';
 import { loadNativeAddon, type NativeLib } from './native.js';
-import { ensureSegmentSum, installNativeKernels, nativeKernelNames, removeNativeKernels } from './register.js';
-import { type BackendChoice, parseBackendChoice, planEngine, TFJS_NODE_PACKAGES } from './select.js';
+import { ensureSegmentSum, installNativeKernels, nativeKernelNames, nativeLibFor, removeNativeKernels } from './register.js';
+import { type BackendChoice, parseBackendChoice, planEngine, TFJS_NODE_PACKAGES, WASM_BUDGET_BYTES } from './select.js';
 
-export { BACKEND_CHOICES, parseBackendChoice, planEngine } from './select.js';
+export { BACKEND_CHOICES, estimateModelBytes, parseBackendChoice, planEngine, WASM_BUDGET_BYTES } from './select.js';
 export type { Availability, BackendChoice, EnginePlan } from './select.js';
 export type { NativeLib } from './native.js';
 export { fusedAttention, fusedAttentionAvailable, type FusedAttentionAttrs } from './attention.js';
@@ -47,6 +54,12 @@ export interface EngineOptions {
   readonly loadNative?: () => NativeLib;
   /** Where warning lines go (default: console.warn, each distinct line once per process). */
   readonly warn?: (line: string) => void;
+  /**
+   * Bytes the caller will keep in tensors (estimateModelBytes). With 'auto', more than
+   * WASM_BUDGET_BYTES selects the cpu backend + native kernels. The largest value seen so far counts,
+   * so a later smaller request does not move tensors back onto the wasm heap.
+   */
+  readonly expectedBytes?: number;
 }
 
 async function importTensorflow(): Promise<string | undefined> {
@@ -77,6 +90,7 @@ function loadDefaultNative(): NativeLib {
 
 let current: EngineInfo | undefined;
 const printed = new Set<string>();
+let largestExpected = 0;
 
 /**
  * Selects and initialises the backend (idempotent for the same choice without options).
@@ -84,8 +98,10 @@ const printed = new Set<string>();
  */
 export async function initEngine(choice?: BackendChoice, options: EngineOptions = {}): Promise<EngineInfo> {
   const requested = choice ?? parseBackendChoice(process.env.GEMMA_LAB_BACKEND);
-  const injected = Object.keys(options).length > 0;
-  if (current && !injected && current.requested === requested && tf.getBackend() === current.backend) return current;
+  const injected = Object.keys(options).some((k) => k !== 'expectedBytes');
+  const grew = (options.expectedBytes ?? 0) > largestExpected;
+  largestExpected = Math.max(largestExpected, options.expectedBytes ?? 0);
+  if (current && !injected && !grew && current.requested === requested && tf.getBackend() === current.backend) return current;
 
   const wantsTensorflow = requested === 'auto' || requested === 'tensorflow';
   const tensorflow = wantsTensorflow ? await (options.resolveTensorflow ?? importTensorflow)() : undefined;
@@ -98,7 +114,8 @@ export async function initEngine(choice?: BackendChoice, options: EngineOptions 
       nativeError = e instanceof Error ? e.message.split('\n')[0] : String(e);
     }
   }
-  const plan = planEngine(requested, { tensorflow, nativeError });
+  const plan = planEngine(requested, { tensorflow, nativeError, expectedBytes: largestExpected });
+  if (current && !injected && current.requested === requested && tf.getBackend() === plan.backend && current.backend === plan.backend) return current;
 
   if (!(await tf.setBackend(plan.backend))) throw new Error(`tfjs backend '${plan.backend}' failed to initialise`);
   await tf.ready();
@@ -130,4 +147,30 @@ export async function initEngine(choice?: BackendChoice, options: EngineOptions 
     tensorflowPackage: plan.backend === 'tensorflow' ? tensorflow : undefined,
   };
   return current;
+}
+
+/**
+ * Re-plans an 'auto' engine (explicit or from GEMMA_LAB_BACKEND) for a model keeping `bytes` in
+ * tensors: past WASM_BUDGET_BYTES it moves to the cpu backend before the model is allocated.
+ * An explicit choice is left alone. Called by loadModel.
+ */
+export async function fitEngineTo(bytes: number): Promise<EngineInfo | undefined> {
+  const requested = current?.requested ?? parseBackendChoice(process.env.GEMMA_LAB_BACKEND);
+  if (requested !== 'auto') return current;
+  // Small models leave an uninitialised engine (or a backend set directly with tf.setBackend) alone.
+  if (bytes <= WASM_BUDGET_BYTES && (!current || bytes <= largestExpected)) return current;
+  if (current && bytes <= largestExpected) return current;
+  return initEngine('auto', { expectedBytes: bytes });
+}
+
+/**
+ * Gives freed tensor memory back to the OS where the backend allows: on cpu, the native addon's
+ * malloc_trim (after V8 has collected the disposed buffers; call global.gc first when exposed).
+ * The wasm heap cannot shrink. Returns whether anything was trimmed.
+ */
+export function releaseMemory(): boolean {
+  const b = tf.getBackend();
+  if (b !== 'cpu') return false;
+  const lib = nativeLibFor('cpu');
+  return lib?.trim() ?? false;
 }

@@ -102,6 +102,8 @@ export interface NativeLib {
   setThreads(n: number): void;
   /** OpenMP threads the kernels use. */
   threads(): number;
+  /** Returns free malloc memory to the OS (glibc malloc_trim); true when some was released. */
+  trim(): boolean;
 }
 
 export const NATIVE_ADDON_PATH = join(REPO_ROOT, 'native', 'build', 'Release', 'gemma_lab_native.node');
@@ -113,7 +115,7 @@ export function loadNativeAddon(path: string = NATIVE_ADDON_PATH): NativeLib {
   // libgomp reads this when the addon loads it, so it must be set first.
   process.env.OMP_WAIT_POLICY ??= 'passive';
   const lib = createRequire(import.meta.url)(path) as Partial<NativeLib>;
-  for (const fn of ['sgemm', 'unary', 'binary', 'binaryStrided', 'transpose', 'softmaxRows', 'sumMiddle', 'attention', 'attentionBackward', 'rmsNorm', 'rmsNormBackward', 'geglu', 'gegluBackward', 'rope', 'adamw', 'setThreads', 'threads'] as const) {
+  for (const fn of ['sgemm', 'unary', 'binary', 'binaryStrided', 'transpose', 'softmaxRows', 'sumMiddle', 'attention', 'attentionBackward', 'rmsNorm', 'rmsNormBackward', 'geglu', 'gegluBackward', 'rope', 'adamw', 'setThreads', 'threads', 'trim'] as const) {
     if (typeof lib[fn] !== 'function') throw new Error(`${path}: addon lacks '${fn}' (stale build? run npm install)`);
   }
   return lib as NativeLib;

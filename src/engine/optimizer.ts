@@ -52,7 +52,7 @@ export function nativeAdamW(groups: readonly AdamWGroup[], h: AdamWHyper): void 
   const storage = storageFor(name);
   const backend = tf.backend();
   const view = (t: tf.Tensor, what: string) => {
-    const v = storage.read(backend, t);
+    const v = storage.owned(backend, t);
     if (!v || v.length !== t.size) throw new Error(`nativeAdamW: ${what} [${t.shape}] is not float32 data`);
     return v;
   };

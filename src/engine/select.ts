@@ -9,6 +9,26 @@ export interface Availability {
   readonly tensorflow?: string | undefined;
   /** Why the native addon did not load; undefined when it loaded. */
   readonly nativeError?: string | undefined;
+  /** Bytes the caller expects to keep in tensors (estimateModelBytes); 'auto' leaves wasm above WASM_BUDGET_BYTES. */
+  readonly expectedBytes?: number | undefined;
+}
+
+/**
+ * What 'auto' lets the wasm backend hold in weights, gradients and optimizer state. tfjs' wasm
+ * backend is wasm32: every tensor lives in one linear memory that cannot pass 4 GiB (the build's
+ * maximum), and a run that crosses it dies with "RuntimeError: Aborted()". Half of that is kept
+ * for activations, which estimateModelBytes does not count. Past it, 'auto' takes the cpu backend
+ * with the native kernels: tensors there are separate JS ArrayBuffers (malloc/mmap outside the
+ * V8 heap), bounded only by RAM, and freed when the tensor is disposed and collected.
+ */
+export const WASM_BUDGET_BYTES = 2 * 2 ** 30;
+
+/**
+ * Bytes a model of `parameterCount` float32 values keeps in tensors: the weights, plus (training)
+ * a gradient and AdamW's two moments per value. Activations are not counted: a lower bound.
+ */
+export function estimateModelBytes(parameterCount: number, opts: { readonly training?: boolean } = {}): number {
+  return parameterCount * 4 * (opts.training ? 4 : 1);
 }
 
 export interface EnginePlan {
@@ -50,9 +70,15 @@ export function planEngine(requested: BackendChoice, avail: Availability): Engin
     case 'cpu':
       if (avail.nativeError !== undefined) return { backend: 'cpu', native: false, warnings: [`gemma-lab: ${nativeMissing()}`] };
       return { backend: 'cpu', native: true, warnings: [] };
-    case 'auto':
+    case 'auto': {
       if (avail.tensorflow) return { backend: 'tensorflow', native: false, warnings: [] };
-      if (avail.nativeError !== undefined) return { backend: 'wasm', native: false, warnings: [`gemma-lab: ${nativeMissing()}`] };
-      return { backend: 'wasm', native: true, warnings: [] };
+      // Too big for the wasm32 heap: the cpu backend (JS ArrayBuffers) with the same native kernels.
+      const big = (avail.expectedBytes ?? 0) > WASM_BUDGET_BYTES;
+      if (avail.nativeError !== undefined) {
+        const warnings = [`gemma-lab: ${nativeMissing()}`];
+        return big ? { backend: 'cpu', native: false, warnings } : { backend: 'wasm', native: false, warnings };
+      }
+      return { backend: big ? 'cpu' : 'wasm', native: true, warnings: [] };
+    }
   }
 }

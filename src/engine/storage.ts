@@ -22,8 +22,13 @@ export type BackendName = 'wasm' | 'cpu';
 export interface Storage {
   /** Allocates a float32 output; `values` is valid until the next allocation. */
   output(backend: unknown, shape: number[]): { info: TensorInfo; values: Float32Array };
-  /** The float32 data of an input, or undefined when it is not float32 data (use the stock kernel). */
+  /**
+   * The float32 values of an input (possibly a converted copy: read only), or undefined when the
+   * tensor is not float32 (use the stock kernel).
+   */
   read(backend: unknown, t: TensorInfo): Float32Array | undefined;
+  /** The tensor's own float32 storage, for in-place updates; undefined when there is none. */
+  owned(backend: unknown, t: TensorInfo): Float32Array | undefined;
 }
 
 const wasmStorage: Storage = {
@@ -37,6 +42,9 @@ const wasmStorage: Storage = {
     const v = (backend as WasmBackendLike).typedArrayFromHeap(t);
     return v instanceof Float32Array ? v : undefined;
   },
+  owned(backend, t) {
+    return wasmStorage.read(backend, t);
+  },
 };
 
 const cpuStorage: Storage = {
@@ -45,6 +53,16 @@ const cpuStorage: Storage = {
     return { info: (backend as CpuBackendLike).makeTensorInfo(shape, 'float32', values), values };
   },
   read(backend, t) {
+    if (t.dtype !== 'float32') return undefined;
+    const v = (backend as CpuBackendLike).data.get(t.dataId)?.values;
+    if (v instanceof Float32Array) return v;
+    // The cpu backend's Cast to a wider dtype (int32/bool -> float32) shares the source's Int32Array /
+    // Uint8Array under a float32 tensor. Kernels only read inputs, so a float32 copy serves (these are
+    // masks and ids, small); in-place writers (AdamW) use `owned`, which refuses such data.
+    if (v instanceof Int32Array || v instanceof Uint8Array) return Float32Array.from(v);
+    return undefined;
+  },
+  owned(backend, t) {
     if (t.dtype !== 'float32') return undefined;
     const v = (backend as CpuBackendLike).data.get(t.dataId)?.values;
     return v instanceof Float32Array ? v : undefined;

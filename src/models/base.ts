@@ -114,12 +114,33 @@ export abstract class ParamModel<C extends { readonly sourcePath: string }> {
     return { hidden: make(hiddenRate), prob: on && attentionRate > 0 ? (p: tf.Tensor4D) => attention(p) : undefined };
   }
 
+  /**
+   * Recompute each layer's activations in the backward pass instead of keeping them (engine/recompute.ts):
+   * a backward pass then holds one layer's intermediates, not the stack's, at the cost of one more
+   * forward. Applies under a gradient tape without dropout; the results are the same.
+   */
+  recomputeLayers = false;
+
+  /** Weights a recomputed block reads in place of the variables (its customGrad inputs). */
+  private paramOverride: ReadonlyMap<string, tf.Tensor> | undefined;
+
+  /** Runs `f` with `w1`/`w2` reading `override` first. */
+  protected withParams<T>(override: ReadonlyMap<string, tf.Tensor>, f: () => T): T {
+    const prev = this.paramOverride;
+    this.paramOverride = override;
+    try {
+      return f();
+    } finally {
+      this.paramOverride = prev;
+    }
+  }
+
   protected w2(name: string): tf.Tensor2D {
-    return this.params.get(name) as tf.Tensor2D;
+    return (this.paramOverride?.get(name) ?? this.params.get(name)) as tf.Tensor2D;
   }
 
   protected w1(name: string): tf.Tensor1D {
-    return this.params.get(name) as tf.Tensor1D;
+    return (this.paramOverride?.get(name) ?? this.params.get(name)) as tf.Tensor1D;
   }
 
   /** The parameters as host tensors (F32 by default), keyed by HF name, sorted (tied tensors are not stored). */

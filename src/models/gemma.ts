@@ -17,10 +17,12 @@ import type { GemmaConfig, LayerType } from '../config/gemma.js';
 import { gemmaConfigToJson } from '../config/gemma.js';
 import { Rng } from '../rng/index.js';
 import { attention, softcap } from '../nn/attention.js';
+import { recompute, tapeRecording } from '../engine/recompute.js';
 import { linear } from '../nn/linear.js';
 import type { AttentionMode } from '../nn/masks.js';
 import { gegluMlp } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
+import type { RopeTables } from '../nn/rope.js';
 import { pool as poolStates, type TokenPooling } from '../nn/pooling.js';
 import { maskRows, ParamModel, tokenRows, toRows } from './base.js';
 import { attentionSpec, selfAttentionTables } from './stack.js';
@@ -159,6 +161,7 @@ export class GemmaModel extends ParamModel<GemmaConfig> {
       const spec = attentionSpec(c);
       const eps = c.rmsNormEps;
       const dropResidual = <T extends tf.Tensor>(t: T): T => drop(t, rates.residual);
+      const dropoutOn = rates.embedding > 0 || rates.residual > 0 || probDropout !== undefined;
 
       // 1. embed and scale by sqrt(D)
       const idsT = tf.tensor2d(ids, [B, T], 'int32');
@@ -169,38 +172,51 @@ export class GemmaModel extends ParamModel<GemmaConfig> {
       // 2. decoder layers
       for (let i = 0; i < c.numHiddenLayers; i++) {
         const p = `model.layers.${i}.`;
-        const { mask: rule, rope } = forType(c.layerTypes[i] as LayerType);
-        const selfAttn = (h: tf.Tensor3D) =>
-          attention(
-            h,
-            h,
-            {
-              qProj: this.w2(`${p}self_attn.q_proj.weight`),
-              kProj: this.w2(`${p}self_attn.k_proj.weight`),
-              vProj: this.w2(`${p}self_attn.v_proj.weight`),
-              oProj: this.w2(`${p}self_attn.o_proj.weight`),
-              ...(c.qkNorm ? { qNorm: this.w1(`${p}self_attn.q_norm.weight`), kNorm: this.w1(`${p}self_attn.k_norm.weight`) } : {}),
-            },
-            spec,
-            { rope: { q: rope, k: rope }, mask: rule, ...(probDropout ? { probDropout } : {}) },
-          );
-        const mlp = (h: tf.Tensor3D) =>
-          gegluMlp(h, { gateProj: this.w2(`${p}mlp.gate_proj.weight`), upProj: this.w2(`${p}mlp.up_proj.weight`), downProj: this.w2(`${p}mlp.down_proj.weight`) });
-        const xIn: tf.Tensor3D = x;
-        // One tidy per layer: a layer's intermediates are freed when it ends (inference memory is one
-        // layer's, not the stack's; under a gradient tape the tensors backprop needs are kept by tfjs).
-        x = tf.tidy(() => {
-          if (c.sandwichNorms) {
-            // Gemma 2/3: x += post_attn(attn(in(x))); x += post_ff(mlp(pre_ff(x)))
-            const y = this.subBlock(xIn, `${p}input_layernorm.weight`, `${p}post_attention_layernorm.weight`, eps, dropResidual, selfAttn);
-            return this.subBlock(y, `${p}pre_feedforward_layernorm.weight`, `${p}post_feedforward_layernorm.weight`, eps, dropResidual, mlp);
-          }
-          // Gemma 1: x += attn(in(x)); x += mlp(post_attention_layernorm(x)) (that norm is the pre-MLP norm);
-          // VaultGemma: the same two sub-blocks with the pre-MLP norm named pre_feedforward_layernorm.
-          const y = this.subBlock(xIn, `${p}input_layernorm.weight`, null, eps, dropResidual, selfAttn);
-          const preMlp = c.preNormsOnly ? `${p}pre_feedforward_layernorm.weight` : `${p}post_attention_layernorm.weight`;
-          return this.subBlock(y, preMlp, null, eps, dropResidual, mlp);
-        });
+        const { mask: rule, rope: ropeOfType } = forType(c.layerTypes[i] as LayerType);
+        const layer = (xIn: tf.Tensor3D, rope: RopeTables): tf.Tensor3D => {
+          const selfAttn = (h: tf.Tensor3D) =>
+            attention(
+              h,
+              h,
+              {
+                qProj: this.w2(`${p}self_attn.q_proj.weight`),
+                kProj: this.w2(`${p}self_attn.k_proj.weight`),
+                vProj: this.w2(`${p}self_attn.v_proj.weight`),
+                oProj: this.w2(`${p}self_attn.o_proj.weight`),
+                ...(c.qkNorm ? { qNorm: this.w1(`${p}self_attn.q_norm.weight`), kNorm: this.w1(`${p}self_attn.k_norm.weight`) } : {}),
+              },
+              spec,
+              { rope: { q: rope, k: rope }, mask: rule, ...(probDropout ? { probDropout } : {}) },
+            );
+          const mlp = (h: tf.Tensor3D) =>
+            gegluMlp(h, { gateProj: this.w2(`${p}mlp.gate_proj.weight`), upProj: this.w2(`${p}mlp.up_proj.weight`), downProj: this.w2(`${p}mlp.down_proj.weight`) });
+          // One tidy per layer: a layer's intermediates are freed when it ends (inference memory is one
+          // layer's, not the stack's; under a gradient tape the tensors backprop needs are kept by tfjs).
+          return tf.tidy(() => {
+            if (c.sandwichNorms) {
+              // Gemma 2/3: x += post_attn(attn(in(x))); x += post_ff(mlp(pre_ff(x)))
+              const y = this.subBlock(xIn, `${p}input_layernorm.weight`, `${p}post_attention_layernorm.weight`, eps, dropResidual, selfAttn);
+              return this.subBlock(y, `${p}pre_feedforward_layernorm.weight`, `${p}post_feedforward_layernorm.weight`, eps, dropResidual, mlp);
+            }
+            // Gemma 1: x += attn(in(x)); x += mlp(post_attention_layernorm(x)) (that norm is the pre-MLP norm);
+            // VaultGemma: the same two sub-blocks with the pre-MLP norm named pre_feedforward_layernorm.
+            const y = this.subBlock(xIn, `${p}input_layernorm.weight`, null, eps, dropResidual, selfAttn);
+            const preMlp = c.preNormsOnly ? `${p}pre_feedforward_layernorm.weight` : `${p}post_attention_layernorm.weight`;
+            return this.subBlock(y, preMlp, null, eps, dropResidual, mlp);
+          });
+        };
+        if (this.recomputeLayers && !dropoutOn && tapeRecording()) {
+          // The layer as one tape node keeping only its inputs (engine/recompute.ts): weights and RoPE
+          // tables go in as inputs so the recomputation reads them (and the weights get gradients).
+          const names = [...this.params.keys()].filter((n) => n.startsWith(p));
+          const inputs = [x, ropeOfType.cos, ropeOfType.sin, ropeOfType.rotate, ...names.map((n) => this.params.get(n) as tf.Tensor)];
+          x = recompute(([xi, cos, sin, rotate, ...ws]) => {
+            const rope: RopeTables = { cos: cos as tf.Tensor2D, sin: sin as tf.Tensor2D, rotate: rotate as tf.Tensor2D };
+            return this.withParams(new Map(names.map((n, k) => [n, ws[k] as tf.Tensor])), () => layer(xi as tf.Tensor3D, rope));
+          }, inputs);
+        } else {
+          x = layer(x, ropeOfType);
+        }
         layerStates?.push(x);
       }
 

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { CONFIG_NAME, openCheckpoint } from '../checkpoint/index.js';
 import { resolveModelSource } from '../checkpoint/hub.js';
 import { rejectUnsupportedFamily } from '../config/gemma3.js';
+import { estimateModelBytes, fitEngineTo } from '../engine/index.js';
 import { ConfigError } from '../errors.js';
 import { GemmaModel } from './gemma.js';
 import { Gemma4Model } from './gemma4.js';
@@ -32,6 +33,10 @@ export async function loadModel(source: string, opts: LoadOptions = {}): Promise
   const dir = await resolveModelSource(source, opts.hub);
   await rejectUnsupportedDir(dir);
   const ckpt = await openCheckpoint(dir);
+  // Before any weight is allocated: an 'auto' engine leaves the wasm32 heap for a model whose
+  // training footprint (weights, grads, AdamW moments) would not fit there (engine/index.ts).
+  const values = ckpt.tensorNames.reduce((a, n) => a + ckpt.info(n).shape.reduce((x, y) => x * y, 1), 0);
+  await fitEngineTo(estimateModelBytes(values, { training: true }));
   const modelType = ckpt.config.model_type;
   if (typeof modelType !== 'string' || !Object.hasOwn(MODEL_REGISTRY, modelType)) {
     throw new ConfigError(
