@@ -90,6 +90,10 @@ async function main(): Promise<void> {
     }
   }
 
+  // Layer recomputation (activations re-derived in backward) for models past 500M parameters: what keeps
+  // a 1B fine-tune step inside 24 GB beside other jobs; GEMMA_LAB_BENCH_REAL_RECOMPUTE=0|1 forces it.
+  const recompute = process.env.GEMMA_LAB_BENCH_REAL_RECOMPUTE ? process.env.GEMMA_LAB_BENCH_REAL_RECOMPUTE === '1' : params > 5e8;
+  model.recomputeLayers = recompute;
   for (const freeze of [true, false]) {
     const phase = freeze ? 'finetune_frozen_embed' : 'finetune_full';
     if (!phases.has(phase)) continue;
@@ -109,7 +113,7 @@ async function main(): Promise<void> {
         tf.dispose([value, grads]);
         times.push((performance.now() - s) / 1000);
       }
-      emit(phase, { seconds: times[1], firstStepSeconds: times[0], trainableParams: [...trainable.values()].reduce((a, v) => a + v.size, 0) });
+      emit(phase, { seconds: times[1], firstStepSeconds: times[0], trainableParams: [...trainable.values()].reduce((a, v) => a + v.size, 0), recompute });
       opt.dispose();
       enc.dispose();
     } catch (e) {
