@@ -4,6 +4,7 @@
  * (tfjs-ops.js, bundled at build time). Default: tfjs' wasm backend with the project's native kernels
  * (packed SGEMM for BatchMatMul/_FusedMatMul, same-shape elementwise ops) and a JS UnsortedSegmentSum;
  * tfjs-node(-gpu) when installed. `GEMMA_LAB_BACKEND` = auto | native | wasm | cpu | tensorflow picks one explicitly.
+ * `GEMMA_LAB_COMPUTE=bf16` (or the `computeDtype` option) runs the native matmuls in bf16 (compute.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -12,6 +13,7 @@ import './tfjs-ops.js';
 import { registerAttentionGradient } from './attention.js';
 import { registerFusedGradients } from './fused.js';
 import { registerBroadcastMatMulGradient } from './gradients.js';
+import { type ComputeDtype, getBf16Kernel, getComputeDtype, setComputeDtype } from './compute.js';
 import { loadNativeAddon, type NativeLib } from './native.js';
 import { ensureSegmentSum, installNativeKernels, nativeKernelNames, removeNativeKernels } from './register.js';
 import { type BackendChoice, parseBackendChoice, planEngine, TFJS_NODE_PACKAGES } from './select.js';
@@ -19,6 +21,17 @@ import { type BackendChoice, parseBackendChoice, planEngine, TFJS_NODE_PACKAGES 
 export { BACKEND_CHOICES, parseBackendChoice, planEngine } from './select.js';
 export type { Availability, BackendChoice, EnginePlan } from './select.js';
 export type { NativeLib } from './native.js';
+export {
+  BF16_KERNELS,
+  COMPUTE_DTYPES,
+  getBf16Kernel,
+  getComputeDtype,
+  parseComputeDtype,
+  setBf16Kernel,
+  setComputeDtype,
+  type Bf16Kernel,
+  type ComputeDtype,
+} from './compute.js';
 export { fusedAttention, fusedAttentionAvailable, type FusedAttentionAttrs } from './attention.js';
 
 export interface EngineInfo {
@@ -35,6 +48,10 @@ export interface EngineInfo {
   readonly threads: number | undefined;
   /** The tfjs-node package providing the `tensorflow` backend, when that is used. */
   readonly tensorflowPackage: string | undefined;
+  /** Matmul precision of the native kernels ('float32' without them: bf16 needs the addon). */
+  readonly computeDtype: ComputeDtype;
+  /** The bf16 kernel that runs when computeDtype is 'bf16': 'avx512' (vdpbf16ps) or 'exact' (portable). */
+  readonly bf16Kernel: 'avx512' | 'exact' | undefined;
 }
 
 export interface EngineOptions {
@@ -47,6 +64,8 @@ export interface EngineOptions {
   readonly loadNative?: () => NativeLib;
   /** Where warning lines go (default: console.warn, each distinct line once per process). */
   readonly warn?: (line: string) => void;
+  /** Native matmul precision from now on (process-wide); default: unchanged (GEMMA_LAB_COMPUTE, else float32). */
+  readonly computeDtype?: ComputeDtype;
 }
 
 async function importTensorflow(): Promise<string | undefined> {
@@ -76,6 +95,13 @@ function loadDefaultNative(): NativeLib {
 }
 
 let current: EngineInfo | undefined;
+
+const computeDtypeOf = (native: boolean): ComputeDtype => (native ? getComputeDtype() : 'float32');
+
+function bf16KernelOf(lib: NativeLib): 'avx512' | 'exact' {
+  const wanted = getBf16Kernel();
+  return wanted !== 'exact' && lib.cpuFeatures().avx512bf16 ? 'avx512' : 'exact';
+}
 const printed = new Set<string>();
 
 /**
@@ -84,8 +110,12 @@ const printed = new Set<string>();
  */
 export async function initEngine(choice?: BackendChoice, options: EngineOptions = {}): Promise<EngineInfo> {
   const requested = choice ?? parseBackendChoice(process.env.GEMMA_LAB_BACKEND);
-  const injected = Object.keys(options).length > 0;
-  if (current && !injected && current.requested === requested && tf.getBackend() === current.backend) return current;
+  if (options.computeDtype) setComputeDtype(options.computeDtype);
+  const injected = Object.keys(options).some((k) => k !== 'computeDtype');
+  if (current && !injected && current.requested === requested && tf.getBackend() === current.backend) {
+    if (current.computeDtype !== computeDtypeOf(current.native)) current = { ...current, computeDtype: computeDtypeOf(current.native) };
+    return current;
+  }
 
   const wantsTensorflow = requested === 'auto' || requested === 'tensorflow';
   const tensorflow = wantsTensorflow ? await (options.resolveTensorflow ?? importTensorflow)() : undefined;
@@ -128,6 +158,8 @@ export async function initEngine(choice?: BackendChoice, options: EngineOptions 
     nativeKernels: nativeKernelNames(plan.backend),
     threads: plan.native && lib ? lib.threads() : undefined,
     tensorflowPackage: plan.backend === 'tensorflow' ? tensorflow : undefined,
+    computeDtype: computeDtypeOf(plan.native),
+    bf16Kernel: plan.native && lib ? bf16KernelOf(lib) : undefined,
   };
   return current;
 }
