@@ -45,34 +45,82 @@ inline uint32_t bf16_bits(float f) {
 
 inline uint32_t pair(float lo, float hi) { return bf16_bits(lo) | (bf16_bits(hi) << 16); }
 
+// The same rounding on 16 lanes at once (packing is a quarter of the run time when scalar).
+typedef uint32_t u16 __attribute__((vector_size(64)));
+typedef uint32_t u16u __attribute__((vector_size(64), aligned(4)));
+typedef uint16_t h32 __attribute__((vector_size(64)));
+
+// bf16_bits of each lane, left in the high half (low half zero).
+inline u16 bf16_high(u16 u) {
+  const u16 rounded = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  const u16 zero = u & 0x80000000u, nan = (u | 0x00400000u) & 0xffff0000u;
+  u16 r = (u & 0x7f800000u) == 0 ? zero : rounded;
+  return (u & 0x7fffffffu) > 0x7f800000u ? nan : r;
+}
+
+inline u16 load16(const float* p) { return *reinterpret_cast<const u16u*>(p); }
+
+// dst[j] = pair(lo[j], hi[j]) for j < n; hi == nullptr means zeros.
+__attribute__((always_inline)) inline void col_pairs(const float* lo, const float* hi, int64_t n, uint32_t* dst) {
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const u16 h = hi ? bf16_high(load16(hi + j)) : u16{};
+    *reinterpret_cast<u16u*>(dst + j) = (bf16_high(load16(lo + j)) >> 16) | h;
+  }
+  for (; j < n; j++) dst[j] = pair(lo[j], hi ? hi[j] : 0.f);
+}
+
+// dst[q] = pair(src[2q], src[2q+1]) for q < ceil(n/2) (the odd last one pairs with zero): a row of
+// bf16 in memory order, read as uint32 pairs.
+__attribute__((always_inline)) inline void row_pairs(const float* src, int64_t n, uint32_t* dst) {
+  int64_t k = 0;
+  for (; k + 32 <= n; k += 32) {
+    const h32 a = reinterpret_cast<h32>(bf16_high(load16(src + k))), b = reinterpret_cast<h32>(bf16_high(load16(src + k + 16)));
+    // high halves of the 32 lanes, in order (little endian: the odd uint16 of each lane)
+    const h32 packed = __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31, 33, 35, 37, 39, 41, 43,
+                                               45, 47, 49, 51, 53, 55, 57, 59, 61, 63);
+    *reinterpret_cast<u16u*>(dst + k / 2) = reinterpret_cast<u16>(packed);
+  }
+  for (; k + 1 < n; k += 2) dst[k / 2] = pair(src[k], src[k + 1]);
+  if (k < n) dst[k / 2] = pair(src[k], 0.f);
+}
+
+constexpr int64_t kRowTmp = (std::max(KC, MC) + 1) / 2 + 16;
+
 // Ap <- op(A)[i0:i0+mc, p0:p0+kc] as ceil(mc/12) panels of (kp x 12) pairs, zero padded (rows and
 // the odd k at the end of the block).
 void pack_a(bool tA, const float* A, int64_t M, int64_t K, int64_t i0, int64_t mc, int64_t p0, int64_t kc, uint32_t* Ap) {
   const int64_t kp = (kc + 1) / 2;
-  for (int64_t ip = 0; ip < mc; ip += MR) {
-    const int64_t mr = std::min(MR, mc - ip);
-    uint32_t* dst = Ap + ip * kp;
-    if (!tA) {  // A is [M, K]: rows contiguous in k
+  alignas(64) uint32_t tmp[std::max(kRowTmp, MC + 16)];
+  if (!tA) {  // A is [M, K]: rows contiguous in k
+    for (int64_t ip = 0; ip < mc; ip += MR) {
+      const int64_t mr = std::min(MR, mc - ip);
+      uint32_t* dst = Ap + ip * kp;
       for (int64_t r = 0; r < mr; r++) {
-        const float* src = A + (i0 + ip + r) * K + p0;
-        for (int64_t q = 0; q < kc / 2; q++) dst[q * MR + r] = pair(src[2 * q], src[2 * q + 1]);
-        if (kc % 2) dst[(kp - 1) * MR + r] = pair(src[kc - 1], 0.f);
+        row_pairs(A + (i0 + ip + r) * K + p0, kc, tmp);
+        for (int64_t q = 0; q < kp; q++) dst[q * MR + r] = tmp[q];
       }
-    } else {  // A is [K, M]: contiguous in i
-      for (int64_t q = 0; q < kp; q++) {
-        const float* s0 = A + (p0 + 2 * q) * M + i0 + ip;
-        const bool has1 = 2 * q + 1 < kc;
-        for (int64_t r = 0; r < mr; r++) dst[q * MR + r] = pair(s0[r], has1 ? s0[M + r] : 0.f);
+      for (int64_t q = 0; q < kp; q++)
+        for (int64_t r = mr; r < MR; r++) dst[q * MR + r] = 0;
+    }
+  } else {  // A is [K, M]: contiguous in i; one k-pair of all mc rows at a time, then split into panels
+    for (int64_t q = 0; q < kp; q++) {
+      const float* s0 = A + (p0 + 2 * q) * M + i0;
+      col_pairs(s0, 2 * q + 1 < kc ? s0 + M : nullptr, mc, tmp);
+      for (int64_t ip = 0; ip < mc; ip += MR) {
+        const int64_t mr = std::min(MR, mc - ip);
+        uint32_t* dst = Ap + ip * kp + q * MR;
+        std::memcpy(dst, tmp + ip, sizeof(uint32_t) * mr);
+        for (int64_t r = mr; r < MR; r++) dst[r] = 0;
       }
     }
-    for (int64_t q = 0; q < kp; q++)
-      for (int64_t r = mr; r < MR; r++) dst[q * MR + r] = 0;
   }
 }
 
 // Bp <- op(B)[p0:p0+kc, j0:j0+nc] as ceil(nc/32) panels of (kp x 32) pairs, zero padded.
 void pack_b(bool tB, const float* B, int64_t N, int64_t K, int64_t j0, int64_t nc, int64_t p0, int64_t kc, uint32_t* Bp) {
   const int64_t kp = (kc + 1) / 2;
+  alignas(64) uint32_t tmp[kRowTmp];
   for (int64_t jp = 0; jp < nc; jp += NR) {
     const int64_t nr = std::min(NR, nc - jp);
     uint32_t* dst = Bp + jp * kp;
@@ -80,19 +128,13 @@ void pack_b(bool tB, const float* B, int64_t N, int64_t K, int64_t j0, int64_t n
       for (int64_t q = 0; q < kp; q++) {
         const float* s0 = B + (p0 + 2 * q) * N + j0 + jp;
         uint32_t* d = dst + q * NR;
-        if (2 * q + 1 < kc) {
-          const float* s1 = s0 + N;
-          for (int64_t j = 0; j < nr; j++) d[j] = pair(s0[j], s1[j]);
-        } else {
-          for (int64_t j = 0; j < nr; j++) d[j] = pair(s0[j], 0.f);
-        }
+        col_pairs(s0, 2 * q + 1 < kc ? s0 + N : nullptr, nr, d);
         for (int64_t j = nr; j < NR; j++) d[j] = 0;
       }
     } else {  // B is [N, K]: rows contiguous in k
       for (int64_t j = 0; j < nr; j++) {
-        const float* src = B + (j0 + jp + j) * K + p0;
-        for (int64_t q = 0; q < kc / 2; q++) dst[q * NR + j] = pair(src[2 * q], src[2 * q + 1]);
-        if (kc % 2) dst[(kp - 1) * NR + j] = pair(src[kc - 1], 0.f);
+        row_pairs(B + (j0 + jp + j) * K + p0, kc, tmp);
+        for (int64_t q = 0; q < kp; q++) dst[q * NR + j] = tmp[q];
       }
       for (int64_t q = 0; q < kp; q++)
         for (int64_t j = nr; j < NR; j++) dst[q * NR + j] = 0;
@@ -101,7 +143,6 @@ void pack_b(bool tB, const float* B, int64_t N, int64_t K, int64_t j0, int64_t n
 }
 
 typedef float v16 __attribute__((vector_size(64)));
-typedef uint32_t u16 __attribute__((vector_size(64)));
 typedef float v16u __attribute__((vector_size(64), aligned(4)));
 
 inline void store_tile(const v16* c0, const v16* c1, float* c, int64_t ldc, bool accumulate) {
