@@ -1,6 +1,7 @@
 // Fused attention, forward and backward, with masks given as rules and an online (blockwise)
 // softmax: memory O(B*H*T*d), never a [T, S] score matrix, and only the key blocks a rule can see
-// are visited (a sliding layer costs its band, not T*S).
+// are visited (a sliding layer costs its band, not T*S); inside a visited tile, the row groups and
+// key vectors a rule hides are skipped too (the band's edge tiles and the causal diagonal).
 //
 // Scores s = scale * q.k, optionally cap * tanh(s / cap); invisible keys get probability 0. A query
 // row that sees no key at all averages v over every key, which is exactly what the dense path's
@@ -65,9 +66,50 @@ void transpose_pad(const float* x, int64_t S, int64_t d, int64_t Sp, float* xt) 
   }
 }
 
-// out[r, 0:BK] = sum_c a[r*d + c] * bt[c*ldb + 0:BK] for r < nq (bt: BK columns of a [d, ldb] array, 64-aligned).
-// Rows go 4 at a time: each loaded vector of bt feeds 4 FMAs.
-template <int NRow>
+// Visible columns of each row of a tile and visible rows of each column, in tile coordinates:
+// row r sees columns [lo[r], hi[r]) (empty when hi <= lo), column j is seen by rows [clo[j], chi[j]).
+// Work outside them is skipped: a band's edge tiles (and the causal diagonal) are half masked, and a
+// masked entry's probability is exactly 0, so skipping its terms leaves every sum unchanged.
+struct TileRange {
+  int32_t lo[BQ], hi[BQ], clo[BK], chi[BK];
+};
+
+void tile_range(const AttnRule& rule, int64_t S, int64_t i0, int64_t nq, int64_t j0, int64_t nk, TileRange* t) {
+  for (int64_t j = 0; j < BK; j++) {
+    t->clo[j] = static_cast<int32_t>(BQ);
+    t->chi[j] = 0;
+  }
+  for (int64_t r = 0; r < BQ; r++) {
+    int64_t lo = 0, hi = 0;
+    if (r < nq) {
+      key_range(rule, S, i0 + r, &lo, &hi);
+      lo = std::clamp<int64_t>(lo - j0, 0, nk);
+      hi = std::clamp<int64_t>(hi - j0, lo, nk);
+    }
+    t->lo[r] = static_cast<int32_t>(lo);
+    t->hi[r] = static_cast<int32_t>(hi);
+    for (int64_t j = lo; j < hi; j++) {
+      t->clo[j] = std::min(t->clo[j], static_cast<int32_t>(r));
+      t->chi[j] = static_cast<int32_t>(r + 1);
+    }
+  }
+}
+
+// Union of the ranges of items [r, r + n): [min lo, max hi), or lo >= hi when all are empty.
+inline void group_range(const int32_t* lo, const int32_t* hi, int64_t r, int64_t n, int64_t* a, int64_t* b) {
+  int64_t x = INT32_MAX, y = 0;
+  for (int64_t k = r; k < r + n; k++)
+    if (hi[k] > lo[k]) {
+      x = std::min<int64_t>(x, lo[k]);
+      y = std::max<int64_t>(y, hi[k]);
+    }
+  *a = x;
+  *b = y;
+}
+
+// out[r, 16*V0 : 16*V1] = sum_c a[r*d + c] * bt[c*ldb + ...] for NRow rows (bt: BK columns of a [d, ldb]
+// array, 64-aligned); the other vectors of those rows are zeroed. Each loaded vector of bt feeds NRow FMAs.
+template <int NRow, int V0, int V1>
 inline void abt_rows(const float* __restrict a, int64_t d, const float* __restrict bt, int64_t ldb, float* __restrict out) {
   v16 acc[NRow][NVK];
   for (int r = 0; r < NRow; r++)
@@ -75,11 +117,11 @@ inline void abt_rows(const float* __restrict a, int64_t d, const float* __restri
   for (int64_t c = 0; c < d; c++) {
     const v16* b = reinterpret_cast<const v16*>(bt + c * ldb);
     v16 bv[NVK];
-    for (int v = 0; v < NVK; v++) bv[v] = b[v];
+    for (int v = V0; v < V1; v++) bv[v] = b[v];
 #pragma GCC unroll 4
     for (int r = 0; r < NRow; r++) {
       const float s = a[r * d + c];
-      for (int v = 0; v < NVK; v++) acc[r][v] += s * bv[v];
+      for (int v = V0; v < V1; v++) acc[r][v] += s * bv[v];
     }
   }
   for (int r = 0; r < NRow; r++) {
@@ -88,21 +130,42 @@ inline void abt_rows(const float* __restrict a, int64_t d, const float* __restri
   }
 }
 
-void tile_abt(const float* __restrict a, int64_t nq, int64_t d, const float* __restrict bt, int64_t ldb, float* __restrict out) {
-  int64_t r = 0;
-  for (; r + 4 <= nq; r += 4) abt_rows<4>(a + r * d, d, bt, ldb, out + r * BK);
-  for (; r < nq; r++) abt_rows<1>(a + r * d, d, bt, ldb, out + r * BK);
+static_assert(NVK == 2, "abt_group dispatches on two vectors per key block");
+
+// abt_rows over the vectors holding columns [lo, hi) (all zero when empty).
+template <int NRow>
+inline void abt_group(const float* a, int64_t d, const float* bt, int64_t ldb, float* out, int64_t lo, int64_t hi) {
+  if (hi <= lo) {
+    std::fill(out, out + NRow * BK, 0.f);
+  } else if (lo >= 16) {
+    abt_rows<NRow, 1, 2>(a, d, bt, ldb, out);
+  } else if (hi <= 16) {
+    abt_rows<NRow, 0, 1>(a, d, bt, ldb, out);
+  } else {
+    abt_rows<NRow, 0, 2>(a, d, bt, ldb, out);
+  }
 }
 
-// acc[r*lda + c] += sum_{j < nk} w[r*wr + j*wj] * x[j*d + c] over NRow rows r and columns [c0, c0 + 16*NV):
+// out[r, :] = a[r, :] . bt[:, columns] for r < nq, computing only the vectors row groups can see.
+void tile_abt(const float* __restrict a, int64_t nq, int64_t d, const float* __restrict bt, int64_t ldb, const TileRange& t,
+              float* __restrict out) {
+  int64_t r = 0, lo, hi;
+  for (; r + 4 <= nq; r += 4) {
+    group_range(t.lo, t.hi, r, 4, &lo, &hi);
+    abt_group<4>(a + r * d, d, bt, ldb, out + r * BK, lo, hi);
+  }
+  for (; r < nq; r++) abt_group<1>(a + r * d, d, bt, ldb, out + r * BK, t.lo[r], t.hi[r]);
+}
+
+// acc[r*d + c] += sum_{ja <= j < jb} w[r*wr + j*wj] * x[j*d + c] over NRow rows r and columns [c0, c0 + 16*NV):
 // each loaded vector of x feeds NRow FMAs.
 template <int NRow, int NV>
-inline void axpy_rows(const float* __restrict w, int64_t wr, int64_t wj, int64_t nk, const float* __restrict x, int64_t d,
+inline void axpy_rows(const float* __restrict w, int64_t wr, int64_t wj, int64_t ja, int64_t jb, const float* __restrict x, int64_t d,
                       float* __restrict acc, int64_t c0) {
   v16 s[NRow][NV];
   for (int r = 0; r < NRow; r++)
     for (int v = 0; v < NV; v++) s[r][v] = *reinterpret_cast<const v16u*>(acc + r * d + c0 + 16 * v);
-  for (int64_t j = 0; j < nk; j++) {
+  for (int64_t j = ja; j < jb; j++) {
     v16 xv[NV];
     for (int v = 0; v < NV; v++) xv[v] = *reinterpret_cast<const v16u*>(x + j * d + c0 + 16 * v);
 #pragma GCC unroll 4
@@ -115,41 +178,49 @@ inline void axpy_rows(const float* __restrict w, int64_t wr, int64_t wj, int64_t
     for (int v = 0; v < NV; v++) *reinterpret_cast<v16u*>(acc + r * d + c0 + 16 * v) = s[r][v];
 }
 
-// acc[r, :] += sum_{j < nk} w[r*wr + j*wj] * x[j, :] for r < nrows (x and acc rows have length d).
-void rows_axpy(const float* __restrict w, int64_t wr, int64_t wj, int64_t nrows, int64_t nk, const float* __restrict x, int64_t d,
-               float* __restrict acc) {
-  int64_t r = 0;
+// acc[r, :] += sum_j w[r*wr + j*wj] * x[j, :] for r < nrows, j in [lo[r], hi[r]) (x and acc rows have
+// length d). Rows go 4 at a time over the union of their ranges (terms outside a row's own are 0).
+void rows_axpy(const float* __restrict w, int64_t wr, int64_t wj, int64_t nrows, const int32_t* lo, const int32_t* hi,
+               const float* __restrict x, int64_t d, float* __restrict acc) {
+  int64_t r = 0, ja, jb;
   for (; r + 4 <= nrows; r += 4) {
+    group_range(lo, hi, r, 4, &ja, &jb);
+    if (jb <= ja) continue;
     int64_t c = 0;
-    for (; c + 64 <= d; c += 64) axpy_rows<4, 4>(w + r * wr, wr, wj, nk, x, d, acc + r * d, c);
-    for (; c + 16 <= d; c += 16) axpy_rows<4, 1>(w + r * wr, wr, wj, nk, x, d, acc + r * d, c);
+    for (; c + 64 <= d; c += 64) axpy_rows<4, 4>(w + r * wr, wr, wj, ja, jb, x, d, acc + r * d, c);
+    for (; c + 16 <= d; c += 16) axpy_rows<4, 1>(w + r * wr, wr, wj, ja, jb, x, d, acc + r * d, c);
     for (; c < d; c++)
       for (int64_t rr = r; rr < r + 4; rr++) {
         float sum = acc[rr * d + c];
-        for (int64_t j = 0; j < nk; j++) sum += w[rr * wr + j * wj] * x[j * d + c];
+        for (int64_t j = ja; j < jb; j++) sum += w[rr * wr + j * wj] * x[j * d + c];
         acc[rr * d + c] = sum;
       }
   }
   for (; r < nrows; r++) {
+    ja = lo[r];
+    jb = hi[r];
+    if (jb <= ja) continue;
     int64_t c = 0;
-    for (; c + 64 <= d; c += 64) axpy_rows<1, 4>(w + r * wr, wr, wj, nk, x, d, acc + r * d, c);
-    for (; c + 16 <= d; c += 16) axpy_rows<1, 1>(w + r * wr, wr, wj, nk, x, d, acc + r * d, c);
+    for (; c + 64 <= d; c += 64) axpy_rows<1, 4>(w + r * wr, wr, wj, ja, jb, x, d, acc + r * d, c);
+    for (; c + 16 <= d; c += 16) axpy_rows<1, 1>(w + r * wr, wr, wj, ja, jb, x, d, acc + r * d, c);
     for (; c < d; c++) {
       float sum = acc[r * d + c];
-      for (int64_t j = 0; j < nk; j++) sum += w[r * wr + j * wj] * x[j * d + c];
+      for (int64_t j = ja; j < jb; j++) sum += w[r * wr + j * wj] * x[j * d + c];
       acc[r * d + c] = sum;
     }
   }
 }
 
-// acc[r, :] += sum_{j < nk} p[r*BK + j] * x[j*d + :] for r < nq (acc rows have stride d).
-inline void tile_pv(const float* __restrict p, int64_t nq, int64_t nk, const float* __restrict x, int64_t d, float* __restrict acc) {
-  rows_axpy(p, BK, 1, nq, nk, x, d, acc);
+// acc[r, :] += sum_j p[r*BK + j] * x[j*d + :] for r < nq over the keys row r sees (acc rows have stride d).
+inline void tile_pv(const float* __restrict p, int64_t nq, const TileRange& t, const float* __restrict x, int64_t d,
+                    float* __restrict acc) {
+  rows_axpy(p, BK, 1, nq, t.lo, t.hi, x, d, acc);
 }
 
-// acc[j, :] += sum_{r < nq} p[r*BK + j] * x[r*d + :] for j < nk (the transposed product).
-inline void tile_ptx(const float* __restrict p, int64_t nq, int64_t nk, const float* __restrict x, int64_t d, float* __restrict acc) {
-  rows_axpy(p, 1, BK, nk, nq, x, d, acc);
+// acc[j, :] += sum_r p[r*BK + j] * x[r*d + :] for j < nk over the queries that see key j (the transposed product).
+inline void tile_ptx(const float* __restrict p, int64_t nk, const TileRange& t, const float* __restrict x, int64_t d,
+                     float* __restrict acc) {
+  rows_axpy(p, 1, BK, nk, t.clo, t.chi, x, d, acc);
 }
 
 // Raw scores of a tile -> logits in place (scale, softcap; tanh kept in `th` for the backward), and
@@ -209,6 +280,7 @@ void attention_forward(const AttnDims& D, const AttnRule& rule, float scale, flo
 #pragma omp parallel if (work >= 1e6)
   {
     Buf s(BQ * BK), th(BQ * BK), acc(BQ * d), m(BQ), l(BQ);
+    TileRange tr;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < tasks; t++) {
       const int64_t bh = t / qTiles, i0 = (t % qTiles) * BQ, nq = std::min(BQ, T - i0);
@@ -224,7 +296,8 @@ void attention_forward(const AttnDims& D, const AttnRule& rule, float scale, flo
       block_span(rule, S, i0, i0 + nq, &kb0, &kb1);
       for (int64_t kb = kb0; kb < kb1; kb++) {
         const int64_t j0 = kb * BK, nk = std::min(BK, S - j0);
-        tile_abt(qt, nq, d, ktb + j0, Sp, s.p);
+        tile_range(rule, S, i0, nq, j0, nk, &tr);
+        tile_abt(qt, nq, d, ktb + j0, Sp, tr, s.p);
         logits_tile(s.p, th.p, nq, i0, j0, nk, S, rule, scale, cap, km);
         for (int64_t r = 0; r < nq; r++) {
           float* sr = s.p + r * BK;
@@ -250,7 +323,7 @@ void attention_forward(const AttnDims& D, const AttnRule& rule, float scale, flo
             for (int64_t c = 0; c < d; c++) ar[c] *= corr;
           }
         }
-        tile_pv(s.p, nq, nk, kv + j0 * d, d, acc.p);
+        tile_pv(s.p, nq, tr, kv + j0 * d, d, acc.p);
       }
       for (int64_t r = 0; r < nq; r++) {
         float* orow = o + (bh * T + i0 + r) * d;
@@ -283,6 +356,7 @@ struct BackCtx {
 
 struct TileBufs {
   Buf s, th, dp;
+  TileRange range;
   TileBufs() : s(BQ * BK), th(BQ * BK), dp(BQ * BK) {}
 };
 
@@ -290,9 +364,10 @@ struct TileBufs {
 // (the score gradient through softmax, softcap and scale).
 void tile_grads(const BackCtx& c, int64_t bh, int64_t i0, int64_t nq, int64_t kb, TileBufs& t) {
   const int64_t b = bh / c.H, g = (bh % c.H) / c.R, bg = b * c.G + g, j0 = kb * BK, nk = std::min(BK, c.S - j0);
-  tile_abt(c.q + (bh * c.T + i0) * c.d, nq, c.d, c.kt + bg * c.d * c.Sp + j0, c.Sp, t.s.p);
+  tile_range(*c.rule, c.S, i0, nq, j0, nk, &t.range);
+  tile_abt(c.q + (bh * c.T + i0) * c.d, nq, c.d, c.kt + bg * c.d * c.Sp + j0, c.Sp, t.range, t.s.p);
   logits_tile(t.s.p, t.th.p, nq, i0, j0, nk, c.S, *c.rule, c.scale, c.cap, c.keyMask ? c.keyMask + b * c.S : nullptr);
-  tile_abt(c.dO + (bh * c.T + i0) * c.d, nq, c.d, c.vt + bg * c.d * c.Sp + j0, c.Sp, t.dp.p);  // dO_i . v_j
+  tile_abt(c.dO + (bh * c.T + i0) * c.d, nq, c.d, c.vt + bg * c.d * c.Sp + j0, c.Sp, t.range, t.dp.p);  // dO_i . v_j
   for (int64_t rr = 0; rr < nq; rr++) {
     float* sr = t.s.p + rr * BK;
     float* dpr = t.dp.p + rr * BK;
@@ -327,9 +402,9 @@ void head_grads(const BackCtx& c, int64_t bh, TileBufs& t, float* dq, float* pk,
       block_span(*c.rule, c.S, i0, i0 + nq, &kb0, &kb1);
       if (kb < kb0 || kb >= kb1) continue;
       tile_grads(c, bh, i0, nq, kb, t);
-      tile_ptx(t.s.p, nq, nk, c.dO + (bh * c.T + i0) * d, d, dva);                       // dV_j += p_ij dO_i
-      tile_ptx(t.dp.p, nq, nk, c.q + (bh * c.T + i0) * d, d, dka);                       // dK_j += ds_ij q_i
-      tile_pv(t.dp.p, nq, nk, c.k + (bg * c.S + j0) * d, d, dq + (bh * c.T + i0) * d);  // dQ_i += ds_ij k_j
+      tile_ptx(t.s.p, nk, t.range, c.dO + (bh * c.T + i0) * d, d, dva);                       // dV_j += p_ij dO_i
+      tile_ptx(t.dp.p, nk, t.range, c.q + (bh * c.T + i0) * d, d, dka);                       // dK_j += ds_ij q_i
+      tile_pv(t.dp.p, nq, t.range, c.k + (bg * c.S + j0) * d, d, dq + (bh * c.T + i0) * d);  // dQ_i += ds_ij k_j
     }
   }
 }
