@@ -44,6 +44,41 @@ struct Buf {  // 64-byte aligned float scratch
   Buf& operator=(const Buf&) = delete;
 };
 
+// Large per-call scratch (transposed K/V, per-head dK/dV slices), kept between calls by the calling
+// thread: allocating it fresh each call cost page faults on every page (~7% of a sliding layer's
+// backward). Grow-only up to kKeepFloats; a larger request is allocated for that call alone.
+// thread_local: Node worker threads may call the addon concurrently (OpenMP workers never do).
+class Scratch {
+ public:
+  float* get(int64_t n) {
+    if (n <= cap_) return p_;
+    std::free(p_);
+    p_ = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * ((n + 15) / 16 * 16)));
+    cap_ = n;
+    return p_;
+  }
+  ~Scratch() { std::free(p_); }
+
+ private:
+  float* p_ = nullptr;
+  int64_t cap_ = 0;
+};
+
+constexpr int64_t kKeepFloats = int64_t{1} << 26;  // 256 MiB per buffer
+
+// A scratch array of n floats: the thread's kept buffer `slot`, or a one-off one when n is large.
+struct ScratchArray {
+  Buf own;
+  float* p;
+  ScratchArray(Scratch& slot, int64_t n) : own(n > kKeepFloats ? n : 0), p(n > kKeepFloats ? own.p : slot.get(n)) {}
+};
+
+enum ScratchSlot { kSlotKt, kSlotVt, kSlotPk, kSlotPv, kSlots };
+Scratch& scratch(ScratchSlot slot) {
+  thread_local Scratch slots[kSlots];
+  return slots[slot];
+}
+
 // Visible key range [lo, hi) of query row i under the positional rule (the key mask is applied per key).
 inline void key_range(const AttnRule& r, int64_t S, int64_t i, int64_t* lo, int64_t* hi) {
   const int64_t pos = i + r.qOffset;
@@ -57,12 +92,23 @@ inline void key_range(const AttnRule& r, int64_t S, int64_t i, int64_t* lo, int6
   *hi = std::min(b, S);
 }
 
-// xt[c, j] = x[j, c] for j < S (x is [S, d]); columns S..Sp-1 are zero. xt is [d, Sp].
-void transpose_pad(const float* x, int64_t S, int64_t d, int64_t Sp, float* xt) {
-  for (int64_t c = 0; c < d; c++) {
-    float* row = xt + c * Sp;
-    for (int64_t j = 0; j < S; j++) row[j] = x[j * d + c];
-    for (int64_t j = S; j < Sp; j++) row[j] = 0.f;
+// xt[bg][c, j] = x[bg][j, c] for j < S, zero for S <= j < Sp: x is nbg slices of [S, d], xt nbg slices of
+// [d, Sp]. Parallel over slices and 16-column strips of x (one slice is common: B = G = 1), and blocked
+// 16 x 16 so both sides move whole cache lines.
+void transpose_pad(const float* x, int64_t nbg, int64_t S, int64_t d, int64_t Sp, float* xt, bool par) {
+  const int64_t strips = (d + 15) / 16;
+#pragma omp parallel for schedule(static) if (par)
+  for (int64_t t = 0; t < nbg * strips; t++) {
+    const int64_t bg = t / strips, c0 = (t % strips) * 16, c1 = std::min(d, c0 + 16);
+    const float* xs = x + bg * S * d;
+    float* xts = xt + bg * d * Sp;
+    for (int64_t j0 = 0; j0 < S; j0 += 16) {
+      const int64_t j1 = std::min(S, j0 + 16);
+      for (int64_t c = c0; c < c1; c++)
+        for (int64_t j = j0; j < j1; j++) xts[c * Sp + j] = xs[j * d + c];
+    }
+    for (int64_t c = c0; c < c1; c++)
+      for (int64_t j = S; j < Sp; j++) xts[c * Sp + j] = 0.f;
   }
 }
 
@@ -223,6 +269,23 @@ inline void tile_ptx(const float* __restrict p, int64_t nk, const TileRange& t, 
   rows_axpy(p, 1, BK, nk, t.clo, t.chi, x, d, acc);
 }
 
+// sr[j] <- exp(sr[j] - m), exactly 0 for a masked logit (-inf), without handing expf an infinite
+// argument: libmvec's vector expf sends each lane outside its fast range to a scalar call, which made
+// the masked half of a band's edge tiles cost more than the visible half. Two loops, so the expf call
+// is unconditional and vectorises (glibc declares only unmasked SIMD variants; a select feeding the
+// call in one loop is not if-converted).
+inline void masked_exp_row(float* __restrict sr, float m) {
+  alignas(64) float keep[BK];
+#pragma omp simd
+  for (int64_t j = 0; j < BK; j++) {
+    const bool masked = sr[j] == -INFINITY;
+    keep[j] = masked ? 0.f : 1.f;
+    sr[j] = masked ? 0.f : sr[j] - m;
+  }
+#pragma omp simd
+  for (int64_t j = 0; j < BK; j++) sr[j] = expf(sr[j]) * keep[j];
+}
+
 // Raw scores of a tile -> logits in place (scale, softcap; tanh kept in `th` for the backward), and
 // invisible keys -> -inf. Row r is query i0 + r, column j is key j0 + j.
 void logits_tile(float* __restrict s, float* __restrict th, int64_t nq, int64_t i0, int64_t j0, int64_t nk, int64_t S,
@@ -271,9 +334,8 @@ void attention_forward(const AttnDims& D, const AttnRule& rule, float scale, flo
   const int64_t B = D.B, H = D.H, G = D.G, T = D.T, S = D.S, d = D.d, R = H / G;
   if (B * H * T == 0) return;
   const int64_t Sp = (S + BK - 1) / BK * BK;
-  Buf kt(B * G * d * Sp);  // K transposed per (b, g): [d, Sp] (Sp: S rounded up to BK, 64-byte aligned rows)
-#pragma omp parallel for schedule(static) if (B * G * S * d >= (1 << 15))
-  for (int64_t bg = 0; bg < B * G; bg++) transpose_pad(k + bg * S * d, S, d, Sp, kt.p + bg * d * Sp);
+  ScratchArray kt(scratch(kSlotKt), B * G * d * Sp);  // K transposed per (b, g): [d, Sp] (Sp: S rounded up to BK)
+  transpose_pad(k, B * G, S, d, Sp, kt.p, B * G * S * d >= (1 << 15));
 
   const int64_t qTiles = (T + BQ - 1) / BQ, tasks = B * H * qTiles;
   const double work = static_cast<double>(B) * H * T * std::min<int64_t>(S, rule.window > 0 ? 2 * rule.window : S) * d;
@@ -309,12 +371,10 @@ void attention_forward(const AttnDims& D, const AttnRule& rule, float scale, flo
             continue;
           }
           const float corr = expf(m.p[r] - mx);  // 0 when m was -inf
+          masked_exp_row(sr, mx);
           float sum = 0.f;
 #pragma omp simd reduction(+ : sum)
-          for (int64_t j = 0; j < BK; j++) {
-            sr[j] = expf(sr[j] - mx);
-            sum += sr[j];
-          }
+          for (int64_t j = 0; j < BK; j++) sum += sr[j];
           l.p[r] = l.p[r] * corr + sum;
           m.p[r] = mx;
           if (corr != 1.f) {
@@ -373,8 +433,7 @@ void tile_grads(const BackCtx& c, int64_t bh, int64_t i0, int64_t nq, int64_t kb
     float* dpr = t.dp.p + rr * BK;
     const float L = c.lse[bh * c.T + i0 + rr], dl = c.delta[bh * c.T + i0 + rr];
     // p = exp(logit - lse): 0 for invisible keys and for rows without any (lse = +inf).
-#pragma omp simd
-    for (int64_t j = 0; j < BK; j++) sr[j] = expf(sr[j] - L);
+    masked_exp_row(sr, L);
     if (c.cap > 0.f) {
       const float* tr = t.th.p + rr * BK;
 #pragma omp simd
@@ -388,14 +447,18 @@ void tile_grads(const BackCtx& c, int64_t bh, int64_t i0, int64_t nq, int64_t kb
 
 // One query head's share of the gradients: dQ of head bh (complete), and its contribution to dK/dV
 // of its kv head, written to this head's own slices pk/pv [S, d]. Key blocks ascend, and within one,
-// query tiles ascend, so the summation order is fixed.
+// query tiles ascend, so the summation order is fixed. The task zeroes what it owns (its dQ rows, each
+// key block of its slices just before accumulating into it): in parallel and while the block is hot.
 void head_grads(const BackCtx& c, int64_t bh, TileBufs& t, float* dq, float* pk, float* pv) {
   const int64_t b = bh / c.H, g = (bh % c.H) / c.R, bg = b * c.G + g, d = c.d;
   const int64_t qTiles = (c.T + BQ - 1) / BQ, kBlocks = c.Sp / BK;
+  std::memset(dq + bh * c.T * d, 0, sizeof(float) * c.T * d);
   for (int64_t kb = 0; kb < kBlocks; kb++) {
     const int64_t j0 = kb * BK, nk = std::min(BK, c.S - j0);
     float* dka = pk + j0 * d;
     float* dva = pv + j0 * d;
+    std::memset(dka, 0, sizeof(float) * nk * d);
+    std::memset(dva, 0, sizeof(float) * nk * d);
     for (int64_t qt = 0; qt < qTiles; qt++) {
       const int64_t i0 = qt * BQ, nq = std::min(BQ, c.T - i0);
       int64_t kb0, kb1;
@@ -415,17 +478,18 @@ void attention_backward(const AttnDims& D, const AttnRule& rule, float scale, fl
                         const float* v, const float* keyMask, const float* o, const float* lse, const float* dO,
                         float* dq, float* dk, float* dv) {
   const int64_t B = D.B, H = D.H, G = D.G, T = D.T, S = D.S, d = D.d, R = H / G;
-  std::memset(dq, 0, sizeof(float) * B * H * T * d);
-  std::memset(dk, 0, sizeof(float) * B * G * S * d);
-  std::memset(dv, 0, sizeof(float) * B * G * S * d);
-  if (B * H * T * S == 0) return;
-  const int64_t Sp = (S + BK - 1) / BK * BK;
-  Buf kt(B * G * d * Sp), vt(B * G * d * Sp), delta(B * H * T);
-#pragma omp parallel for schedule(static) if (B * G * S * d >= (1 << 15))
-  for (int64_t bg = 0; bg < B * G; bg++) {
-    transpose_pad(k + bg * S * d, S, d, Sp, kt.p + bg * d * Sp);
-    transpose_pad(v + bg * S * d, S, d, Sp, vt.p + bg * d * Sp);
+  if (B * H * T * S == 0) {
+    std::memset(dq, 0, sizeof(float) * B * H * T * d);
+    std::memset(dk, 0, sizeof(float) * B * G * S * d);
+    std::memset(dv, 0, sizeof(float) * B * G * S * d);
+    return;
   }
+  const int64_t Sp = (S + BK - 1) / BK * BK;
+  ScratchArray kt(scratch(kSlotKt), B * G * d * Sp), vt(scratch(kSlotVt), B * G * d * Sp);
+  Buf delta(B * H * T);
+  const bool parT = B * G * S * d >= (1 << 15);
+  transpose_pad(k, B * G, S, d, Sp, kt.p, parT);
+  transpose_pad(v, B * G, S, d, Sp, vt.p, parT);
 #pragma omp parallel for schedule(static) if (B * H * T * d >= (1 << 15))
   for (int64_t row = 0; row < B * H * T; row++) {  // delta_i = dO_i . O_i
     float s = 0.f;
@@ -439,11 +503,8 @@ void attention_backward(const AttnDims& D, const AttnRule& rule, float scale, fl
   // of its R query heads' slices in head order: no tile is computed twice, and the result does not
   // depend on the thread count.
   const bool grouped = R > 1;
-  Buf pk(grouped ? B * H * S * d : 0), pv(grouped ? B * H * S * d : 0);
-  if (grouped) {
-    std::memset(pk.p, 0, sizeof(float) * B * H * S * d);
-    std::memset(pv.p, 0, sizeof(float) * B * H * S * d);
-  }
+  // zeroed by their tasks
+  ScratchArray pk(scratch(kSlotPk), grouped ? B * H * S * d : 0), pv(scratch(kSlotPv), grouped ? B * H * S * d : 0);
 #pragma omp parallel if (par)
   {
     TileBufs t;
@@ -453,19 +514,23 @@ void attention_backward(const AttnDims& D, const AttnRule& rule, float scale, fl
       float* hv = grouped ? pv.p + bh * S * d : dv + bh * S * d;
       head_grads(c, bh, t, dq, hk, hv);
     }
-    if (grouped) {
+    if (grouped) {  // in chunks, so one kv head (B = G = 1) still splits over the threads
+      constexpr int64_t kChunk = 1 << 14;
+      const int64_t chunks = (S * d + kChunk - 1) / kChunk;
 #pragma omp for schedule(static)
-      for (int64_t bg = 0; bg < B * G; bg++) {
-        const int64_t b = bg / G, g = bg % G;
-        for (int64_t r = 0; r < R; r++) {
-          const float* sk = pk.p + (b * H + g * R + r) * S * d;
-          const float* sv = pv.p + (b * H + g * R + r) * S * d;
-          float* ok = dk + bg * S * d;
-          float* ov = dv + bg * S * d;
+      for (int64_t t = 0; t < B * G * chunks; t++) {
+        const int64_t bg = t / chunks, b = bg / G, g = bg % G, x0 = (t % chunks) * kChunk, x1 = std::min(S * d, x0 + kChunk);
+        float* ok = dk + bg * S * d;
+        float* ov = dv + bg * S * d;
+        const float* sk = pk.p + (b * H + g * R) * S * d;
+        const float* sv = pv.p + (b * H + g * R) * S * d;
+        std::memcpy(ok + x0, sk + x0, sizeof(float) * (x1 - x0));
+        std::memcpy(ov + x0, sv + x0, sizeof(float) * (x1 - x0));
+        for (int64_t r = 1; r < R; r++) {
 #pragma omp simd
-          for (int64_t x = 0; x < S * d; x++) {
-            ok[x] += sk[x];
-            ov[x] += sv[x];
+          for (int64_t x = x0; x < x1; x++) {
+            ok[x] += sk[r * S * d + x];
+            ov[x] += sv[r * S * d + x];
           }
         }
       }
