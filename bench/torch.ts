@@ -2,7 +2,9 @@
  * gemma-lab vs PyTorch CPU (Debian python3-torch, eager float32, bench/torch_gemma.py) on the same
  * configs and batch, interleaved run by run (one gemma-lab call, then one PyTorch call, ...) so both
  * see the same load on a shared box; best of N per side, ratio = PyTorch time / gemma-lab time
- * (> 1: gemma-lab is faster). Also the fused attention's sliding-vs-global cost (gemma-lab only).
+ * (> 1: gemma-lab is faster). The tiny train step also runs with bf16 compute (computeDtype 'bf16',
+ * interleaved in the same rounds; PyTorch stays float32). Also the fused attention's sliding-vs-global
+ * cost (gemma-lab only).
  * GEMMA_LAB_BENCH_ROUNDS sets N (default 5). Skipped with a note when python3-torch is absent.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -11,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { parseGemmaConfig } from '../src/config/gemma.js';
-import { initEngine } from '../src/engine/index.js';
+import { initEngine, setComputeDtype } from '../src/engine/index.js';
 import { GemmaModel } from '../src/models/gemma.js';
 import { scaledDotProductAttention } from '../src/nn/attention.js';
 import { Rng } from '../src/rng/index.js';
@@ -143,27 +145,44 @@ const section: BenchSection = {
           blas = (setup.blas ?? []).join(', ') || 'none found';
           const gl = gemmaLab(c.config, c.B, c.T, c.logits);
           for (const what of c.train ? (['forward', 'train'] as const) : (['forward'] as const)) {
-            const mine: number[] = [];
+            // train: gemma-lab fp32, PyTorch, gemma-lab bf16 each round (one PyTorch timing serves both ratios).
+            const variants = what === 'train' ? (['float32', 'bf16'] as const) : (['float32'] as const);
+            const mine = variants.map(() => [] as number[]);
             const theirs: number[] = [];
-            let lossG = NaN;
+            const lossG = variants.map(() => NaN);
             let lossT = NaN;
             for (let r = 0; r <= ROUNDS; r++) {
+              setComputeDtype('float32');
               const g = what === 'forward' ? gl.forward() : gl.train();
               const t = await peer.ask({ cmd: what });
+              let g16: { seconds: number; loss: number } | undefined;
+              if (variants.length > 1) {
+                setComputeDtype('bf16');
+                g16 = gl.train();
+                setComputeDtype('float32');
+              }
               if (r === 0) continue; // warm-up
-              mine.push(g.seconds);
+              (mine[0] as number[]).push(g.seconds);
+              lossG[0] = g.loss;
+              if (g16) {
+                (mine[1] as number[]).push(g16.seconds);
+                lossG[1] = g16.loss;
+              }
               theirs.push(t.seconds as number);
-              lossG = g.loss;
               lossT = t.loss as number;
-              ctx.log(`  ${what} round ${r}: gemma-lab ${fmt(g.seconds * 1000)} ms, torch ${fmt((t.seconds as number) * 1000)} ms`);
+              const bf = g16 ? `, gemma-lab bf16 ${fmt(g16.seconds * 1000)} ms` : '';
+              ctx.log(`  ${what} round ${r}: gemma-lab ${fmt(g.seconds * 1000)} ms, torch ${fmt((t.seconds as number) * 1000)} ms${bf}`);
             }
-            rows.push([
-              `${c.label}: ${what === 'train' ? 'AdamW train step' : 'forward'}`,
-              fmt(best(mine) * 1000),
-              fmt(best(theirs) * 1000),
-              `${(best(theirs) / best(mine)).toFixed(2)}x`,
-              `${lossG.toFixed(3)} / ${lossT.toFixed(3)}`,
-            ]);
+            variants.forEach((dtype, i) => {
+              const m = mine[i] as number[];
+              rows.push([
+                `${c.label}: ${what === 'train' ? 'AdamW train step' : 'forward'}${dtype === 'bf16' ? ', bf16 compute' : ''}`,
+                fmt(best(m) * 1000),
+                fmt(best(theirs) * 1000),
+                `${(best(theirs) / best(m)).toFixed(2)}x`,
+                `${(lossG[i] as number).toFixed(3)} / ${lossT.toFixed(3)}`,
+              ]);
+            });
           }
           gl.dispose();
           ctx.log(`  params: gemma-lab ${gl.params}, torch ${setup.params}`);
@@ -178,6 +197,7 @@ const section: BenchSection = {
         notes: [
           `PyTorch's BLAS: ${blas} (Debian's reference libblas3 makes PyTorch ~50x slower; install libopenblas0-pthread for a fair peer).`,
           'Same config and batch; different random weights, so losses agree only in size. Forward includes the LM cross entropy (tiny) or a mean-square of the hidden states (270m); train = forward + backward + AdamW.',
+          "bf16 compute: gemma-lab's matmuls (forward and backward) round operands to bfloat16 with fp32 accumulation (AVX512-BF16 when present); PyTorch stays float32. Targets: fp32 train and forward >= 1.2x, bf16 train >= 1.5x.",
         ],
       });
     }

@@ -13,7 +13,7 @@ export { writeFileAtomic, writeJsonAtomic } from './io/atomic.js';
 export { sharedDataPath, sharedDir } from './io/paths.js';
 
 // Engine
-export { initEngine, type EngineInfo, type EngineOptions, type BackendChoice, type NativeLib } from './engine/index.js';
+export { initEngine, setComputeDtype, getComputeDtype, type EngineInfo, type EngineOptions, type BackendChoice, type NativeLib, type ComputeDtype } from './engine/index.js';
 
 // Checkpoints, Hub, tokenizers
 export { openCheckpoint, saveCheckpoint, type Checkpoint, type TensorInfo } from './checkpoint/index.js';

@@ -82,35 +82,79 @@ napi_value guarded(napi_env env, F&& body) {
   }
 }
 
+// The operands of sgemm / bgemm: (transposeA, transposeB, M, N, K, A, aOffsets, B, bOffsets, C).
+struct GemmArgs {
+  bool tA, tB;
+  int64_t batch, M, N, K;
+  const float *A, *B;
+  float* C;
+  std::vector<int64_t> aOff, bOff;
+};
+
+GemmArgs gemm_args(napi_env env, const std::vector<napi_value>& a) {
+  GemmArgs g;
+  g.tA = boolean(env, a[0]);
+  g.tB = boolean(env, a[1]);
+  g.M = count(env, a[2], "M");
+  g.N = count(env, a[3], "N");
+  g.K = count(env, a[4], "K");
+  const int64_t M = g.M, N = g.N, K = g.K;
+  int64_t lenA, lenAo, lenB, lenBo, lenC;
+  g.A = typed<float>(env, a[5], napi_float32_array, &lenA, "A");
+  const double* aOffD = typed<double>(env, a[6], napi_float64_array, &lenAo, "aOffsets");
+  g.B = typed<float>(env, a[7], napi_float32_array, &lenB, "B");
+  const double* bOffD = typed<double>(env, a[8], napi_float64_array, &lenBo, "bOffsets");
+  g.C = typed<float>(env, a[9], napi_float32_array, &lenC, "C");
+  if (lenAo != lenBo) throw Failure{"aOffsets and bOffsets differ in length"};
+  g.batch = lenAo;
+  if (lenC < g.batch * M * N) throw Failure{"C is too small for batch*M*N"};
+  g.aOff.resize(g.batch);
+  g.bOff.resize(g.batch);
+  for (int64_t b = 0; b < g.batch; b++) {
+    const double ao = aOffD[b], bo = bOffD[b];
+    if (!(ao >= 0 && ao == std::floor(ao) && ao + static_cast<double>(M * K) <= lenA))
+      throw Failure{"A offset " + std::to_string(b) + " out of bounds"};
+    if (!(bo >= 0 && bo == std::floor(bo) && bo + static_cast<double>(K * N) <= lenB))
+      throw Failure{"B offset " + std::to_string(b) + " out of bounds"};
+    g.aOff[b] = static_cast<int64_t>(ao);
+    g.bOff[b] = static_cast<int64_t>(bo);
+  }
+  return g;
+}
+
 // sgemm(transposeA, transposeB, M, N, K, A, aOffsets, B, bOffsets, C)
 // batch = aOffsets.length; C[b] (M x N, contiguous) = op(A at aOffsets[b]) * op(B at bOffsets[b]).
 napi_value Sgemm(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
-    auto a = args(env, info, 10);
-    const bool tA = boolean(env, a[0]), tB = boolean(env, a[1]);
-    const int64_t M = count(env, a[2], "M"), N = count(env, a[3], "N"), K = count(env, a[4], "K");
-    int64_t lenA, lenAo, lenB, lenBo, lenC;
-    const float* A = typed<float>(env, a[5], napi_float32_array, &lenA, "A");
-    const double* aOffD = typed<double>(env, a[6], napi_float64_array, &lenAo, "aOffsets");
-    const float* B = typed<float>(env, a[7], napi_float32_array, &lenB, "B");
-    const double* bOffD = typed<double>(env, a[8], napi_float64_array, &lenBo, "bOffsets");
-    float* C = typed<float>(env, a[9], napi_float32_array, &lenC, "C");
-    if (lenAo != lenBo) throw Failure{"aOffsets and bOffsets differ in length"};
-    const int64_t batch = lenAo;
-    if (lenC < batch * M * N) throw Failure{"C is too small for batch*M*N"};
-    std::vector<int64_t> aOff(batch), bOff(batch);
-    for (int64_t b = 0; b < batch; b++) {
-      const double ao = aOffD[b], bo = bOffD[b];
-      if (!(ao >= 0 && ao == std::floor(ao) && ao + static_cast<double>(M * K) <= lenA))
-        throw Failure{"A offset " + std::to_string(b) + " out of bounds"};
-      if (!(bo >= 0 && bo == std::floor(bo) && bo + static_cast<double>(K * N) <= lenB))
-        throw Failure{"B offset " + std::to_string(b) + " out of bounds"};
-      aOff[b] = static_cast<int64_t>(ao);
-      bOff[b] = static_cast<int64_t>(bo);
-    }
-    gl::sgemm_batched(tA, tB, batch, M, N, K, A, aOff.data(), B, bOff.data(), C);
+    const GemmArgs g = gemm_args(env, args(env, info, 10));
+    gl::sgemm_batched(g.tA, g.tB, g.batch, g.M, g.N, g.K, g.A, g.aOff.data(), g.B, g.bOff.data(), g.C);
     return undefined(env);
   });
+}
+
+// bgemm(transposeA, transposeB, M, N, K, A, aOffsets, B, bOffsets, C, path) -> path that ran
+// As sgemm with bf16-rounded operands and float32 accumulation; path: 0 auto, 1 avx512 (falls back
+// to exact without the CPU feature), 2 exact (portable, same bits).
+napi_value Bgemm(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    auto a = args(env, info, 11);
+    const GemmArgs g = gemm_args(env, a);
+    const gl::Bf16Path path = op_code(env, a[10], gl::Bf16Path::Exact, "unknown bf16 path");
+    const gl::Bf16Path ran =
+        gl::bgemm_batched(path, g.tA, g.tB, g.batch, g.M, g.N, g.K, g.A, g.aOff.data(), g.B, g.bOff.data(), g.C);
+    napi_value v;
+    napi_create_int32(env, static_cast<int32_t>(ran), &v);
+    return v;
+  });
+}
+
+// cpuFeatures() -> { avx512bf16 }
+napi_value CpuFeatures(napi_env env, napi_callback_info) {
+  napi_value obj, flag;
+  napi_create_object(env, &obj);
+  napi_get_boolean(env, gl::cpu_has_avx512bf16(), &flag);
+  napi_set_named_property(env, obj, "avx512bf16", flag);
+  return obj;
 }
 
 // unary(op, x, y): y = f(x); op indexes gl::Unary.
@@ -441,6 +485,8 @@ napi_value Trim(napi_env env, napi_callback_info) {
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"sgemm", nullptr, Sgemm, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"bgemm", nullptr, Bgemm, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"cpuFeatures", nullptr, CpuFeatures, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"unary", nullptr, UnaryOp, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"binary", nullptr, BinaryOp, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"binaryStrided", nullptr, BinaryStrided, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

@@ -10,6 +10,15 @@ namespace gl {
 void sgemm_batched(bool tA, bool tB, int64_t batch, int64_t M, int64_t N, int64_t K,
                    const float* A, const int64_t* aOff, const float* B, const int64_t* bOff, float* C);
 
+// bf16 compute: the same product with A and B rounded to bfloat16 (nearest even; denormals -> 0)
+// and float32 accumulation. Avx512 = vdpbf16ps; Exact = portable code giving the same bits;
+// Auto = Avx512 when the CPU has AVX512-BF16 (else Exact). Returns the path that ran.
+enum class Bf16Path { Auto, Avx512, Exact };
+Bf16Path bgemm_batched(Bf16Path path, bool tA, bool tB, int64_t batch, int64_t M, int64_t N, int64_t K, const float* A,
+                       const int64_t* aOff, const float* B, const int64_t* bOff, float* C);
+// Run-time CPU detection (cpuid + OS zmm support): AVX512F/BW/VL and AVX512-BF16.
+bool cpu_has_avx512bf16();
+
 enum class Unary { Exp, Tanh, Neg, Square, Rsqrt, Log };
 enum class Binary { Add, Mul, Sub, Div };
 void unary(Unary op, const float* x, float* y, int64_t n);

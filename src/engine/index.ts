@@ -11,6 +11,7 @@
  * separate ArrayBuffers outside the V8 heap, so weights, activations, gradients and optimizer state
  * are bounded by RAM, and a disposed tensor's memory goes back to the OS once V8 collects the
  * buffer (large ones are mmapped by malloc). `fitEngineTo(bytes)` re-plans an 'auto' engine.
+ * `GEMMA_LAB_COMPUTE=bf16` (or the `computeDtype` option) runs the native matmuls in bf16 (compute.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -19,6 +20,7 @@ import './tfjs-ops.js';
 import { registerAttentionGradient } from './attention.js';
 import { registerFusedGradients } from './fused.js';
 import { registerBroadcastMatMulGradient } from './gradients.js';
+import { type ComputeDtype, getBf16Kernel, getComputeDtype, setComputeDtype } from './compute.js';
 import { loadNativeAddon, type NativeLib } from './native.js';
 import { ensureSegmentSum, installNativeKernels, nativeKernelNames, nativeLibFor, removeNativeKernels } from './register.js';
 import { type BackendChoice, parseBackendChoice, planEngine, TFJS_NODE_PACKAGES, WASM_BUDGET_BYTES } from './select.js';
@@ -26,6 +28,17 @@ import { type BackendChoice, parseBackendChoice, planEngine, TFJS_NODE_PACKAGES,
 export { BACKEND_CHOICES, estimateModelBytes, parseBackendChoice, planEngine, WASM_BUDGET_BYTES } from './select.js';
 export type { Availability, BackendChoice, EnginePlan } from './select.js';
 export type { NativeLib } from './native.js';
+export {
+  BF16_KERNELS,
+  COMPUTE_DTYPES,
+  getBf16Kernel,
+  getComputeDtype,
+  parseComputeDtype,
+  setBf16Kernel,
+  setComputeDtype,
+  type Bf16Kernel,
+  type ComputeDtype,
+} from './compute.js';
 export { fusedAttention, fusedAttentionAvailable, type FusedAttentionAttrs } from './attention.js';
 
 export interface EngineInfo {
@@ -42,6 +55,10 @@ export interface EngineInfo {
   readonly threads: number | undefined;
   /** The tfjs-node package providing the `tensorflow` backend, when that is used. */
   readonly tensorflowPackage: string | undefined;
+  /** Matmul precision of the native kernels ('float32' without them: bf16 needs the addon). */
+  readonly computeDtype: ComputeDtype;
+  /** The bf16 kernel that runs when computeDtype is 'bf16': 'avx512' (vdpbf16ps) or 'exact' (portable). */
+  readonly bf16Kernel: 'avx512' | 'exact' | undefined;
 }
 
 export interface EngineOptions {
@@ -60,6 +77,8 @@ export interface EngineOptions {
    * so a later smaller request does not move tensors back onto the wasm heap.
    */
   readonly expectedBytes?: number;
+  /** Native matmul precision from now on (process-wide); default: unchanged (GEMMA_LAB_COMPUTE, else float32). */
+  readonly computeDtype?: ComputeDtype;
 }
 
 async function importTensorflow(): Promise<string | undefined> {
@@ -89,6 +108,13 @@ function loadDefaultNative(): NativeLib {
 }
 
 let current: EngineInfo | undefined;
+
+const computeDtypeOf = (native: boolean): ComputeDtype => (native ? getComputeDtype() : 'float32');
+
+function bf16KernelOf(lib: NativeLib): 'avx512' | 'exact' {
+  const wanted = getBf16Kernel();
+  return wanted !== 'exact' && lib.cpuFeatures().avx512bf16 ? 'avx512' : 'exact';
+}
 const printed = new Set<string>();
 let largestExpected = 0;
 
@@ -98,10 +124,14 @@ let largestExpected = 0;
  */
 export async function initEngine(choice?: BackendChoice, options: EngineOptions = {}): Promise<EngineInfo> {
   const requested = choice ?? parseBackendChoice(process.env.GEMMA_LAB_BACKEND);
-  const injected = Object.keys(options).some((k) => k !== 'expectedBytes');
+  if (options.computeDtype) setComputeDtype(options.computeDtype);
+  const injected = Object.keys(options).some((k) => k !== 'expectedBytes' && k !== 'computeDtype');
   const grew = (options.expectedBytes ?? 0) > largestExpected;
   largestExpected = Math.max(largestExpected, options.expectedBytes ?? 0);
-  if (current && !injected && !grew && current.requested === requested && tf.getBackend() === current.backend) return current;
+  if (current && !injected && !grew && current.requested === requested && tf.getBackend() === current.backend) {
+    if (current.computeDtype !== computeDtypeOf(current.native)) current = { ...current, computeDtype: computeDtypeOf(current.native) };
+    return current;
+  }
 
   const wantsTensorflow = requested === 'auto' || requested === 'tensorflow';
   const tensorflow = wantsTensorflow ? await (options.resolveTensorflow ?? importTensorflow)() : undefined;
@@ -145,6 +175,8 @@ export async function initEngine(choice?: BackendChoice, options: EngineOptions 
     nativeKernels: nativeKernelNames(plan.backend),
     threads: plan.native && lib ? lib.threads() : undefined,
     tensorflowPackage: plan.backend === 'tensorflow' ? tensorflow : undefined,
+    computeDtype: computeDtypeOf(plan.native),
+    bf16Kernel: plan.native && lib ? bf16KernelOf(lib) : undefined,
   };
   return current;
 }

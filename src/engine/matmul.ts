@@ -4,6 +4,7 @@
  * is passed as per-item float offsets into A and B, so broadcasting costs no copies.
  */
 import type * as tf from '@tensorflow/tfjs-core';
+import { BF16_KERNELS, getBf16Kernel, getComputeDtype } from './compute.js';
 import type { NativeLib } from './native.js';
 import type { Storage } from './storage.js';
 
@@ -185,7 +186,12 @@ function runGemm(lib: NativeLib, storage: Storage, args: KernelArgs): { info: tf
   const A = storage.read(args.backend, a);
   const B = storage.read(args.backend, b);
   if (!A || !B) throw new Error('native matMul: float32 input without float32 data');
-  lib.sgemm(transposeA, transposeB, plan.gemmM, plan.N, plan.K, A, plan.aOffsets, B, plan.bOffsets, out.values);
+  if (getComputeDtype() === 'bf16') {
+    const path = BF16_KERNELS.indexOf(getBf16Kernel());
+    lib.bgemm(transposeA, transposeB, plan.gemmM, plan.N, plan.K, A, plan.aOffsets, B, plan.bOffsets, out.values, path);
+  } else {
+    lib.sgemm(transposeA, transposeB, plan.gemmM, plan.N, plan.K, A, plan.aOffsets, B, plan.bOffsets, out.values);
+  }
   return { ...out, shape: plan.outShape };
 }
 

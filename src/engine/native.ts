@@ -30,6 +30,26 @@ export interface NativeLib {
     bOffsets: Float64Array,
     C: Float32Array,
   ): void;
+  /**
+   * As sgemm with A and B rounded to bfloat16 (nearest even, denormals to zero) and float32
+   * accumulation. `path` indexes BF16_KERNELS (0 auto, 1 avx512 = vdpbf16ps, falls back to exact
+   * without AVX512-BF16; 2 exact = portable, same bits). Returns the path that ran (1 or 2).
+   */
+  bgemm(
+    transposeA: boolean,
+    transposeB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    A: Float32Array,
+    aOffsets: Float64Array,
+    B: Float32Array,
+    bOffsets: Float64Array,
+    C: Float32Array,
+    path: number,
+  ): number;
+  /** Run-time CPU detection (cpuid and OS zmm support). */
+  cpuFeatures(): { avx512bf16: boolean };
   /** y = f(x) elementwise; `op` indexes UNARY_OPS. */
   unary(op: number, x: Float32Array, y: Float32Array): void;
   /** c = a (op) b elementwise on equal lengths; `op` indexes BINARY_OPS. */
@@ -115,7 +135,7 @@ export function loadNativeAddon(path: string = NATIVE_ADDON_PATH): NativeLib {
   // libgomp reads this when the addon loads it, so it must be set first.
   process.env.OMP_WAIT_POLICY ??= 'passive';
   const lib = createRequire(import.meta.url)(path) as Partial<NativeLib>;
-  for (const fn of ['sgemm', 'unary', 'binary', 'binaryStrided', 'transpose', 'softmaxRows', 'sumMiddle', 'attention', 'attentionBackward', 'rmsNorm', 'rmsNormBackward', 'geglu', 'gegluBackward', 'rope', 'adamw', 'setThreads', 'threads', 'trim'] as const) {
+  for (const fn of ['sgemm', 'bgemm', 'cpuFeatures', 'unary', 'binary', 'binaryStrided', 'transpose', 'softmaxRows', 'sumMiddle', 'attention', 'attentionBackward', 'rmsNorm', 'rmsNormBackward', 'geglu', 'gegluBackward', 'rope', 'adamw', 'setThreads', 'threads', 'trim'] as const) {
     if (typeof lib[fn] !== 'function') throw new Error(`${path}: addon lacks '${fn}' (stale build? run npm install)`);
   }
   return lib as NativeLib;

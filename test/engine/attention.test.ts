@@ -123,6 +123,8 @@ const CASES: Case[] = [
   { name: 'gemma3_hf bidirectional sliding (W=10 -> 6), softcap, padding', B: 2, H: 2, G: 2, T: 33, S: 33, d: 8, rule: { ...layerRule('bidirectional_sliding_gemma3_hf', 'sliding_attention', 10), keyMask: padRows(2, 33, [33, 20]) }, scale: 1, softcap: 3 },
   { name: 'causal with padding, Gemma 4 scale 1.0', B: 2, H: 2, G: 1, T: 20, S: 20, d: 16, rule: { causal: true, window: null, keyMask: padRows(2, 20, [20, 11]) }, scale: 1, softcap: null },
   { name: 'cross-attention T != S with key padding', B: 2, H: 4, G: 1, T: 13, S: 75, d: 16, rule: { causal: false, window: null, keyMask: padRows(2, 75, [75, 30]) }, scale: 0.25, softcap: 50 },
+  // d=256 > one 64-column chunk, S*d > one 16K-float reduction chunk; band edges cut 32-key blocks mid-vector.
+  { name: 'causal sliding W=100, d=256, GQA 2:1', B: 1, H: 2, G: 1, T: 150, S: 150, d: 256, rule: { causal: true, window: 100, keyMask: null }, scale: 0.0625, softcap: null },
   { name: 'KV cache: queries at positions 60.. of 70 keys, causal window 16', B: 1, H: 2, G: 1, T: 10, S: 70, d: 16, rule: { causal: true, window: 16, keyMask: null, queryOffset: 60 }, scale: 0.25, softcap: null },
 ];
 
