@@ -10,9 +10,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { fromFloat32, openCheckpoint, readSafetensorsHeader, serializeSafetensors, toFloat32, writeSafetensors, type HostTensor } from '../../src/checkpoint/index.js';
+import { fromFloat32, openCheckpoint, readSafetensorsHeader, serializeSafetensors, toFloat32, writeSafetensors, type HostTensor, type StoredTensor } from '../../src/checkpoint/index.js';
 import { initEngine } from '../../src/engine/index.js';
 import { REPO_ROOT } from '../../src/io/paths.js';
+import type { ForwardOutput } from '../../src/models/gemma.js';
 import { Gemma4Model } from '../../src/models/gemma4.js';
 import { HostTable, hostTableFromFloat32, loadHostTable, rowsPerChunk, type TableDtype } from '../../src/models/host-table.js';
 import { loadModel } from '../../src/models/load.js';
@@ -95,7 +96,7 @@ test('safetensors: a tensor written in parts is the same file as one buffer; loa
     const t = storedTable('BF16', 7);
     const other: HostTensor = { dtype: 'F32', shape: [2], data: new Uint8Array(new Float32Array([1, 2]).buffer) };
     const one = Buffer.concat(serializeSafetensors(new Map([['a', other], ['w', t]])));
-    const parts = Buffer.concat(serializeSafetensors(new Map([['a', other], ['w', { dtype: t.dtype, shape: t.shape, parts: chunked(t, 3) }]])));
+    const parts = Buffer.concat(serializeSafetensors(new Map<string, StoredTensor>([['a', other], ['w', { dtype: t.dtype, shape: t.shape, parts: chunked(t, 3) }]])));
     assert.ok(parts.equals(one));
     assert.throws(() => serializeSafetensors(new Map([['w', { dtype: t.dtype, shape: t.shape, parts: chunked(t, 3).slice(1) }]])), /needs 110 bytes, data has 80/);
 
@@ -175,8 +176,8 @@ test('Gemma 4 hostEmbeddings: embed_tokens as a frozen host table gives the same
   assert.equal(host.parameterCount, dense.parameterCount);
   const ids = [[2, 5, 9, 200, 17, 3]];
   for (const attention of ['causal', 'bidirectional_sliding_gemma4_hf'] as const) {
-    const a = dense.forward(ids, { attention, logits: true });
-    const b = host.forward(ids, { attention, logits: true });
+    const a: ForwardOutput = dense.forward(ids, { attention, logits: true });
+    const b: ForwardOutput = host.forward(ids, { attention, logits: true });
     assert.deepEqual(Array.from(b.hiddenStates.dataSync()), Array.from(a.hiddenStates.dataSync()), attention);
     assert.deepEqual(Array.from(b.logits!.dataSync()), Array.from(a.logits!.dataSync()), attention);
     tf.dispose([a, b]);
