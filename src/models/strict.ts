@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Checkpoint } from '../checkpoint/index.js';
 import { CheckpointError } from '../errors.js';
-import { loadHostTable, type HostTable } from './host-table.js';
+import { isTableDtype, loadHostTable, type HostTable } from './host-table.js';
 import { variableFrom, variableFromHost } from './stream-load.js';
 
 /**
@@ -48,6 +48,10 @@ export async function loadStrictParamsAndTables(
     const got = ckpt.info(name).shape;
     if (got.join(',') !== shape.join(','))
       throw new CheckpointError(`expected shape [${shape.join(', ')}], got [${got.join(', ')}]`, ckpt.info(name).file, name);
+  }
+  for (const name of tableNames) {
+    const { dtype, file } = ckpt.info(name);
+    if (expected.has(name) && !isTableDtype(dtype)) throw new CheckpointError(`dtype ${dtype} cannot be kept as a host table (F32, BF16 or F16)`, file, name);
   }
   const params = new Map<string, tf.Variable>();
   const tables = new Map<string, HostTable>();

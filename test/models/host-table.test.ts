@@ -17,6 +17,7 @@ import type { ForwardOutput } from '../../src/models/gemma.js';
 import { Gemma4Model } from '../../src/models/gemma4.js';
 import { HostTable, hostTableFromFloat32, loadHostTable, rowsPerChunk, type TableDtype } from '../../src/models/host-table.js';
 import { loadModel } from '../../src/models/load.js';
+import { loadStrictParamsAndTables } from '../../src/models/strict.js';
 import { Rng } from '../../src/rng/index.js';
 
 const ROWS = 11;
@@ -112,6 +113,11 @@ test('safetensors: a tensor written in parts is the same file as one buffer; loa
     assert.ok(Buffer.from(await ckpt.loadTensorBytes('w', 20, 30)).equals(Buffer.from(t.data.subarray(20, 50))));
     await assert.rejects(ckpt.loadTensorBytes('w', 100, 20), /outside the tensor's 110 bytes/);
     await assert.rejects(loadHostTable(ckpt, 'a'), /expected a 2-D table/);
+    // Strict loading refuses a table dtype it cannot keep before reading any tensor.
+    await writeSafetensors(join(dir, 'model.safetensors'), new Map([['a', other], ['w', { dtype: 'I16', shape: [ROWS, COLS], data: t.data }]]));
+    const bad = await openCheckpoint(dir);
+    const expected = new Map([['a', [2]], ['w', [ROWS, COLS]]]);
+    await assert.rejects(loadStrictParamsAndTables(bad, expected, {}, new Set(['w'])), (e: Error) => e.name === 'CheckpointError' && /dtype I16 cannot be kept as a host table/.test(e.message) && /'?w'?/.test(e.message));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
