@@ -63,7 +63,7 @@ export function parsedConfig(c: RealConfig): GemmaConfig {
 }
 
 /** Uniform(-a, a) BF16 bits from a xorshift stream (std a/sqrt(3)); fast enough for 1B values. */
-function randomBf16(n: number, a: number, seed: number): Uint16Array {
+export function randomBf16(n: number, a: number, seed: number): Uint16Array {
   const out = new Uint16Array(n);
   const f = new Float32Array(1);
   const u = new Uint32Array(f.buffer);

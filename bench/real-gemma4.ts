@@ -8,6 +8,8 @@
  *    GEMMA4_BENCH_LAYERS layers (default 10) and vocab GEMMA4_BENCH_VOCAB (default 32768): written as a
  *    bf16 checkpoint, loaded with `loadModel` (memory measured), forward at B4 T512 (hidden states,
  *    bidirectional "all" mode as an encoder runs it), tokens/s, and the per-layer cost.
+ * Table 2 allocates every tensor as float32 on purpose (the naive layout). The full E2B itself loads and
+ * runs in `npm run bench -- real` (section gemma-4-e2b, real-e2b.ts): the PLE table stays a BF16 host table.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

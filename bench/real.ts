@@ -7,6 +7,8 @@
  * tokens/s at B8 T128 and B8 T1024, encoder fine-tune step time with the embedding table frozen and not.
  * Env: GEMMA_LAB_BENCH_REAL_CONFIGS=name,name (default all); GEMMA_LAB_BENCH_REAL_PHASES to override the
  * phases; GEMMA_LAB_BENCH_REAL_1B_FULL=1 adds T1024 and the full (unfrozen) fine-tune for the 1B (long).
+ * `gemma-4-e2b` (last; real-e2b.ts): the full-size Gemma 4 E2B text decoder, gemma-lab only: waits for
+ * free memory, then load (seconds, peak RSS, memory breakdown) and an encoder forward at B4 T512 (tokens/s).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,6 +17,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../src/io/paths.js';
 import { type BenchSection, fmt, type Table } from './harness.js';
 import { REAL_CONFIGS, writeRandomCheckpoint } from './real-configs.js';
+import { E2B_NAME, runE2b } from './real-e2b.js';
 
 type Result = Record<string, unknown> & { phase: string; maxRssMiB: number; error?: string };
 
@@ -90,7 +93,7 @@ function ratioCell(a: number | undefined, b: number | undefined, higherIsBetter:
 
 const section: BenchSection = {
   name: 'real',
-  description: 'real-size Gemma checkpoints (random BF16 weights): load, peak RSS, forward tok/s, fine-tune step; gemma-lab vs python3-torch',
+  description: `real-size Gemma checkpoints (random BF16 weights): load, peak RSS, forward tok/s, fine-tune step; gemma-lab vs python3-torch; ${E2B_NAME} load + forward B4 T512`,
   async run(ctx) {
     const wanted = process.env.GEMMA_LAB_BENCH_REAL_CONFIGS?.split(',');
     const configs = REAL_CONFIGS.filter((c) => !wanted || wanted.includes(c.name));
@@ -139,6 +142,13 @@ const section: BenchSection = {
             ...(died.length ? [`Worker exits: ${died.join(' | ')}`] : []),
           ],
         });
+      }
+      if (!wanted || wanted.includes(E2B_NAME)) {
+        try {
+          tables.push(await runE2b(ctx, join(root, E2B_NAME)));
+        } finally {
+          await rm(join(root, E2B_NAME), { recursive: true, force: true });
+        }
       }
     } finally {
       await rm(root, { recursive: true, force: true });

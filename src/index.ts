@@ -17,7 +17,7 @@ export { initEngine, setComputeDtype, getComputeDtype, type EngineInfo, type Eng
 
 // Checkpoints, Hub, tokenizers
 export { openCheckpoint, saveCheckpoint, type Checkpoint, type TensorInfo } from './checkpoint/index.js';
-export { readSafetensors, writeSafetensors, toFloat32, fromFloat32, type DType, type HostTensor } from './checkpoint/safetensors.js';
+export { readSafetensors, writeSafetensors, toFloat32, fromFloat32, type DType, type HostTensor, type ChunkedHostTensor, type StoredTensor } from './checkpoint/safetensors.js';
 export { parseHubRef, resolveModelSource, type HubRef, type HubTimeouts, type ResolveOptions, type RetryOptions } from './checkpoint/hub.js';
 export { loadTokenizer, tokenizerFromJson, encodeBatch, type Tokenizer, type BatchOptions, type EncodeOptions, type SpecialNames } from './tokenize/index.js';
 export { padRight, batchFromRows, batchRows, type PaddedBatch, type Labelled } from './tokenize/batch.js';
@@ -29,7 +29,8 @@ export { parseT5GemmaConfig, type T5GemmaConfig, type T5GemmaDecoderConfig, type
 export { loadModel, loadGemmaModel, loadDecoderModel, randomLike, type DecoderModel } from './models/load.js';
 export { parseGemma4Config, gemma4ConfigToJson, type Gemma4Config, type Gemma4ModelType, type Gemma4Layer, type Gemma4Rope } from './config/gemma4.js';
 export { Gemma4Model, loadGemma4, gemma4ParameterShapes } from './models/gemma4.js';
-export { type LoadOptions as ModelLoadOptions, type StoredDtype, type ModelClass } from './models/base.js';
+export { type LoadOptions as ModelLoadOptions, type StoredDtype, type ModelClass, type HostParams } from './models/base.js';
+export { HostTable, type TableDtype } from './models/host-table.js';
 export { type LoadedModel } from './models/registry.js';
 export { GemmaModel, type ForwardOptions, type ForwardOutput, type DropoutRates } from './models/gemma.js';
 export { T5GemmaModel, loadT5Gemma, type T5GemmaOutput, type T5GemmaRunOptions } from './models/t5gemma.js';

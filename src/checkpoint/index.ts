@@ -23,12 +23,14 @@ import { safeJoin } from './paths.js';
 import {
   byteLength,
   readSafetensorsHeader,
+  readTensorBytesFromHeader,
   readTensorFromHeader,
   toFloat32,
   writeSafetensors,
   type DType,
   type HostTensor,
   type SafetensorsHeader,
+  type StoredTensor,
 } from './safetensors.js';
 
 export * from './safetensors.js';
@@ -58,6 +60,8 @@ export interface Checkpoint {
   info(name: string): TensorInfo;
   /** The tensor's raw bytes in its stored dtype. */
   loadTensor(name: string): Promise<HostTensor>;
+  /** `length` raw bytes of the tensor from byte `start` of its data: tensors read in parts (over 4 GiB). */
+  loadTensorBytes(name: string, start: number, length: number): Promise<Uint8Array>;
   loadFloat32(name: string): Promise<{ shape: number[]; data: Float32Array }>;
 }
 
@@ -219,6 +223,7 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
       return { dtype: e.dtype, shape: e.shape, file: h.file };
     },
     loadTensor,
+    loadTensorBytes: (name, start, length) => readTensorBytesFromHeader(headerOf(name), name, start, length),
     async loadFloat32(name) {
       const t = await loadTensor(name);
       try {
@@ -247,7 +252,7 @@ const isWeightsFile = (f: string): boolean =>
  */
 export async function saveCheckpoint(
   dir: string,
-  opts: { config: Record<string, unknown>; tensors: ReadonlyMap<string, HostTensor>; maxShardBytes?: number; metadata?: Record<string, string> },
+  opts: { config: Record<string, unknown>; tensors: ReadonlyMap<string, StoredTensor>; maxShardBytes?: number; metadata?: Record<string, string> },
 ): Promise<void> {
   const root = resolve(dir);
   const metadata = opts.metadata ?? { format: 'pt' };
@@ -257,7 +262,7 @@ export async function saveCheckpoint(
   let current = 0;
   let total = 0;
   for (const name of names) {
-    const t = opts.tensors.get(name) as HostTensor;
+    const t = opts.tensors.get(name) as StoredTensor;
     const size = byteLength(t.dtype, t.shape, root, name);
     total += size;
     const last = shards[shards.length - 1] as string[];
@@ -285,9 +290,9 @@ export async function saveCheckpoint(
       const weightMap = Object.create(null) as Record<string, string>; // tensor names may be '__proto__'
       for (let i = 0; i < shards.length; i++) {
         const file = shardName(i + 1, shards.length);
-        const part = new Map<string, HostTensor>();
+        const part = new Map<string, StoredTensor>();
         for (const name of shards[i] as string[]) {
-          part.set(name, opts.tensors.get(name) as HostTensor);
+          part.set(name, opts.tensors.get(name) as StoredTensor);
           weightMap[name] = file;
         }
         await writeSafetensors(join(staging, file), part, metadata);

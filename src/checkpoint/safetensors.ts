@@ -53,6 +53,25 @@ export interface HostTensor {
   readonly data: Uint8Array;
 }
 
+/**
+ * A tensor whose bytes are held in several parts (row-major, concatenated in order): a JS typed array
+ * holds at most 4 GiB (Node 20), so a larger tensor (Gemma 4 E2B's 4.7 GB BF16 per-layer embedding
+ * table) can be neither one HostTensor nor one read. Written exactly like a HostTensor.
+ */
+export interface ChunkedHostTensor {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly parts: readonly Uint8Array[];
+}
+
+/** What the writers take: one buffer or parts. */
+export type StoredTensor = HostTensor | ChunkedHostTensor;
+
+/** The parts of a stored tensor's bytes, in order. */
+export function tensorParts(t: StoredTensor): readonly Uint8Array[] {
+  return 'parts' in t ? t.parts : [t.data];
+}
+
 /** The reference's error names, so tests can compare verdicts with it one to one. */
 export type SafetensorsErrorKind =
   | 'HeaderTooSmall'
@@ -318,6 +337,26 @@ export async function readTensorFromHeader(header: SafetensorsHeader, name: stri
   }
 }
 
+/**
+ * Reads `length` bytes of one tensor starting `start` bytes into its data, given a validated header
+ * (checks the range and that the file did not change size). For tensors read in parts (ChunkedHostTensor).
+ */
+export async function readTensorBytesFromHeader(header: SafetensorsHeader, name: string, start: number, length: number): Promise<Uint8Array> {
+  const e = header.entries.get(name);
+  if (!e) throw new SafetensorsError('IoError', 'tensor not found in file', header.file, name);
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(length) || start < 0 || length < 0 || start + length > e.end - e.begin)
+    throw new CheckpointError(`byte range [${start}, ${start + length}) outside the tensor's ${e.end - e.begin} bytes`, header.file, name);
+  const fh = await openFile(header.file, name);
+  try {
+    await checkUnchangedSize(fh, header, name);
+    const data = new Uint8Array(length);
+    await readExactly(fh, data, header.dataStart + e.begin + start, header.file, name);
+    return data;
+  } finally {
+    await fh.close();
+  }
+}
+
 function lastEnd(header: SafetensorsHeader): number | undefined {
   let end: number | undefined;
   for (const e of header.entries.values()) end = e.end;
@@ -361,7 +400,7 @@ function compareBytes(a: string, b: string): number {
  * name (UTF-8 byte order) and laid out in that order, header padded with spaces so data starts 8-aligned.
  */
 export function serializeSafetensors(
-  tensors: ReadonlyMap<string, HostTensor>,
+  tensors: ReadonlyMap<string, StoredTensor>,
   metadata?: Record<string, string>,
   file?: string,
 ): Uint8Array[] {
@@ -380,17 +419,19 @@ export function serializeSafetensors(
   let offset = 0;
   const chunks: Uint8Array[] = [];
   for (const name of names) {
-    const t = tensors.get(name) as HostTensor;
+    const t = tensors.get(name) as StoredTensor;
     if (name === '__metadata__') throw new CheckpointError('reserved tensor name', file, name);
     if (!isWellFormedUnicode(name)) throw new CheckpointError('tensor name is not valid Unicode', file, name);
     if (!isDType(t.dtype)) throw new CheckpointError(`unknown dtype ${String(t.dtype)}`, file, name);
     const len = byteLength(t.dtype, t.shape, file, name);
-    if (t.data.length !== len) {
-      throw new CheckpointError(`shape [${t.shape.join(', ')}] ${t.dtype} needs ${len} bytes, data has ${t.data.length}`, file, name);
+    const bytes = tensorParts(t);
+    const have = bytes.reduce((a, p) => a + p.length, 0);
+    if (have !== len) {
+      throw new CheckpointError(`shape [${t.shape.join(', ')}] ${t.dtype} needs ${len} bytes, data has ${have}`, file, name);
     }
     parts.push(`${JSON.stringify(name)}:{"dtype":"${t.dtype}","shape":[${t.shape.join(',')}],"data_offsets":[${offset},${offset + len}]}`);
     offset += len;
-    chunks.push(t.data);
+    for (const b of bytes) chunks.push(b); // not push(...): a spread of many parts could overflow the stack
   }
   let header = Buffer.from(`{${parts.join(',')}}`, 'utf8');
   const pad = (8 - (header.length % 8)) % 8;
@@ -401,7 +442,7 @@ export function serializeSafetensors(
 }
 
 /** Writes a safetensors file atomically (temp + fsync + rename). */
-export async function writeSafetensors(file: string, tensors: ReadonlyMap<string, HostTensor>, metadata?: Record<string, string>): Promise<void> {
+export async function writeSafetensors(file: string, tensors: ReadonlyMap<string, StoredTensor>, metadata?: Record<string, string>): Promise<void> {
   await writeFileAtomic(file, serializeSafetensors(tensors, metadata, file));
 }
 

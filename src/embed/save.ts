@@ -7,7 +7,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { saveCheckpoint, fromFloat32, writeSafetensors, type HostTensor } from '../checkpoint/index.js';
+import { saveCheckpoint, fromFloat32, writeSafetensors, type HostTensor, type StoredTensor } from '../checkpoint/index.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import type { StoredDtype } from '../models/base.js';
 import { configJsonForMode, copyTokenizerFiles, HF_DTYPE } from '../models/hf-save.js';
@@ -26,7 +26,7 @@ export async function saveSentenceTransformer(e: SentenceEmbedder, dir: string, 
   await mkdir(dir, { recursive: true });
   const config = configJsonForMode(e.model.config, e.mode, HF_DTYPE[dtype]);
   if (e.model.config.modelType === 'gemma3_text') config.architectures = ['Gemma3TextModel'];
-  const tensors = new Map<string, HostTensor>();
+  const tensors = new Map<string, StoredTensor>();
   for (const [name, t] of e.model.toHostTensors(dtype)) tensors.set(name.startsWith('model.') ? name.slice('model.'.length) : name, t);
   await saveCheckpoint(dir, { config, tensors });
 

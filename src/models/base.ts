@@ -6,12 +6,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ResolveOptions } from '../checkpoint/hub.js';
-import { fromFloat32, saveCheckpoint, type HostTensor } from '../checkpoint/index.js';
+import { fromFloat32, saveCheckpoint, type StoredTensor } from '../checkpoint/index.js';
 import type { AttentionWeights } from '../nn/attention.js';
 import type { MlpWeights } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norm.js';
 import { pool, type TokenPooling } from '../nn/pooling.js';
 import { Rng } from '../rng/index.js';
+import type { HostTable } from './host-table.js';
 import { randomHostParams, type InitConfig } from './init.js';
 import { checkParamShapes, variablesFromFloat32 } from './strict.js';
 
@@ -23,6 +24,13 @@ export interface LoadOptions {
   readonly hub?: ResolveOptions;
   /** Where one-line notes go (e.g. vision tensors skipped, not read). Default: console.info. */
   readonly onInfo?: (line: string) => void;
+  /**
+   * Gemma 4: keep `embed_tokens` on the host in its stored dtype, frozen (host-table.ts), like the PLE
+   * table: E2B's [262144, 1536] table is 0.75 GiB in BF16 instead of 1.5 GiB float32. For inference and
+   * frozen-embedding fine-tuning of models too big otherwise; a tied LM head widens it per logits call.
+   * Other families ignore it.
+   */
+  readonly hostEmbeddings?: boolean;
 }
 
 export type StoredDtype = 'F32' | 'F16' | 'BF16';
@@ -33,14 +41,21 @@ export abstract class ParamModel<C extends { readonly sourcePath: string }> {
   /** Dropout seeds for calls without an explicit seed. */
   protected readonly rng: Rng;
 
-  /** `params`: HF tensor name -> trainable variable, exactly the names and shapes of `expected`. */
+  /**
+   * `params`: HF tensor name -> trainable variable, exactly the names and shapes of `expected`.
+   * `tables`: HF tensor name -> frozen host lookup table (host-table.ts), exactly those of `expectedTables`;
+   * not variables, so no optimizer or gradient sees them; counted, saved and disposed with the rest.
+   */
   constructor(
     readonly config: C,
     readonly params: Map<string, tf.Variable>,
     expected: ReadonlyMap<string, readonly number[]>,
     seed: number,
+    readonly tables: Map<string, HostTable> = new Map(),
+    expectedTables: ReadonlyMap<string, readonly number[]> = new Map(),
   ) {
     checkParamShapes(params, expected, config.sourcePath);
+    checkParamShapes(tables, expectedTables, config.sourcePath);
     this.rng = new Rng(seed);
   }
 
@@ -61,10 +76,11 @@ export abstract class ParamModel<C extends { readonly sourcePath: string }> {
   /** config.json as transformers writes it, declaring `dtype` (HF name, e.g. 'bfloat16'). */
   protected abstract configJson(dtype: string): Record<string, unknown>;
 
-  /** Total number of parameter values. */
+  /** Total number of parameter values (frozen host tables included, as HF counts them). */
   get parameterCount(): number {
     let n = 0;
     for (const v of this.params.values()) n += v.size;
+    for (const t of this.tables.values()) n += t.size;
     return n;
   }
 
@@ -143,10 +159,18 @@ export abstract class ParamModel<C extends { readonly sourcePath: string }> {
     return (this.paramOverride?.get(name) ?? this.params.get(name)) as tf.Tensor1D;
   }
 
-  /** The parameters as host tensors (F32 by default), keyed by HF name, sorted (tied tensors are not stored). */
-  toHostTensors(dtype: StoredDtype = 'F32'): Map<string, HostTensor> {
-    const out = new Map<string, HostTensor>();
-    for (const name of [...this.params.keys()].sort()) {
+  /**
+   * The parameters as host tensors (F32 by default), keyed by HF name, sorted (tied tensors are not stored).
+   * Host tables go as their stored bytes (HostTable.toStored: a BF16 table stays BF16 whatever `dtype`).
+   */
+  toHostTensors(dtype: StoredDtype = 'F32'): Map<string, StoredTensor> {
+    const out = new Map<string, StoredTensor>();
+    for (const name of [...this.params.keys(), ...this.tables.keys()].sort()) {
+      const t = this.tables.get(name);
+      if (t) {
+        out.set(name, t.toStored(dtype));
+        continue;
+      }
       const v = this.params.get(name) as tf.Variable;
       out.set(name, fromFloat32(v.dataSync() as Float32Array, v.shape, dtype));
     }
@@ -161,6 +185,7 @@ export abstract class ParamModel<C extends { readonly sourcePath: string }> {
   dispose(): void {
     for (const v of this.params.values()) v.dispose();
     this.params.clear();
+    this.tables.clear();
   }
 }
 

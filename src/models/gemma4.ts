@@ -23,10 +23,11 @@ import { moeExperts } from '../nn/moe.js';
 import { rmsNormDirect } from '../nn/norm.js';
 import { pool as poolStates, type TokenPooling } from '../nn/pooling.js';
 import { applyRope, ropeTablesFromInvFreq, type RopeTables } from '../nn/rope.js';
-import { ParamModel, toRows, type LoadOptions, type ModelClass } from './base.js';
+import { ParamModel, toRows, type HostParams, type LoadOptions, type ModelClass } from './base.js';
 import { forwardInputs, type ForwardOptions, type ForwardOutput } from './gemma.js';
+import { hostTableFromFloat32, type HostTable } from './host-table.js';
 import { randomHostParams, type InitConfig } from './init.js';
-import { loadStrictParams, variablesFromFloat32 } from './strict.js';
+import { loadStrictParamsAndTables, variablesFromFloat32 } from './strict.js';
 
 /** Tensors a `gemma4` checkpoint may hold that the text decoder never reads (skipped unread). */
 export const GEMMA4_SKIPPED_PREFIXES: readonly string[] = ['model.vision_tower.', 'model.audio_tower.', 'model.embed_vision.', 'model.embed_audio.'];
@@ -78,6 +79,39 @@ export function gemma4ParameterShapes(c: Gemma4Config): Map<string, number[]> {
   return shapes;
 }
 
+/**
+ * Parameters kept as frozen host tables (host-table.ts) rather than variables: the PLE table always
+ * (only ever gathered; 2.35 G values in E2B, past what one typed array or the float32 budget holds),
+ * and `embed_tokens` when asked (`hostEmbeddings`: for an encoder forward it is only gathered too; a
+ * tied LM head then widens it for the call that wants logits).
+ */
+export function gemma4TableNames(c: Gemma4Config, hostEmbeddings = false): Set<string> {
+  const names = new Set<string>();
+  if (c.hiddenSizePerLayerInput > 0) names.add(`${c.prefix}embed_tokens_per_layer.weight`);
+  if (hostEmbeddings) names.add(`${c.prefix}embed_tokens.weight`);
+  return names;
+}
+
+/** `gemma4ParameterShapes` split into trainable variables and host tables. */
+function splitShapes(c: Gemma4Config, tableNames: ReadonlySet<string>): { vars: Map<string, number[]>; tables: Map<string, number[]> } {
+  const vars = new Map<string, number[]>();
+  const tables = new Map<string, number[]>();
+  for (const [name, shape] of gemma4ParameterShapes(c)) (tableNames.has(name) ? tables : vars).set(name, shape);
+  return { vars, tables };
+}
+
+/** Float32 host params -> variables + host tables (F32) for a fresh model. */
+function fromHost(c: Gemma4Config, host: HostParams): { params: Map<string, tf.Variable>; tables: Map<string, HostTable> } {
+  const { vars, tables: tableShapes } = splitShapes(c, gemma4TableNames(c));
+  const tables = new Map<string, HostTable>();
+  for (const name of tableShapes.keys()) {
+    const t = host.get(name);
+    if (t) tables.set(name, hostTableFromFloat32(name, t.data, t.shape as [number, number]));
+  }
+  const rest = new Map([...host].filter(([name]) => !tableShapes.has(name)));
+  return { params: variablesFromFloat32(rest, vars, c.sourcePath), tables };
+}
+
 /** Stored tensors HF ignores on load: K/V projections and norms of KV-shared layers (older exports kept them). */
 function ignoredOnLoad(c: Gemma4Config, name: string): boolean {
   if (c.modelType === 'gemma4' && GEMMA4_SKIPPED_PREFIXES.some((p) => name.startsWith(p))) return true;
@@ -99,16 +133,36 @@ export function gemma4RandomHost(c: Gemma4Config, seed: number): Map<string, { s
 }
 
 export class Gemma4Model extends ParamModel<Gemma4Config> {
-  constructor(config: Gemma4Config, params: Map<string, tf.Variable>, seed = 0) {
-    super(config, params, gemma4ParameterShapes(config), seed);
+  /**
+   * `params`: the trainable variables; `tables`: the host tables of `gemma4TableNames` (the PLE table,
+   * plus `embed_tokens` when it is stored there instead of in `params`).
+   */
+  constructor(config: Gemma4Config, params: Map<string, tf.Variable>, tables: Map<string, HostTable> = new Map(), seed = 0) {
+    const { vars, tables: tableShapes } = splitShapes(config, gemma4TableNames(config, tables.has(`${config.prefix}embed_tokens.weight`)));
+    super(config, params, vars, seed, tables, tableShapes);
   }
 
+  /** Every stored tensor (variables and host tables), as the checkpoint holds them. */
   static readonly parameterShapes = gemma4ParameterShapes;
 
   /** HF's Gemma 4 init: norms, layer scalars and router scales one (not Gemma 1-3's zero offsets). */
   static override random<C extends InitConfig & { readonly sourcePath: string }, M>(this: ModelClass<C, M>, config: C, seed: number): M {
     const c = config as unknown as Gemma4Config;
-    return new this(config, variablesFromFloat32(gemma4RandomHost(c, seed), gemma4ParameterShapes(c), c.sourcePath));
+    const { params, tables } = fromHost(c, gemma4RandomHost(c, seed));
+    return new Gemma4Model(c, params, tables) as unknown as M;
+  }
+
+  /** From float32 host data keyed by HF name (the PLE table becomes an F32 host table). */
+  static override fromFloat32<C extends { readonly sourcePath: string }, M>(this: ModelClass<C, M>, config: C, tensors: HostParams): M {
+    const c = config as unknown as Gemma4Config;
+    const { params, tables } = fromHost(c, tensors);
+    return new Gemma4Model(c, params, tables) as unknown as M;
+  }
+
+  /** A table row gather [B, T, W] or the variable's tf.gather: the same float32 values. */
+  private embedRows(name: string, ids: number[][], idsT: tf.Tensor2D): tf.Tensor3D {
+    const t = this.tables.get(name);
+    return t ? t.gatherTensor(ids) : (tf.gather(this.w2(name), idsT) as tf.Tensor as tf.Tensor3D);
   }
 
   /** HF "all" runs the whole decoder bidirectionally; otherwise (null / "vision") text is causal. */
@@ -144,15 +198,21 @@ export class Gemma4Model extends ParamModel<Gemma4Config> {
 
       // 1. scaled embedding; 2. per-layer inputs [B, T, L, P] from the token table and the embedding
       const idsT = tf.tensor2d(ids, [B, T], 'int32');
-      let x = tf.mul(tf.gather(this.w2(`${m}embed_tokens.weight`), idsT), Math.sqrt(c.hiddenSize)) as tf.Tensor3D; // [B, T, D]
+      let x = tf.mul(this.embedRows(`${m}embed_tokens.weight`, ids, idsT), Math.sqrt(c.hiddenSize)) as tf.Tensor3D; // [B, T, D]
       const P = c.hiddenSizePerLayerInput;
       const L = c.numHiddenLayers;
       let perLayer: tf.Tensor4D | null = null;
       if (P > 0) {
-        const tok = tf.reshape(tf.mul(tf.gather(this.w2(`${m}embed_tokens_per_layer.weight`), idsT), Math.sqrt(P)), [B, T, L, P]);
-        let ctx = tf.reshape(tf.mul(linear(x, this.w2(`${m}per_layer_model_projection.weight`)), c.hiddenSize ** -0.5), [B, T, L, P]) as tf.Tensor4D;
-        ctx = rmsNormDirect(ctx, this.w1(`${m}per_layer_projection_norm.weight`), eps);
-        perLayer = tf.mul(tf.add(ctx, tok), 2 ** -0.5) as tf.Tensor4D;
+        const x0 = x;
+        // Own scope: its [B, T, L*P] intermediates (7 of them, 73 MB each in E2B at B4 T512) are freed here,
+        // not held by the outer scope for the whole forward.
+        perLayer = tf.tidy(() => {
+          // Host table (frozen, stored dtype): its rows for these ids, widened to float32 [B, T, L*P].
+          const tok = tf.reshape(tf.mul(this.embedRows(`${m}embed_tokens_per_layer.weight`, ids, idsT), Math.sqrt(P)), [B, T, L, P]);
+          let ctx = tf.reshape(tf.mul(linear(x0, this.w2(`${m}per_layer_model_projection.weight`)), c.hiddenSize ** -0.5), [B, T, L, P]) as tf.Tensor4D;
+          ctx = rmsNormDirect(ctx, this.w1(`${m}per_layer_projection_norm.weight`), eps);
+          return tf.mul(tf.add(ctx, tok), 2 ** -0.5) as tf.Tensor4D;
+        });
       }
       x = drop(x, rates.embedding);
       const layerStates = opts.layerStates ? [x] : undefined;
@@ -224,7 +284,10 @@ export class Gemma4Model extends ParamModel<Gemma4Config> {
       const hiddenStates = n(x, `${m}norm.weight`);
       const extra = layerStates ? { layerStates } : {};
       if (!wantLogits) return { hiddenStates, ...extra };
-      let logits = linear(hiddenStates, this.w2(c.tieWordEmbeddings ? `${m}embed_tokens.weight` : 'lm_head.weight'));
+      const embedTable = c.tieWordEmbeddings ? this.tables.get(`${m}embed_tokens.weight`) : undefined;
+      // A host-stored tied embedding is widened for this call only (the tidy frees it).
+      const head = embedTable ? embedTable.toTensor() : this.w2(c.tieWordEmbeddings ? `${m}embed_tokens.weight` : 'lm_head.weight');
+      let logits = linear(hiddenStates, head);
       if (c.finalLogitSoftcapping !== null) logits = softcap(logits, c.finalLogitSoftcapping);
       return { hiddenStates, logits, ...extra };
     });
@@ -255,7 +318,9 @@ export async function loadGemma4(ckpt: Checkpoint, opts: LoadOptions): Promise<G
     info: (name) => ckpt.info(name),
     loadTensor: (name) => ckpt.loadTensor(name),
     loadFloat32: (name) => ckpt.loadFloat32(name),
+    loadTensorBytes: (name, start, length) => ckpt.loadTensorBytes(name, start, length),
   };
   const tied: Record<string, string> = config.tieWordEmbeddings ? { 'lm_head.weight': `${config.prefix}embed_tokens.weight` } : {};
-  return new Gemma4Model(config, await loadStrictParams(view, gemma4ParameterShapes(config), tied));
+  const { params, tables } = await loadStrictParamsAndTables(view, gemma4ParameterShapes(config), tied, gemma4TableNames(config, opts.hostEmbeddings ?? false));
+  return new Gemma4Model(config, params, tables);
 }

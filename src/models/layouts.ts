@@ -113,6 +113,7 @@ export function layoutView(ckpt: Checkpoint, layout: KeyLayout): LayoutView {
     info: (name): TensorInfo => ckpt.info(storedName(name)),
     loadTensor: (name) => ckpt.loadTensor(storedName(name)),
     loadFloat32: (name) => ckpt.loadFloat32(storedName(name)),
+    loadTensorBytes: (name, start, length) => ckpt.loadTensorBytes(storedName(name), start, length),
   };
   return { layout, checkpoint: view, skipped, skippedBytes };
 }

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Checkpoint } from '../checkpoint/index.js';
 import { CheckpointError } from '../errors.js';
+import { isTableDtype, loadHostTable, type HostTable } from './host-table.js';
 import { variableFrom, variableFromHost } from './stream-load.js';
 
 /**
@@ -18,6 +19,19 @@ export async function loadStrictParams(
   expected: ReadonlyMap<string, readonly number[]>,
   tied: Readonly<Record<string, string>> = {},
 ): Promise<Map<string, tf.Variable>> {
+  return (await loadStrictParamsAndTables(ckpt, expected, tied, new Set())).params;
+}
+
+/**
+ * `loadStrictParams` with the `tableNames` among `expected` read as frozen host tables (host-table.ts:
+ * stored dtype, row chunks streamed from the file) instead of variables. Same checks, all before any read.
+ */
+export async function loadStrictParamsAndTables(
+  ckpt: Checkpoint,
+  expected: ReadonlyMap<string, readonly number[]>,
+  tied: Readonly<Record<string, string>>,
+  tableNames: ReadonlySet<string>,
+): Promise<{ params: Map<string, tf.Variable>; tables: Map<string, HostTable> }> {
   for (const name of ckpt.tensorNames) {
     if (!expected.has(name) && !Object.hasOwn(tied, name))
       throw new CheckpointError('unexpected tensor (not a parameter of this model)', ckpt.info(name).file, name);
@@ -35,15 +49,23 @@ export async function loadStrictParams(
     if (got.join(',') !== shape.join(','))
       throw new CheckpointError(`expected shape [${shape.join(', ')}], got [${got.join(', ')}]`, ckpt.info(name).file, name);
   }
+  for (const name of tableNames) {
+    const { dtype, file } = ckpt.info(name);
+    if (expected.has(name) && !isTableDtype(dtype)) throw new CheckpointError(`dtype ${dtype} cannot be kept as a host table (F32, BF16 or F16)`, file, name);
+  }
   const params = new Map<string, tf.Variable>();
+  const tables = new Map<string, HostTable>();
   try {
-    // One tensor at a time, widened straight into backend storage (stream-load.ts).
-    for (const [name, shape] of expected) params.set(name, variableFromHost(await ckpt.loadTensor(name), shape, name));
+    // One tensor at a time, widened straight into backend storage (stream-load.ts); tables as stored.
+    for (const [name, shape] of expected) {
+      if (tableNames.has(name)) tables.set(name, await loadHostTable(ckpt, name));
+      else params.set(name, variableFromHost(await ckpt.loadTensor(name), shape, name));
+    }
   } catch (err) {
     for (const v of params.values()) v.dispose();
     throw err;
   }
-  return params;
+  return { params, tables };
 }
 
 /** Checks that `params` holds exactly the `expected` names (HF) with the expected shapes; `file` names the source in errors. */

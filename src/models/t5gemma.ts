@@ -265,6 +265,7 @@ function withModelPrefix(ckpt: Checkpoint): Checkpoint {
     info: (name) => ckpt.info(name.startsWith('lm_head.') ? name : stored(name)),
     loadTensor: (name) => ckpt.loadTensor(name.startsWith('lm_head.') ? name : stored(name)),
     loadFloat32: (name) => ckpt.loadFloat32(name.startsWith('lm_head.') ? name : stored(name)),
+    loadTensorBytes: (name, start, length) => ckpt.loadTensorBytes(name.startsWith('lm_head.') ? name : stored(name), start, length),
   };
 }
 

@@ -270,5 +270,6 @@ function withModelPrefix(ckpt: Checkpoint): Checkpoint {
     info: (name) => ckpt.info(stored(name)),
     loadTensor: (name) => ckpt.loadTensor(stored(name)),
     loadFloat32: (name) => ckpt.loadFloat32(stored(name)),
+    loadTensorBytes: (name, start, length) => ckpt.loadTensorBytes(stored(name), start, length),
   };
 }

@@ -21,5 +21,6 @@ export function withoutVisionTower(ckpt: Checkpoint, prefixes: readonly string[]
     info: (name) => ckpt.info(guard(name)),
     loadTensor: (name) => ckpt.loadTensor(guard(name)),
     loadFloat32: (name) => ckpt.loadFloat32(guard(name)),
+    loadTensorBytes: (name, start, length) => ckpt.loadTensorBytes(guard(name), start, length),
   };
 }

@@ -1,6 +1,6 @@
 /**
  * Gemma 4 through everything downstream: the encoder (embeddings equal the golden pooled vectors), GLUE-style
- * fine-tuning (loss falls; PLE, KV-source and MoE weights get gradients), save -> reload (HF layout, same
+ * fine-tuning (loss falls; KV-source and MoE weights get gradients, the frozen PLE host table is untouched), save -> reload (HF layout, same
  * numbers), and the `forward` CLI in the HF "all" mode.
  */
 import { test } from 'node:test';
@@ -56,14 +56,19 @@ test('fine-tuning classification (dense PLE + MoE) and ranking heads on Gemma 4:
       const p = model.config.prefix;
       const watch = model.config.enableMoeBlock
         ? [`${p}layers.0.experts.gate_up_proj`, `${p}layers.0.router.proj.weight`, `${p}layers.2.self_attn.k_proj.weight`]
-        : [`${p}embed_tokens_per_layer.weight`, `${p}layers.3.self_attn.k_proj.weight`, `${p}layers.2.self_attn.k_proj.weight`, `${p}layers.6.layer_scalar`];
+        : [`${p}layers.3.self_attn.k_proj.weight`, `${p}layers.2.self_attn.k_proj.weight`, `${p}layers.6.layer_scalar`];
       const before = watch.map((n) => Array.from(model.params.get(n)!.dataSync()));
+      // The PLE table is a frozen host table (host-table.ts): not a variable, so training leaves its bytes alone.
+      const ple = model.tables.get(`${p}embed_tokens_per_layer.weight`);
+      assert.equal(model.params.has(`${p}embed_tokens_per_layer.weight`), false);
+      const pleBefore = ple ? ple.chunks.map((c) => Buffer.from(c)) : [];
       const enc = toEncoder(model, { attention: 'bidirectional_sliding', pooling: 'mean', head: { kind: 'classification', numClasses: 2 }, seed: 1 });
       const seqs = [[2, 10, 11, 12, 13, 14], [2, 40, 41, 42], [2, 10, 12, 14, 16, 18, 20], [2, 41, 43, 45]];
       const b: Labelled = { ...padRight(seqs, 0), labels: [0, 1, 0, 1] };
       const r = await train(enc, { epoch: () => [b], size: (x) => x.batch }, { seed: 0, maxSteps: 12, schedule: { lr: 0.01, decay: 'constant' } });
       assert.ok(r.logs.at(-1)!.loss < 0.5 * r.logs[0]!.loss, `${dir}: loss ${r.logs[0]!.loss} -> ${r.logs.at(-1)!.loss}`);
       watch.forEach((n, i) => assert.notDeepEqual(Array.from(model.params.get(n)!.dataSync()), before[i], `${n} was updated`));
+      if (ple) assert.ok(ple.chunks.every((c, i) => Buffer.from(c).equals(pleBefore[i]!)), 'PLE table unchanged by training');
       enc.dispose();
       if (!model.config.enableMoeBlock) {
         // The ranking path (MS MARCO style pairwise loss over [positive, negative] rows) on the same backbone.
