@@ -41,8 +41,12 @@ function batch(B: number, T: number, V: number): { ids: number[][]; mask: number
 }
 
 async function main(): Promise<void> {
-  const engine = await initEngine();
-  emit('engine', { backend: engine.backend, native: engine.native, threads: engine.threads ?? null });
+  await initEngine();
+  // The engine line is written after loading: loadModel may move an 'auto' engine to cpu + native for a large model.
+  const emitEngine = async () => {
+    const engine = await initEngine();
+    emit('engine', { backend: engine.backend, native: engine.native, threads: engine.threads ?? null });
+  };
   let model: GemmaModel;
   let embedForward: ((ids: number[][], mask: number[][]) => void) | null = null;
   const t0 = performance.now();
@@ -55,9 +59,11 @@ async function main(): Promise<void> {
       model = await loadGemmaModel(dir);
     }
   } catch (e) {
+    await emitEngine();
     emit('load', { error: errText(e), seconds: (performance.now() - t0) / 1000 });
     return;
   }
+  await emitEngine();
   const params = model.parameterCount;
   emit('load', { seconds: (performance.now() - t0) / 1000, params, f32MiB: (params * 4) / 2 ** 20 });
   const mode = model.config.useBidirectionalAttention ? 'bidirectional_sliding_gemma3_hf' : 'bidirectional_sliding';
