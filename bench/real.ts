@@ -6,7 +6,8 @@
  * Figures: load time, peak RSS after load (target <= 1.3x the float32 parameter bytes), encoder forward
  * tokens/s at B8 T128 and B8 T1024, encoder fine-tune step time with the embedding table frozen and not.
  * Env: GEMMA_LAB_BENCH_REAL_CONFIGS=name,name (default all); GEMMA_LAB_BENCH_REAL_PHASES to override the
- * phases; GEMMA_LAB_BENCH_REAL_1B_FULL=1 adds T1024 and the full (unfrozen) fine-tune for the 1B (long).
+ * phases; GEMMA_LAB_BENCH_REAL_1B_FULL=1 adds the full (unfrozen) fine-tune for the 1B (long; AdamW state for
+ * all 1B parameters needs ~16 GB).
  * `gemma-4-e2b` (last; real-e2b.ts): the full-size Gemma 4 E2B text decoder, gemma-lab only: waits for
  * free memory, then load (seconds, peak RSS, memory breakdown) and an encoder forward at B4 T512 (tokens/s).
  */
@@ -26,7 +27,7 @@ const ALL_PHASES = ['forward128', 'forward1024', 'finetune_frozen_embed', 'finet
 function phasesFor(name: string): string[] {
   const env = process.env.GEMMA_LAB_BENCH_REAL_PHASES;
   if (env) return env.split(',');
-  if (name === 'gemma-3-1b' && process.env.GEMMA_LAB_BENCH_REAL_1B_FULL !== '1') return ['forward128', 'finetune_frozen_embed'];
+  if (name === 'gemma-3-1b' && process.env.GEMMA_LAB_BENCH_REAL_1B_FULL !== '1') return ['forward128', 'forward1024', 'finetune_frozen_embed'];
   return ALL_PHASES;
 }
 
