@@ -6,9 +6,11 @@
  */
 import { ConfigError } from '../errors.js';
 import { oneAtATime, variantKey, type Budget, type Variant } from './grid.js';
-import { lrProtocolSpecs, type LrProtocol } from './lr_search.js';
+import { chosenRuns, lrProtocolSpecs, type LrProtocol } from './lr_search.js';
 import type { AblationSpec } from './runner.js';
 import { readRecords, type RunRecord } from './store.js';
+import { direction, summarizeRuns, type Direction, type SummaryRow } from './summary.js';
+import { VEGA_LITE_V5_SCHEMA, type ChartSpec } from '../report/plots.js';
 
 export interface Finding {
   readonly id: string;
@@ -285,4 +287,87 @@ export function findingRecords(f: Finding, records: readonly RunRecord[]): RunRe
 /** Reads a finding's results file and selects its runs. */
 export function loadFinding(f: Finding, file: string): RunRecord[] {
   return findingRecords(f, readRecords(file));
+}
+
+/**
+ * The runs a finding reports: all of them, or under the v2 protocol only those at each (variant, task)'s
+ * chosen learning rate (the search's other rates are selection, not results).
+ */
+export function reportedRuns(f: Finding, records: readonly RunRecord[]): RunRecord[] {
+  const mine = findingRecords(f, records);
+  return f.protocol ? chosenRuns(mine, f.protocol).runs : mine;
+}
+
+/** A summary row the paper predicts a sign for, with the verdict on that sign. */
+export interface VerdictRow {
+  readonly task: string;
+  readonly variant: string;
+  readonly paper: 'above baseline' | 'below baseline';
+  /** Runs of the variant, its mean score and the baseline's mean on the same task. */
+  readonly n: number;
+  readonly mean: number;
+  readonly baseline: number;
+  /** Mean paired (same task and seed) difference, variant - baseline, and its 95% bootstrap interval. */
+  readonly diff: number;
+  readonly ci95_lo: number;
+  readonly ci95_hi: number;
+  /** Seeds where the variant was above / below the baseline. */
+  readonly up_down: string;
+  readonly p_sign: number;
+  readonly result: Direction;
+}
+
+/** The verdict rows of a finding's summary (`summarizeRuns` labelled with `findingLabel(f)`). */
+export function findingVerdicts(f: Finding, summary: readonly SummaryRow[]): VerdictRow[] {
+  const label = findingLabel(f);
+  const baseMean = new Map(summary.filter((r) => r.variant === label(f.baseline)).map((r) => [r.task, r.mean]));
+  return summary.flatMap((row) => {
+    const v = f.variants.find((x) => label(x) === row.variant);
+    const sign = v ? expectedSign(f, v) : undefined;
+    if (sign === undefined) return [];
+    return [{
+      task: row.task, variant: row.variant, paper: sign > 0 ? 'above baseline' : 'below baseline', n: row.n, mean: row.mean, baseline: baseMean.get(row.task) ?? NaN,
+      diff: row.diff, ci95_lo: row.diff_lo, ci95_hi: row.diff_hi, up_down: `${row.wins}/${row.losses}`, p_sign: row.p_sign, result: direction(row, sign),
+    }];
+  });
+}
+
+/** One line of the findings summary: a finding's verdict row with its id. */
+export interface FindingSummaryRow extends VerdictRow {
+  readonly finding: string;
+}
+
+/** Every finding's verdict rows over the reported runs in its results file (findings with no runs give none). */
+export function findingsSummary(findings: readonly Finding[], repoRoot: string): FindingSummaryRow[] {
+  return findings.flatMap((f) => {
+    const runs = reportedRuns(f, readRecords(`${repoRoot}/${f.file}`));
+    if (!runs.some((r) => variantKey(r.variant) === variantKey(f.baseline))) return [];
+    const summary = summarizeRuns(runs, { baseline: f.baseline, label: findingLabel(f) });
+    return findingVerdicts(f, summary).map((v) => ({ finding: f.id, ...v }));
+  });
+}
+
+/**
+ * All findings in one panel: each row's paired difference turned toward the paper's prediction (right of 0 =
+ * the paper's direction), a line over its 95% interval, coloured by verdict.
+ */
+export function findingsChart(rows: readonly FindingSummaryRow[], o: { title?: string; width?: number } = {}): ChartSpec {
+  const data = rows.map((r) => {
+    const s = r.paper === 'above baseline' ? 1 : -1;
+    const [lo, hi] = s > 0 ? [r.ci95_lo, r.ci95_hi] : [-r.ci95_hi, -r.ci95_lo];
+    return { row: `${r.finding}: ${r.variant} [${r.task}]`, toward: r.diff * s, lo, hi, result: r.result, n: r.n };
+  });
+  const y = { field: 'row', type: 'nominal', sort: data.map((d) => d.row), title: null, axis: { labelLimit: 420 } };
+  const color = { field: 'result', type: 'nominal', scale: { domain: ['agrees', 'leans agree', 'leans disagree', 'disagrees'], range: ['#1a9850', '#91cf60', '#fc8d59', '#d73027'] } };
+  return {
+    $schema: VEGA_LITE_V5_SCHEMA,
+    ...(o.title ? { title: o.title } : {}),
+    width: o.width ?? 320,
+    data: { values: data },
+    layer: [
+      { mark: { type: 'rule', color: 'gray', strokeDash: [4, 3] }, encoding: { x: { datum: 0, type: 'quantitative' } } },
+      { mark: { type: 'rule', strokeWidth: 2 }, encoding: { y, x: { field: 'lo', type: 'quantitative', title: 'paired difference toward the paper (95% bootstrap CI)' }, x2: { field: 'hi' }, color } },
+      { mark: { type: 'point', filled: true, size: 60 }, encoding: { y, x: { field: 'toward', type: 'quantitative' }, color, tooltip: [{ field: 'row' }, { field: 'toward', format: '.4f' }, { field: 'lo', format: '.4f' }, { field: 'hi', format: '.4f' }, { field: 'n' }] } },
+    ],
+  } as unknown as ChartSpec;
 }
