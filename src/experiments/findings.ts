@@ -349,7 +349,7 @@ export function findingsSummary(findings: readonly Finding[], repoRoot: string):
 
 /**
  * All findings in one panel: each row's paired difference turned toward the paper's prediction (right of 0 =
- * the paper's direction), a line over its 95% interval, coloured by verdict.
+ * the paper's direction) as a bar coloured by verdict, with its 95% interval as a black line.
  */
 export function findingsChart(rows: readonly FindingSummaryRow[], o: { title?: string; width?: number } = {}): ChartSpec {
   const data = rows.map((r) => {
@@ -365,9 +365,9 @@ export function findingsChart(rows: readonly FindingSummaryRow[], o: { title?: s
     width: o.width ?? 320,
     data: { values: data },
     layer: [
+      { mark: { type: 'bar', opacity: 0.8 }, encoding: { y, x: { field: 'toward', type: 'quantitative', title: 'paired difference toward the paper (95% bootstrap CI)' }, color, tooltip: [{ field: 'row' }, { field: 'toward', format: '.4f' }, { field: 'lo', format: '.4f' }, { field: 'hi', format: '.4f' }, { field: 'n' }] } },
+      { mark: { type: 'rule', strokeWidth: 2, color: 'black' }, encoding: { y, x: { field: 'lo', type: 'quantitative' }, x2: { field: 'hi' } } },
       { mark: { type: 'rule', color: 'gray', strokeDash: [4, 3] }, encoding: { x: { datum: 0, type: 'quantitative' } } },
-      { mark: { type: 'rule', strokeWidth: 2 }, encoding: { y, x: { field: 'lo', type: 'quantitative', title: 'paired difference toward the paper (95% bootstrap CI)' }, x2: { field: 'hi' }, color } },
-      { mark: { type: 'point', filled: true, size: 60 }, encoding: { y, x: { field: 'toward', type: 'quantitative' }, color, tooltip: [{ field: 'row' }, { field: 'toward', format: '.4f' }, { field: 'lo', format: '.4f' }, { field: 'hi', format: '.4f' }, { field: 'n' }] } },
     ],
   } as unknown as ChartSpec;
 }
