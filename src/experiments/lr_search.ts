@@ -104,3 +104,13 @@ export function chosenRuns(records: readonly RunRecord[], p: LrProtocol): { runs
   const runs = records.filter((r) => lrByPair.get(pairKey(r.variant, r.task)) === lrOf(r));
   return { runs, choices };
 }
+
+/** The search as table rows: per (task, variant) the chosen rate and the mean validation score at every rate tried. */
+export function lrChoiceRows(choices: readonly LrChoice[], label: (v: Variant) => string): Record<string, string | number>[] {
+  return choices.map((c) => ({
+    task: c.task,
+    variant: label(c.variant),
+    chosen_lr: c.lr,
+    ...Object.fromEntries(Object.entries(c.byLr).map(([lr, v]) => [`validation @ ${lr}`, v])),
+  }));
+}

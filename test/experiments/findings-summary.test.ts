@@ -4,9 +4,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import {
+  chosenRuns,
+  findingRecords,
   findingSpecs,
   findingsChart,
   findingsSummary,
+  findingLabel,
+  lrChoiceRows,
   readRecords,
   reportedRuns,
   runAblation,
@@ -56,6 +60,8 @@ test('findings summary: only the chosen rate is reported; verdicts follow the pa
   const reported = reportedRuns(TOY, all);
   assert.equal(reported.length, 15);
   assert.ok(reported.every((r) => r.budget.lr === 1e-3));
+  const { choices } = chosenRuns(findingRecords(TOY, all), TOY.protocol!);
+  assert.deepEqual(lrChoiceRows(choices, findingLabel(TOY))[0], { task: 'sst2', variant: 'pooling=mean (baseline)', chosen_lr: 1e-3, 'validation @ 0.001': 0.8, 'validation @ 0.003': 0.6 });
 
   const rows = findingsSummary([TOY, { ...TOY, id: 'absent', file: 'results/none.jsonl' }], root);
   assert.deepEqual(rows.map((r) => [r.finding, r.variant, r.paper, r.result, r.up_down, r.n]), [
