@@ -104,8 +104,10 @@ export class T5Gemma2Model extends ParamModel<T5Gemma2Config> {
       const x = tf.mul(tf.gather(this.w2(EMBED), tf.tensor2d(ids.map((r) => [...r]), [B, L], 'int32')), Math.sqrt(D)) as tf.Tensor3D;
       const eoi = this.config.eoiTokenIndex;
       // Always in the graph (even without eoi ids) so the eoi embedding gets a (zero) gradient like every parameter.
-      const isEoi = tf.tensor3d(ids.map((r) => r.map((id) => [id === eoi ? 1 : 0])), [B, L, 1], 'bool');
-      return tf.where(isEoi, tf.broadcastTo(this.w1(EOI), [B, L, D]), x) as tf.Tensor3D;
+      // x * (1 - m) + m * e (exact for finite values) rather than where(m, broadcastTo(e), x): tfjs
+      // differentiates broadcastTo as Tile, with one slice + add per repeated row (B * L of them).
+      const isEoi = tf.tensor3d(ids.map((r) => r.map((id) => [id === eoi ? 1 : 0])), [B, L, 1], 'float32'); // [B, L, 1]
+      return tf.add(tf.mul(x, tf.sub(1, isEoi)), tf.mul(isEoi, this.w1(EOI))) as tf.Tensor3D;
     });
   }
 

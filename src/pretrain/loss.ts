@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GemmaModel } from '../models/gemma.js';
+import { tokenNllSum } from '../nn/cross_entropy.js';
 import { throwIfAborted, type RunControl } from '../progress/index.js';
 import { targetWeights, type PackedSequences, type SpecialIds } from './pack.js';
 
@@ -18,12 +19,10 @@ export function causalLmNll(logits: tf.Tensor3D, ids: tf.Tensor2D, weights: tf.T
   return tf.tidy(() => {
     const [B, T, V] = logits.shape;
     const N = B * (T - 1);
-    const logp = tf.logSoftmax(logits.slice([0, 0, 0], [B, T - 1, V])).reshape([N * V]); // [B*(T-1)*V]
-    const target = ids.slice([0, 1], [B, T - 1]).reshape([N]).toInt(); // [N]
-    const flatIndex = tf.add(tf.mul(tf.range(0, N, 1, 'int32'), tf.scalar(V, 'int32')), target);
-    const picked = tf.gather(logp, flatIndex); // [N] log p(target)
-    const w = weights.slice([0, 1], [B, T - 1]).reshape([N]).toFloat();
-    return { sum: tf.neg(tf.sum(tf.mul(picked, w))) as tf.Scalar, count: tf.sum(w) as tf.Scalar };
+    const x = logits.slice([0, 0, 0], [B, T - 1, V]).reshape([N, V]) as tf.Tensor2D; // [N, V]
+    const target = ids.slice([0, 1], [B, T - 1]).reshape([N]).toInt() as tf.Tensor1D; // [N]
+    const w = weights.slice([0, 1], [B, T - 1]).reshape([N]).toFloat() as tf.Tensor1D;
+    return { sum: tokenNllSum(x, target, w), count: tf.sum(w) as tf.Scalar };
   });
 }
 

@@ -13,6 +13,7 @@ import type { EncoderDecoderModel } from './generate.js';
 import type { Rng } from '../rng/index.js';
 import { latestCheckpoint } from '../train/checkpoint.js';
 import { type TrainData, type TrainOptions, type TrainResult, type Trainable, train } from '../train/trainer.js';
+import { tokenNllSum } from '../nn/cross_entropy.js';
 import { crossAttentionParams } from './build.js';
 import { type PrefixLmOptions, prefixLmExample } from './objectives/prefixlm.js';
 import { IGNORE, type Seq2SeqBatch, type Seq2SeqExample, collateSeq2Seq } from './objectives/seq2seq.js';
@@ -28,12 +29,11 @@ export function seq2seqCrossEntropy(logits: tf.Tensor3D, labels: readonly (reado
     const [B, T, V] = logits.shape;
     const flat = labels instanceof Int32Array ? Array.from(labels) : labels.flat();
     if (flat.length !== B * T) throw new RangeError(`labels: ${flat.length} values for logits [${B}, ${T}, ${V}]`);
-    const keep: number[] = flat.map((l) => (l === IGNORE ? 0 : 1));
+    const keep = flat.map((l): number => (l === IGNORE ? 0 : 1));
     const n = keep.reduce((a, b) => a + b, 0);
     if (n === 0) throw new RangeError('labels: every position is IGNORE');
-    const logp = tf.logSoftmax(tf.reshape(logits, [B * T, V])); // [B*T, V]
-    const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(flat.map((l) => (l === IGNORE ? 0 : l)), 'int32'), V)), 1); // [B*T]
-    return tf.div(tf.neg(tf.sum(tf.mul(picked, tf.tensor1d(keep)))), n) as tf.Scalar;
+    const targets = tf.tensor1d(flat.map((l) => (l === IGNORE ? 0 : l)), 'int32'); // [B*T]
+    return tf.div(tokenNllSum(tf.reshape(logits, [B * T, V]), targets, tf.tensor1d(keep)), n) as tf.Scalar;
   });
 }
 
