@@ -10,10 +10,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, TrainingError } from '../errors.js';
 import type { EncoderDecoderModel } from './generate.js';
+import { tokenNllSum } from '../nn/cross_entropy.js';
 import type { Rng } from '../rng/index.js';
 import { latestCheckpoint } from '../train/checkpoint.js';
 import { type TrainData, type TrainOptions, type TrainResult, type Trainable, train } from '../train/trainer.js';
-import { tokenNllSum } from '../nn/cross_entropy.js';
 import { crossAttentionParams } from './build.js';
 import { type PrefixLmOptions, prefixLmExample } from './objectives/prefixlm.js';
 import { IGNORE, type Seq2SeqBatch, type Seq2SeqExample, collateSeq2Seq } from './objectives/seq2seq.js';
@@ -29,7 +29,7 @@ export function seq2seqCrossEntropy(logits: tf.Tensor3D, labels: readonly (reado
     const [B, T, V] = logits.shape;
     const flat = labels instanceof Int32Array ? Array.from(labels) : labels.flat();
     if (flat.length !== B * T) throw new RangeError(`labels: ${flat.length} values for logits [${B}, ${T}, ${V}]`);
-    const keep = flat.map((l): number => (l === IGNORE ? 0 : 1));
+    const keep: number[] = flat.map((l) => (l === IGNORE ? 0 : 1));
     const n = keep.reduce((a, b) => a + b, 0);
     if (n === 0) throw new RangeError('labels: every position is IGNORE');
     const targets = tf.tensor1d(flat.map((l) => (l === IGNORE ? 0 : l)), 'int32'); // [B*T]
