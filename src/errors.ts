@@ -52,6 +52,16 @@ export class DataFileError extends GemmaLabError {
 /** Training stopped for a reason the user must see (non-finite loss, bad resume state, ...). */
 export class TrainingError extends GemmaLabError {}
 
+/** The wasm backend's heap grew past what it can address safely; carries its size. */
+export class WasmHeapError extends GemmaLabError {
+  constructor(
+    message: string,
+    readonly heapBytes: number,
+  ) {
+    super(message);
+  }
+}
+
 /** Long work was cancelled through an AbortSignal; carries how far it got. */
 export class AbortedError extends GemmaLabError {
   constructor(

@@ -16,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
+import { WasmHeapError } from '../errors.js';
 import './tfjs-ops.js';
 import { registerAttentionGradient } from './attention.js';
 import { registerFusedGradients } from './fused.js';
@@ -205,4 +206,31 @@ export function releaseMemory(): boolean {
   if (b !== 'cpu') return false;
   const lib = nativeLibFor('cpu');
   return lib?.trim() ?? false;
+}
+
+/**
+ * Where a growing wasm heap stops being trusted. tfjs-wasm is built to address 4 GiB, but here a UL2 step that
+ * grew the heap to 3.3 GiB left it corrupt: training went on, and disposing the model later failed with
+ * "memory access out of bounds" (cause not found). Hours of pretraining at 2.03 GiB ran clean; the limit sits
+ * between the two. Past it, stop with a typed error instead of computing on.
+ */
+export const WASM_HEAP_LIMIT_BYTES = 2.5 * 2 ** 30;
+
+/** Bytes of the wasm backend's linear memory; undefined on other backends. */
+export function wasmHeapBytes(): number | undefined {
+  if (tf.getBackend() !== 'wasm') return undefined;
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8;
+  return heap?.length;
+}
+
+/** Throws `what`'s typed error when the wasm heap has grown past `limit` (a no-op on other backends). */
+export function assertWasmHeap(what: string, limit = WASM_HEAP_LIMIT_BYTES): void {
+  const bytes = wasmHeapBytes();
+  if (bytes === undefined || bytes <= limit) return;
+  const gib = (n: number) => (n / 2 ** 30).toFixed(2);
+  throw new WasmHeapError(
+    `${what}: the wasm heap grew to ${gib(bytes)} GiB, past the ${gib(limit)} GiB trusted; ` +
+      'use a smaller batch (or gradient accumulation), or GEMMA_LAB_BACKEND=cpu',
+    bytes,
+  );
 }

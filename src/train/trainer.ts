@@ -6,6 +6,7 @@
  * "N steps straight" and "k steps, resume, N-k steps" give bit-identical weights and losses.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { assertWasmHeap } from '../engine/index.js';
 import { AbortedError, TrainingError } from '../errors.js';
 import { type RunControl } from '../progress/index.js';
 import { Rng, type RngState } from '../rng/index.js';
@@ -247,6 +248,12 @@ export async function train<B>(model: Trainable<B>, data: TrainData<B>, o: Train
         grads = next;
       }
       let g = grads as Grads;
+      try {
+        assertWasmHeap(`step ${step}`);
+      } catch (err) {
+        disposeGrads(g);
+        throw err;
+      }
       const norm = globalNorm(g);
       if (!Number.isFinite(norm)) {
         const bad = nonFiniteNames(g);

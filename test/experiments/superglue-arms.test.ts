@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { ConfigError } from '../../src/errors.js';
 import { initEngine } from '../../src/engine/index.js';
 import { modelIdentity, superglueArmRun } from '../../src/experiments/index.js';
+import { adaptMicroBatch } from '../../src/experiments/superglue.js';
 import { REPO_ROOT } from '../../src/io/paths.js';
 
 const MODEL = join(REPO_ROOT, 'data', 'models', 'tiny-gemma-pretrained');
@@ -44,4 +45,9 @@ test('superglueArmRun: decoder-only arm on CB (3 classes) and MultiRC paragraphs
   assert.ok((mrc.extra?.validationExamples as number) >= 6);
   assert.ok((mrc.extra?.devExamples as number) >= 8);
   await assert.rejects(superglueArmRun({ variant: { arch: 'decoder_only', objective: 'causal_lm' }, seed: 0, task: 'record', budget: await budget() }, {}), (e: unknown) => e instanceof ConfigError && /not one of boolq/.test(e.message));
+});
+
+test('adaptation micro-batch: the largest divisor of adaptBatch up to 4 (gradients accumulate to the full batch)', () => {
+  assert.deepEqual([16, 12, 8, 6, 4, 3, 2, 1].map(adaptMicroBatch), [4, 4, 4, 3, 4, 3, 2, 1]);
+  assert.deepEqual([5, 7, 9, 10].map(adaptMicroBatch), [1, 1, 3, 2]);
 });
