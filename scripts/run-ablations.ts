@@ -5,7 +5,7 @@
  * findings asked for, so a partial sweep already has paired runs for every variant.
  *
  *   node --import tsx scripts/run-ablations.ts [--findings attention,pooling,dropout,init,seq2seq]
- *        [--model DIR] [--seq2seq-model DIR] [--seeds 0,1,2] [--dry-run]
+ *        [--model DIR] [--seq2seq-model DIR] [--seeds 0,1,2] [--tasks rte,cb] [--dry-run]
  *
  * Findings v2 (`attention_v2,pooling_v2,dropout_v2,init_v2,seq2seq_v2`) search a learning rate per variant on
  * validation rows first, then run the other seeds at the chosen rate; --model defaults to
@@ -31,6 +31,7 @@ const { values: a } = parseArgs({
     model: { type: 'string' },
     'seq2seq-model': { type: 'string', default: join(REPO_ROOT, '.cache', 'experiments', 'gemma2-tiny', 'model') },
     seeds: { type: 'string' },
+    tasks: { type: 'string' },
     'dry-run': { type: 'boolean', default: false },
   },
   strict: true,
@@ -44,7 +45,14 @@ for (const id of ids) {
     process.exit(2);
   }
 }
-const findings = ids.map((id) => ALL[id]!);
+const only = a.tasks?.split(',').filter(Boolean);
+const unknown = only?.filter((t) => !ids.some((id) => ALL[id]!.tasks.includes(t)));
+if (unknown?.length) {
+  console.error(`--tasks: ${unknown.join(', ')} is in none of ${ids.join(', ')}`);
+  process.exit(2);
+}
+// --tasks narrows each finding to those tasks (one task at a time finishes its whole protocol sooner).
+const findings = ids.map((id) => ALL[id]!).map((f) => (only ? { ...f, tasks: f.tasks.filter((t) => only.includes(t)) } : f)).filter((f) => f.tasks.length > 0);
 const seeds = a.seeds ? a.seeds.split(',').map(Number) : [...new Set(findings.flatMap((f) => f.seeds))];
 const RUNS = { 'glue-encoder': glueEncoderRun, 'superglue-seq2seq': superglueSeq2SeqRun, 'superglue-arms': superglueArmRun, rank: rankFindingRun } as const;
 // v1 findings default to the tiny Gemma 2 of `npm run pretrain` (README above); v2 findings to the committed
