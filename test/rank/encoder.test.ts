@@ -101,6 +101,13 @@ describe('encoder adapters (tiny random Gemma 2)', () => {
     assertAllClose(asPassage[0] as Float32Array, directMean(model, [2, ...bytes('p: x'), 1]), TOL.parityF32, 'passage embedding');
   });
 
+  it('embeds in forward passes of batchSize texts, each text as if alone', async () => {
+    const texts = ['hello world', 'x', 'a longer passage about foxes', 'sky', 'red'];
+    const got = await new EncoderEmbedder(enc, TOK, { ...OPTS, batchSize: 2 }).embed(texts, 'passage');
+    assert.equal(got.length, 5);
+    texts.forEach((t, i) => assertAllClose(got[i] as Float32Array, directMean(model, [2, ...bytes(t).slice(0, 18), 1]), TOL.parityF32, `chunked embedding ${i}`));
+  });
+
   it('rerank and denseRetrieve run end to end on the model', async () => {
     const scorer = new EncoderPairScorer(enc, TOK, OPTS);
     const cands = ['alpha', 'beta', 'gamma', 'delta', 'epsilon'].map((t, i) => ({ docid: `${i}`, text: t }));
