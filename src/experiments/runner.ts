@@ -97,6 +97,8 @@ export async function runAblation(spec: AblationSpec, run: RunFn, o: AblationOpt
   for (const [i, job] of jobs.entries()) {
     throwIfAborted(o.signal, i);
     const key = runKey(job);
+    // Another process sharing the file may have finished this job since we started: look again.
+    if (o.file && !done.has(key)) for (const r of readRecords(o.file)) done.set(r.key, r);
     const have = done.get(key);
     if (have) {
       records.push(have);

@@ -163,6 +163,21 @@ test('a rerun skips recorded runs; an aborted sweep resumes where it stopped', a
   assert.equal(more.ran, 8);
 });
 
+test('a sweep skips jobs another process sharing its file finished after it started', async () => {
+  const file = tmp();
+  const other: string[] = [];
+  const mine: string[] = [];
+  const run = fakeRun(mine);
+  // While this sweep's first job runs, a second sweep on the same file runs every job.
+  const res = await runAblation(spec, async (job, c) => {
+    if (mine.length === 0) await runAblation(spec, fakeRun(other), { file });
+    return run(job, c);
+  }, { file });
+  assert.equal(other.length, 8);
+  assert.equal(res.ran, 1, 'only the job already in flight ran twice');
+  assert.equal(res.skipped, 7);
+});
+
 test('the signal reaches the run function (steps inside a run can stop)', async () => {
   const file = tmp();
   const ctl = new AbortController();
