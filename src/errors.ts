@@ -52,7 +52,7 @@ export class DataFileError extends GemmaLabError {
 /** Training stopped for a reason the user must see (non-finite loss, bad resume state, ...). */
 export class TrainingError extends GemmaLabError {}
 
-/** The wasm backend's heap grew past what it can address safely; carries its size. */
+/** The wasm backend's heap grew past WASM_HEAP_LIMIT_BYTES (engine/index.ts); carries its size. */
 export class WasmHeapError extends GemmaLabError {
   constructor(
     message: string,

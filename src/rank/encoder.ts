@@ -88,9 +88,9 @@ export class EncoderEmbedder implements TextEmbedder {
   ) {}
 
   async embed(texts: readonly string[], role: EmbedRole): Promise<Float32Array[]> {
-    if (texts.length === 0) return [];
     const prefix = (role === 'query' ? this.options.queryPrefix : this.options.passagePrefix) ?? '';
     const size = this.options.batchSize ?? 64;
+    if (!(Number.isInteger(size) && size >= 1)) throw new ConfigError(`must be a positive integer, got ${size}`, undefined, 'batchSize');
     const vectors: Float32Array[] = [];
     for (let i = 0; i < texts.length; i += size) {
       const chunk = texts.slice(i, i + size);

@@ -11,6 +11,7 @@ import { CrossEncoderObjective, EncoderEmbedder, EncoderPairScorer, rankingBatch
 import type { Tokenizer } from '../../src/tokenize/index.js';
 import { rerank } from '../../src/rank/rerank.js';
 import { Rng } from '../../src/rng/index.js';
+import { ConfigError } from '../../src/errors.js';
 import { loadBgeJsonl, streamTriples, type Triple } from '../../src/tasks/msmarco.js';
 import { train } from '../../src/train/trainer.js';
 import { assertAllClose, TOL } from '../helpers/close.js';
@@ -106,6 +107,8 @@ describe('encoder adapters (tiny random Gemma 2)', () => {
     const got = await new EncoderEmbedder(enc, TOK, { ...OPTS, batchSize: 2 }).embed(texts, 'passage');
     assert.equal(got.length, 5);
     texts.forEach((t, i) => assertAllClose(got[i] as Float32Array, directMean(model, [2, ...bytes(t).slice(0, 18), 1]), TOL.parityF32, `chunked embedding ${i}`));
+    assert.deepEqual(await new EncoderEmbedder(enc, TOK, { ...OPTS, batchSize: 2 }).embed([], 'query'), []);
+    await assert.rejects(new EncoderEmbedder(enc, TOK, { ...OPTS, batchSize: 0 }).embed(texts, 'query'), (e: unknown) => e instanceof ConfigError && /field 'batchSize': must be a positive integer, got 0/.test(e.message));
   });
 
   it('rerank and denseRetrieve run end to end on the model', async () => {
