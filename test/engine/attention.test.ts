@@ -125,6 +125,8 @@ const CASES: Case[] = [
   { name: 'cross-attention T != S with key padding', B: 2, H: 4, G: 1, T: 13, S: 75, d: 16, rule: { causal: false, window: null, keyMask: padRows(2, 75, [75, 30]) }, scale: 0.25, softcap: 50 },
   // d=256 > one 64-column chunk, S*d > one 16K-float reduction chunk; band edges cut 32-key blocks mid-vector.
   { name: 'causal sliding W=100, d=256, GQA 2:1', B: 1, H: 2, G: 1, T: 150, S: 150, d: 256, rule: { causal: true, window: 100, keyMask: null }, scale: 0.0625, softcap: null },
+  // Three query heads per kv head (EmbeddingGemma): the backward pairs heads 0-1 and leaves head 2 alone.
+  { name: 'GQA 3:1, bidirectional sliding W=20 with padding, d=48', B: 2, H: 3, G: 1, T: 90, S: 90, d: 48, rule: { causal: false, window: 20, keyMask: padRows(2, 90, [90, 50]) }, scale: 0.2, softcap: null },
   { name: 'KV cache: queries at positions 60.. of 70 keys, causal window 16', B: 1, H: 2, G: 1, T: 10, S: 70, d: 16, rule: { causal: true, window: 16, keyMask: null, queryOffset: 60 }, scale: 0.25, softcap: null },
 ];
 
