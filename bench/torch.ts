@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { parseGemmaConfig } from '../src/config/gemma.js';
 import { initEngine, setComputeDtype } from '../src/engine/index.js';
 import { GemmaModel } from '../src/models/gemma.js';
+import { causalLmLoss } from '../src/pretrain/loss.js';
 import { scaledDotProductAttention } from '../src/nn/attention.js';
 import { Rng } from '../src/rng/index.js';
 import { AdamW } from '../src/train/optimizer.js';
@@ -82,12 +83,12 @@ function gemmaLab(configJson: Config, B: number, T: number, logits: boolean) {
   const rng = new Rng('bench-torch');
   const rows = Array.from({ length: B }, () => Array.from({ length: T }, () => rng.int(V)));
   const labels = tf.tensor2d(rows, [B, T], 'int32');
+  const weights = tf.ones([B, T]) as tf.Tensor2D;
+  // The LM loss gemma-lab trains with (fused log-softmax + NLL, as PyTorch's F.cross_entropy).
   const loss = (): tf.Scalar => {
     const out = model.forward(rows, { attention: 'causal', logits });
     if (!logits) return tf.mean(tf.square(out.hiddenStates)) as tf.Scalar;
-    const pred = tf.slice(out.logits as tf.Tensor3D, [0, 0, 0], [B, T - 1, V]);
-    const target = tf.oneHot(tf.slice(labels, [0, 1], [B, T - 1]), V);
-    return tf.neg(tf.mean(tf.sum(tf.mul(target, tf.logSoftmax(pred)), -1))) as tf.Scalar;
+    return causalLmLoss(out.logits as tf.Tensor3D, labels, weights);
   };
   let opt: AdamW | undefined;
   return {
@@ -114,6 +115,7 @@ function gemmaLab(configJson: Config, B: number, T: number, logits: boolean) {
     dispose() {
       opt?.dispose();
       labels.dispose();
+      weights.dispose();
       for (const v of model.params.values()) v.dispose();
     },
   };
