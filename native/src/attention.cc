@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "simd.h"
 
 namespace gl {
 namespace {
@@ -129,33 +130,6 @@ inline void key_range(const AttnRule& r, int64_t S, int64_t i, int64_t* lo, int6
   *hi = std::min(b, S);
 }
 
-// out[c * ldo + j] = in[j * ldi + c] for c, j < 16, in registers (4 rounds of two-input shuffles: pairs,
-// then 2 x 2 and 4 x 4 blocks): the element-wise loop cost ~2 cycles per float, a sixth of a sliding
-// layer's fixed per-call work.
-inline void transpose16(const float* in, int64_t ldi, float* out, int64_t ldo) {
-  v16 r[16], t[16];
-  for (int i = 0; i < 16; i++) r[i] = *reinterpret_cast<const v16u*>(in + i * ldi);
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29);
-    t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 18, 3, 19, 6, 22, 7, 23, 10, 26, 11, 27, 14, 30, 15, 31);
-  }
-  for (int i = 0; i < 16; i += 4)
-    for (int k = 0; k < 2; k++) {
-      r[i + 2 * k] = __builtin_shufflevector(t[i + k], t[i + k + 2], 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
-      r[i + 2 * k + 1] = __builtin_shufflevector(t[i + k], t[i + k + 2], 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
-    }
-  for (int i = 0; i < 16; i += 8)
-    for (int k = 0; k < 4; k++) {
-      t[i + k] = __builtin_shufflevector(r[i + k], r[i + k + 4], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
-      t[i + k + 4] = __builtin_shufflevector(r[i + k], r[i + k + 4], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
-    }
-  for (int k = 0; k < 8; k++) {
-    r[k] = __builtin_shufflevector(t[k], t[k + 8], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
-    r[k + 8] = __builtin_shufflevector(t[k], t[k + 8], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
-  }
-  for (int i = 0; i < 16; i++) *reinterpret_cast<v16u*>(out + i * ldo) = r[i];
-}
-
 // x: nbg slices of [S, d] -> xt: nbg slices of Sp / BK key blocks, each [d, BK] with xt[c, j] = x[j0 + j, c]
 // (zero past S). Blocked so that a tile's d rows are one contiguous 32 KB run: with a [d, Sp] layout the
 // rows sat Sp floats apart, a multiple of 4 KB that maps every row to the same L1 set. Shares out the
@@ -171,7 +145,7 @@ void transpose_blocks(const float* x, int64_t nbg, int64_t S, int64_t d, int64_t
     int64_t c0 = 0;
     if (nk == BK)
       for (; c0 + 16 <= d; c0 += 16)
-        for (int64_t j = 0; j < BK; j += 16) transpose16(xs + j * d + c0, d, xb + c0 * BK + j, BK);
+        for (int64_t j = 0; j < BK; j += 16) simd::transpose16(xs + j * d + c0, d, xb + c0 * BK + j, BK);
     for (; c0 < d; c0 += 16) {
       const int64_t c1 = std::min(d, c0 + 16);
       for (int64_t j = 0; j < nk; j++)

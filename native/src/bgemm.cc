@@ -299,8 +299,9 @@ Bf16Path bgemm_batched(Bf16Path path, bool tA, bool tB, int64_t batch, int64_t M
   const int threads = flops < kSerialFlops ? 1 : omp_get_max_threads();
   int64_t nw = std::min(ceil_div(N, NR) * NR, NC), mw = ceil_div(M, MR) * MR;
   auto tasks = [&] { return batch * ceil_div(M, mw) * ceil_div(N, nw); };
-  while (threads > 1 && tasks() < 4 * threads && nw > 256) nw = ceil_div(nw / 2, NR) * NR;
-  while (threads > 1 && tasks() < 4 * threads && mw > 2 * MC) mw = ceil_div(mw / 2, MR) * MR;
+  // As sgemm_batched: rows first, no more tasks than threads (each task repacks what it shares).
+  while (threads > 1 && tasks() < threads && mw > 2 * MC) mw = ceil_div(mw / 2, MR) * MR;
+  while (threads > 1 && tasks() < threads && nw > 256) nw = ceil_div(nw / 2, NR) * NR;
   const int64_t mChunks = ceil_div(M, mw), nChunks = ceil_div(N, nw), total = tasks();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && total > 1)
   for (int64_t t = 0; t < total; t++) {

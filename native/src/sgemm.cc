@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "kernels.h"
+#include "simd.h"
 
 namespace gl {
 namespace {
@@ -93,13 +94,18 @@ void pack_b(bool tB, const float* B, int64_t N, int64_t K, int64_t j0, int64_t n
         for (int64_t j = 0; j < nr; j++) dst[k * NR + j] = src[j];
         for (int64_t j = nr; j < NR; j++) dst[k * NR + j] = 0.f;
       }
-    } else {  // B is [N, K]: rows contiguous in k
+    } else {  // B is [N, K] (a linear layer's weight): rows contiguous in k, 16 x 16 blocks transposed in
+              // registers (element by element this packing took a third of a gemma-3-270m projection)
+      int64_t k0 = 0;
+      if (nr == NR)
+        for (; k0 + 16 <= kc; k0 += 16)
+          for (int64_t j = 0; j < NR; j += 16) simd::transpose16(B + (j0 + jp + j) * K + p0 + k0, K, dst + k0 * NR + j, NR);
       for (int64_t j = 0; j < nr; j++) {
         const float* src = B + (j0 + jp + j) * K + p0;
-        for (int64_t k = 0; k < kc; k++) dst[k * NR + j] = src[k];
+        for (int64_t k = k0; k < kc; k++) dst[k * NR + j] = src[k];
       }
       for (int64_t j = nr; j < NR; j++)
-        for (int64_t k = 0; k < kc; k++) dst[k * NR + j] = 0.f;
+        for (int64_t k = k0; k < kc; k++) dst[k * NR + j] = 0.f;
     }
   }
 }
@@ -162,11 +168,15 @@ void sgemm_batched(bool tA, bool tB, int64_t batch, int64_t M, int64_t N, int64_
   }
   const double flops = 2.0 * batch * M * N * K;
   const int threads = flops < kSerialFlops ? 1 : omp_get_max_threads();
-  // Chunk sizes: split columns, then rows, until there are enough tasks to balance the threads.
+  // Chunk sizes: split rows, then columns, until every thread has a task. Each task packs its own
+  // panels, so a column split repacks A and a row split repacks B once more per chunk: splitting no
+  // further than the thread count (rather than 4x it) cut the packing by half on model shapes, and
+  // rows first suits activations x weights (M = tokens is the long side). The split does not change
+  // any sum (k blocks are the same in every task), so results do not depend on the thread count.
   int64_t nw = std::min(ceil_div(N, NR) * NR, NC), mw = ceil_div(M, MR) * MR;
   auto tasks = [&] { return batch * ceil_div(M, mw) * ceil_div(N, nw); };
-  while (threads > 1 && tasks() < 4 * threads && nw > 256) nw = ceil_div(nw / 2, NR) * NR;
-  while (threads > 1 && tasks() < 4 * threads && mw > 2 * MC) mw = ceil_div(mw / 2, MR) * MR;
+  while (threads > 1 && tasks() < threads && mw > 2 * MC) mw = ceil_div(mw / 2, MR) * MR;
+  while (threads > 1 && tasks() < threads && nw > 256) nw = ceil_div(nw / 2, NR) * NR;
   const int64_t mChunks = ceil_div(M, mw), nChunks = ceil_div(N, nw), total = tasks();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && total > 1)
   for (int64_t t = 0; t < total; t++) {
