@@ -66,12 +66,24 @@ void pack_a(bool tA, const float* A, int64_t M, int64_t K, int64_t i0, int64_t m
     const int64_t mr = std::min(MR, mc - ip);
     float* dst = Ap + ip * kc;
     if (!tA) {  // A is [M, K]: rows contiguous in k
+      // 16 x 16 register transposes of the 12 rows (+ 4 zero rows): each 16-float store spills 4
+      // floats into the next k row, which the next store (or the tail loop) overwrites; the last
+      // spill lands in the next panel, written later, or in the buffer's slack.
+      int64_t k0 = 0;
+      if (mr == MR) {
+        alignas(64) float rows[16 * 16];
+        std::fill(rows + MR * 16, rows + 16 * 16, 0.f);
+        for (; k0 + 16 <= kc; k0 += 16) {
+          for (int64_t r = 0; r < MR; r++) std::memcpy(rows + r * 16, A + (i0 + ip + r) * K + p0 + k0, sizeof(float) * 16);
+          simd::transpose16(rows, 16, dst + k0 * MR, MR);
+        }
+      }
       for (int64_t r = 0; r < mr; r++) {
         const float* src = A + (i0 + ip + r) * K + p0;
-        for (int64_t k = 0; k < kc; k++) dst[k * MR + r] = src[k];
+        for (int64_t k = k0; k < kc; k++) dst[k * MR + r] = src[k];
       }
       for (int64_t r = mr; r < MR; r++)
-        for (int64_t k = 0; k < kc; k++) dst[k * MR + r] = 0.f;
+        for (int64_t k = k0; k < kc; k++) dst[k * MR + r] = 0.f;
     } else {  // A is [K, M]: contiguous in i
       for (int64_t k = 0; k < kc; k++) {
         const float* src = A + (p0 + k) * M + i0 + ip;
@@ -114,7 +126,7 @@ struct ThreadBuffers {
   float* a = nullptr;
   float* b = nullptr;
   ThreadBuffers() {
-    a = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * MC * KC));
+    a = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * (MC * KC + 16)));  // + pack_a's last spill
     b = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * NC * KC));
   }
   ~ThreadBuffers() {
