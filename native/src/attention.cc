@@ -20,7 +20,9 @@
 
 // The row loops here (logits, exp, softmax) vectorise at 256 bits by default on -march targets that
 // prefer it; the tiles are 512-bit-vector shaped, so ask for full width (libmvec then has 16-lane expf).
+#if defined(__x86_64__)
 #pragma GCC target("prefer-vector-width=512")
+#endif
 
 #include <algorithm>
 #include <cmath>
