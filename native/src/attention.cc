@@ -10,8 +10,8 @@
 //
 // Determinism: every output element is written by one OpenMP task, accumulating in a fixed order
 // that does not depend on the thread count (forward: one task per (b, h, query tile); backward: one
-// task per query head, which owns its dQ and its own slice of dK/dV; the slices of a kv head are then
-// summed in head order).
+// task per pair of query heads of a kv head, which owns their dQ and one slice of dK/dV, the first
+// pair's slice being dK/dV itself; the slices of a kv head are then summed in pair order).
 #define __FAST_MATH__ 1  // only so glibc declares the libmvec SIMD expf/tanhf (see elementwise.cc)
 #include <math.h>
 #undef __FAST_MATH__
@@ -52,7 +52,7 @@ struct Buf {  // 64-byte aligned float scratch
   Buf& operator=(const Buf&) = delete;
 };
 
-// Large per-call scratch (transposed K/V, per-head dK/dV slices), kept between calls by the calling
+// Large per-call scratch (transposed K/V, dK/dV slices of head pairs), kept between calls by the calling
 // thread: allocating it fresh each call cost page faults on every page (~7% of a sliding layer's
 // backward). Grow-only up to kKeepFloats; a larger request is allocated for that call alone.
 // thread_local: Node worker threads may call the addon concurrently (OpenMP workers never do).
