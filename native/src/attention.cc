@@ -325,33 +325,30 @@ inline void axpy_group(const float* __restrict w, int64_t wr, int64_t wj, int64_
     }
 }
 
+// Rows [r, r + NRow) of rows_axpy, over the union of their ranges.
+template <int NRow>
+inline void rows_axpy_group(const float* __restrict w, int64_t wr, int64_t wj, const int32_t* lo, const int32_t* hi, int64_t r,
+                            const float* __restrict x, int64_t d, float* __restrict acc, bool init) {
+  int64_t ja, jb;
+  group_range(lo, hi, r, NRow, &ja, &jb);
+  float* a = acc + r * d;
+  if (jb <= ja) {
+    if (init) std::fill(a, a + NRow * d, 0.f);
+  } else if (init) {
+    axpy_group<NRow, true>(w + r * wr, wr, wj, ja, jb, x, d, a);
+  } else {
+    axpy_group<NRow, false>(w + r * wr, wr, wj, ja, jb, x, d, a);
+  }
+}
+
 // acc[r, :] (+)= sum_j w[r*wr + j*wj] * x[j, :] for r < nrows, j in [lo[r], hi[r]) (x and acc rows have
 // length d). Rows go 4 at a time over the union of their ranges (terms outside a row's own are 0).
 // init: write instead of accumulate (rows without any term become 0), which spares zeroing acc first.
 void rows_axpy(const float* __restrict w, int64_t wr, int64_t wj, int64_t nrows, const int32_t* lo, const int32_t* hi,
                const float* __restrict x, int64_t d, float* __restrict acc, bool init) {
-  int64_t r = 0, ja, jb;
-  for (; r + 4 <= nrows; r += 4) {
-    group_range(lo, hi, r, 4, &ja, &jb);
-    if (jb <= ja) {
-      if (init) std::fill(acc + r * d, acc + (r + 4) * d, 0.f);
-    } else if (init) {
-      axpy_group<4, true>(w + r * wr, wr, wj, ja, jb, x, d, acc + r * d);
-    } else {
-      axpy_group<4, false>(w + r * wr, wr, wj, ja, jb, x, d, acc + r * d);
-    }
-  }
-  for (; r < nrows; r++) {
-    ja = lo[r];
-    jb = hi[r];
-    if (jb <= ja) {
-      if (init) std::fill(acc + r * d, acc + (r + 1) * d, 0.f);
-    } else if (init) {
-      axpy_group<1, true>(w + r * wr, wr, wj, ja, jb, x, d, acc + r * d);
-    } else {
-      axpy_group<1, false>(w + r * wr, wr, wj, ja, jb, x, d, acc + r * d);
-    }
-  }
+  int64_t r = 0;
+  for (; r + 4 <= nrows; r += 4) rows_axpy_group<4>(w, wr, wj, lo, hi, r, x, d, acc, init);
+  for (; r < nrows; r++) rows_axpy_group<1>(w, wr, wj, lo, hi, r, x, d, acc, init);
 }
 
 // acc[r, :] (+)= sum_j p[r*BK + j] * x[j*d + :] for r < nq over the keys row r sees (acc rows have stride d).
