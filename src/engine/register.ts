@@ -7,10 +7,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, makeAttentionBackward, makeAttentionForward } from './attention.js';
 import { installFusedKernels } from './fused.js';
 import { makeBinary, makeUnary, NATIVE_BINARY_KERNELS, NATIVE_UNARY_KERNELS } from './elementwise.js';
+import { makeGather, makeSegmentSum } from './gather.js';
 import { makeSoftmax, makeSum, makeTranspose } from './layout.js';
 import { makeBatchMatMul, makeFusedMatMul } from './matmul.js';
 import type { NativeLib } from './native.js';
-import { makeSegmentSum } from './segment_sum.js';
 import { type BackendName, storageFor } from './storage.js';
 
 const stockKernels = new Map<string, tf.KernelConfig | undefined>();
@@ -53,6 +53,8 @@ export function installNativeKernels(backendName: BackendName, lib: NativeLib): 
   override(ATTENTION_KERNEL, backendName, () => makeAttentionForward(lib, storage));
   override(ATTENTION_GRAD_KERNEL, backendName, () => makeAttentionBackward(lib, storage));
   installFusedKernels(lib, storage, (name, fn) => override(name, backendName, () => fn));
+  // Plain JS, but a speed override like the rest: the stock kernel comes back with them.
+  if (tf.getKernel('GatherV2', backendName)) override('GatherV2', backendName, (s) => makeGather(backendName, s as tf.KernelFunc));
   for (const [kernel, op] of Object.entries(NATIVE_UNARY_KERNELS)) {
     if (!tf.getKernel(kernel, backendName)) continue; // only wrap what has a stock fallback
     override(kernel, backendName, (s) => makeUnary(lib, storage, op, s as tf.KernelFunc));

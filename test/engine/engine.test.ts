@@ -1,7 +1,7 @@
 /**
  * Engine selection (pure plan + initEngine with injected resolvers), the fallback without the
- * addon (one warning line, stock kernels, still correct), and the JS UnsortedSegmentSum that
- * embedding gradients need on wasm and cpu.
+ * addon (one warning line, stock kernels, still correct), and the JS GatherV2 / UnsortedSegmentSum
+ * that embedding lookups and their gradients use on wasm and cpu.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -79,6 +79,40 @@ describe('UnsortedSegmentSum (JS kernel)', () => {
       assert.equal(gi.dtype, 'int32');
       assert.deepEqual(Array.from(gi.dataSync()), [3, 3]);
       tf.dispose([x, xi, gi]);
+    });
+  }
+});
+
+/** Gathers from x [A, B, C] along `axis` with ids of shape idsShape, against index arithmetic in float64. */
+function checkGather(axis: number, idsShape: number[], what: string): void {
+  const dims = [5, 7, 3];
+  const x = Float32Array.from({ length: 5 * 7 * 3 }, () => rng.normal());
+  const a = axis < 0 ? axis + 3 : axis;
+  const ids = Int32Array.from({ length: idsShape.reduce((p, q) => p * q, 1) }, () => rng.int(dims[a] as number));
+  const outer = dims.slice(0, a).reduce((p, q) => p * q, 1);
+  const inner = dims.slice(a + 1).reduce((p, q) => p * q, 1);
+  const want: number[] = [];
+  for (let o = 0; o < outer; o++) for (const id of ids) for (let r = 0; r < inner; r++) want.push(x[(o * (dims[a] as number) + id) * inner + r] as number);
+  const got = tf.tidy(() => tf.gather(tf.tensor(x, dims), tf.tensor(ids, idsShape, 'int32'), axis));
+  assert.deepEqual(got.shape, [...dims.slice(0, a), ...idsShape, ...dims.slice(a + 1)], what);
+  assert.deepEqual(Array.from(got.dataSync()), Array.from(Float32Array.from(want)), what);
+  got.dispose();
+}
+
+describe('GatherV2 (JS row copies)', () => {
+  for (const choice of ['native', 'cpu'] as const) {
+    it(`is installed and matches index arithmetic on every axis, 2-D ids, negative axis on ${choice}`, async () => {
+      const info = await initEngine(choice);
+      assert.ok(info.nativeKernels.includes('GatherV2'), choice);
+      checkGather(0, [2, 6], `axis 0 on ${choice}`);
+      checkGather(1, [4], `axis 1 on ${choice}`);
+      checkGather(-1, [3, 2], `axis -1 on ${choice}`);
+      checkGather(0, [0], `no ids on ${choice}`);
+      // int32 data and out-of-range ids are the stock kernel's
+      const xi = tf.tensor([1, 2, 3, 4], [2, 2], 'int32');
+      assert.deepEqual(tf.tidy(() => tf.gather(xi, tf.tensor1d([1, 0], 'int32')).arraySync()), [[3, 4], [1, 2]]);
+      assert.throws(() => tf.tidy(() => tf.gather(tf.tensor([1, 2, 3, 4], [2, 2]), tf.tensor1d([1, 2], 'int32'))), /GatherV2: the index value 2 is not in \[0, 1\]/);
+      xi.dispose();
     });
   }
 });
