@@ -23,6 +23,7 @@
 #include <immintrin.h>
 #endif
 
+#include "gemm_split.h"
 #include "kernels.h"
 
 namespace gl {
@@ -266,8 +267,6 @@ void gemm_block(Micro micro, bool tA, bool tB, int64_t M, int64_t N, int64_t K, 
   }
 }
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 }  // namespace
 
 bool cpu_has_avx512bf16() {
@@ -297,12 +296,9 @@ Bf16Path bgemm_batched(Bf16Path path, bool tA, bool tB, int64_t batch, int64_t M
   }
   const double flops = 2.0 * batch * M * N * K;
   const int threads = flops < kSerialFlops ? 1 : omp_get_max_threads();
-  int64_t nw = std::min(ceil_div(N, NR) * NR, NC), mw = ceil_div(M, MR) * MR;
-  auto tasks = [&] { return batch * ceil_div(M, mw) * ceil_div(N, nw); };
-  // As sgemm_batched: rows first, no more tasks than threads (each task repacks what it shares).
-  while (threads > 1 && tasks() < threads && mw > 2 * MC) mw = ceil_div(mw / 2, MR) * MR;
-  while (threads > 1 && tasks() < threads && nw > 256) nw = ceil_div(nw / 2, NR) * NR;
-  const int64_t mChunks = ceil_div(M, mw), nChunks = ceil_div(N, nw), total = tasks();
+  const GemmSplit split = gemm_split(batch, M, N, threads, MR, NR, MC, NC);
+  const int64_t mw = split.mw, nw = split.nw;
+  const int64_t mChunks = ceil_div(M, mw), nChunks = ceil_div(N, nw), total = batch * mChunks * nChunks;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && total > 1)
   for (int64_t t = 0; t < total; t++) {
     const int64_t b = t / (mChunks * nChunks), rest = t % (mChunks * nChunks);

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "gemm_split.h"
 #include "kernels.h"
 #include "simd.h"
 
@@ -21,8 +22,12 @@ constexpr double kSerialFlops = 2e6;           // below this, threading costs mo
 typedef float v16 __attribute__((vector_size(64)));
 typedef float v16u __attribute__((vector_size(64), aligned(4)));  // unaligned rows of C
 
-// c[0:12, 0:32] (+)= a_panel(12 x kc) * b_panel(kc x 32); panels are packed k-major.
-inline void micro_12x32(int64_t kc, const float* __restrict a, const float* __restrict b,
+// c[0:12, 0:32] (+)= a(12 x kc) * b_panel(kc x 32); b is packed k-major. a is either a packed
+// panel (k-major, 12 per k) or, kDirectA, 12 rows of A itself, lda apart (A = [M, K] needs no
+// packing: the kernel broadcasts one float per row and k, which costs the same from 12 rows as from
+// a panel; packing it was 5% of a gemma-3-270m forward).
+template <bool kDirectA>
+inline void micro_12x32(int64_t kc, const float* __restrict a, int64_t lda, const float* __restrict b,
                         float* __restrict c, int64_t ldc, bool accumulate) {
   v16 c0[MR], c1[MR];
 #pragma GCC unroll 12
@@ -30,11 +35,11 @@ inline void micro_12x32(int64_t kc, const float* __restrict a, const float* __re
   for (int64_t k = 0; k < kc; k++) {
     const v16 b0 = *reinterpret_cast<const v16*>(b + k * NR);
     const v16 b1 = *reinterpret_cast<const v16*>(b + k * NR + 16);
-    const float* ak = a + k * MR;
 #pragma GCC unroll 12
     for (int i = 0; i < MR; i++) {
-      c0[i] += ak[i] * b0;
-      c1[i] += ak[i] * b1;
+      const float ai = kDirectA ? a[i * lda + k] : a[k * MR + i];
+      c0[i] += ai * b0;
+      c1[i] += ai * b1;
     }
   }
 #pragma GCC unroll 12
@@ -51,10 +56,12 @@ inline void micro_12x32(int64_t kc, const float* __restrict a, const float* __re
 }
 
 // Edge tile (mr < 12 or nr < 32): compute the full padded tile aside, then copy the valid part.
-inline void micro_edge(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate,
+// A direct a needs all 12 rows (a shorter row panel is packed, zero padded).
+template <bool kDirectA>
+inline void micro_edge(int64_t kc, const float* a, int64_t lda, const float* b, float* c, int64_t ldc, bool accumulate,
                        int64_t mr, int64_t nr) {
   alignas(64) float tmp[MR * NR];
-  micro_12x32(kc, a, b, tmp, NR, false);
+  micro_12x32<kDirectA>(kc, a, lda, b, tmp, NR, false);
   for (int64_t i = 0; i < mr; i++)
     for (int64_t j = 0; j < nr; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + tmp[i * NR + j] : tmp[i * NR + j];
 }
@@ -139,6 +146,7 @@ struct ThreadBuffers {
 void gemm_block(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C,
                 int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
   thread_local ThreadBuffers buf;
+  const bool directA = !tA;
   for (int64_t jc = j0; jc < j1; jc += NC) {
     const int64_t nc = std::min(NC, j1 - jc);
     for (int64_t pc = 0; pc < K; pc += KC) {
@@ -147,25 +155,34 @@ void gemm_block(bool tA, bool tB, int64_t M, int64_t N, int64_t K, const float* 
       pack_b(tB, B, N, K, jc, nc, pc, kc, buf.b);
       for (int64_t ic = i0; ic < i1; ic += MC) {
         const int64_t mc = std::min(MC, i1 - ic);
-        pack_a(tA, A, M, K, ic, mc, pc, kc, buf.a);
+        // Rows [ic, ic + full) are read in place when A is direct; the rest is packed into buf.a.
+        const int64_t full = directA ? mc / MR * MR : 0;
+        if (full < mc) pack_a(tA, A, M, K, ic + full, mc - full, pc, kc, buf.a);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int64_t nr = std::min(NR, nc - jr);
           const float* bp = buf.b + jr * kc;
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int64_t mr = std::min(MR, mc - ir);
             float* c = C + (ic + ir) * N + jc + jr;
-            if (mr == MR && nr == NR)
-              micro_12x32(kc, buf.a + ir * kc, bp, c, N, accumulate);
-            else
-              micro_edge(kc, buf.a + ir * kc, bp, c, N, accumulate, mr, nr);
+            if (ir < full) {
+              const float* a = A + (ic + ir) * K + pc;
+              if (nr == NR)
+                micro_12x32<true>(kc, a, K, bp, c, N, accumulate);
+              else
+                micro_edge<true>(kc, a, K, bp, c, N, accumulate, mr, nr);
+            } else {
+              const float* a = buf.a + (ir - full) * kc;
+              if (mr == MR && nr == NR)
+                micro_12x32<false>(kc, a, 0, bp, c, N, accumulate);
+              else
+                micro_edge<false>(kc, a, 0, bp, c, N, accumulate, mr, nr);
+            }
           }
         }
       }
     }
   }
 }
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 }  // namespace
 
@@ -180,16 +197,9 @@ void sgemm_batched(bool tA, bool tB, int64_t batch, int64_t M, int64_t N, int64_
   }
   const double flops = 2.0 * batch * M * N * K;
   const int threads = flops < kSerialFlops ? 1 : omp_get_max_threads();
-  // Chunk sizes: split rows, then columns, until every thread has a task. Each task packs its own
-  // panels, so a column split repacks A and a row split repacks B once more per chunk: splitting no
-  // further than the thread count (rather than 4x it) cut the packing by half on model shapes, and
-  // rows first suits activations x weights (M = tokens is the long side). The split does not change
-  // any sum (k blocks are the same in every task), so results do not depend on the thread count.
-  int64_t nw = std::min(ceil_div(N, NR) * NR, NC), mw = ceil_div(M, MR) * MR;
-  auto tasks = [&] { return batch * ceil_div(M, mw) * ceil_div(N, nw); };
-  while (threads > 1 && tasks() < threads && mw > 2 * MC) mw = ceil_div(mw / 2, MR) * MR;
-  while (threads > 1 && tasks() < threads && nw > 256) nw = ceil_div(nw / 2, NR) * NR;
-  const int64_t mChunks = ceil_div(M, mw), nChunks = ceil_div(N, nw), total = tasks();
+  const GemmSplit split = gemm_split(batch, M, N, threads, MR, NR, MC, NC);
+  const int64_t mw = split.mw, nw = split.nw;
+  const int64_t mChunks = ceil_div(M, mw), nChunks = ceil_div(N, nw), total = batch * mChunks * nChunks;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1 && total > 1)
   for (int64_t t = 0; t < total; t++) {
     const int64_t b = t / (mChunks * nChunks), rest = t % (mChunks * nChunks);
